@@ -1,0 +1,94 @@
+// Linux socket options that Node's dgram does not expose, reached through libc
+// with koffi (prebuilt, no compiler needed). We create and bind the socket here,
+// then hand the file descriptor to dgram, which adopts it with bind({ fd }).
+//
+// Why SO_BINDTODEVICE: a socket bound to 0.0.0.0:67 hears DHCP broadcasts from
+// every NIC, and a reply sent to 255.255.255.255 leaves by the default route
+// (on a laptop, the Wi-Fi). Binding the socket to the chosen device fixes both:
+// it only receives what arrived on that NIC and only sends out of that NIC.
+import koffi from 'koffi';
+
+const AF_INET = 2;
+const SOCK_DGRAM = 2;
+const SOCK_CLOEXEC = 0o2000000;
+const SOL_SOCKET = 1;
+const SO_REUSEADDR = 2;
+const SO_BROADCAST = 6;
+const SO_BINDTODEVICE = 25;
+
+type Libc = {
+  socket: (domain: number, type: number, protocol: number) => number;
+  setsockopt: (fd: number, level: number, name: number, value: Buffer, len: number) => number;
+  bind: (fd: number, addr: Buffer, len: number) => number;
+  close: (fd: number) => number;
+};
+
+let libc: Libc | undefined;
+function load(): Libc {
+  if (libc) return libc;
+  const lib = koffi.load('libc.so.6');
+  libc = {
+    socket: lib.func('int socket(int, int, int)'),
+    setsockopt: lib.func('int setsockopt(int, int, int, const void *, uint32_t)'),
+    bind: lib.func('int bind(int, const void *, uint32_t)'),
+    close: lib.func('int close(int)'),
+  };
+  return libc;
+}
+
+/** An errno-carrying error, shaped like Node's system errors (code + errno + syscall). */
+export class SysError extends Error {
+  constructor(
+    readonly syscall: string,
+    readonly errno: number,
+    readonly code: string,
+  ) {
+    super(`${syscall} failed: ${code} (errno ${errno})`);
+  }
+}
+
+const ERRNO_CODES: Record<number, string> = {
+  1: 'EPERM', 13: 'EACCES', 19: 'ENODEV', 98: 'EADDRINUSE', 99: 'EADDRNOTAVAIL', 22: 'EINVAL',
+};
+
+function fail(l: Libc, fd: number, syscall: string): never {
+  const errno = koffi.errno();
+  if (fd >= 0) l.close(fd);
+  throw new SysError(syscall, errno, ERRNO_CODES[errno] ?? `E${errno}`);
+}
+
+function sockaddrIn(address: string, port: number): Buffer {
+  const buf = Buffer.alloc(16);
+  buf.writeUInt16LE(AF_INET, 0); // sa_family is host order (little-endian on every Linux we ship for)
+  buf.writeUInt16BE(port, 2);
+  address.split('.').forEach((octet, i) => buf.writeUInt8(Number(octet), 4 + i));
+  return buf;
+}
+
+export interface DeviceSocketOptions {
+  device: string;
+  address: string; // usually 0.0.0.0 for broadcast listeners, the NIC's address otherwise
+  port: number;
+  broadcast?: boolean;
+  reuseAddr?: boolean;
+}
+
+/** Creates a UDP socket bound to `device` and `address:port`; returns its fd. */
+export function openDeviceBoundFd(opts: DeviceSocketOptions): number {
+  const l = load();
+  const fd = l.socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) fail(l, fd, 'socket');
+  const one = Buffer.alloc(4);
+  one.writeInt32LE(1);
+  if (opts.reuseAddr && l.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, one, 4) !== 0) fail(l, fd, 'setsockopt(SO_REUSEADDR)');
+  if (opts.broadcast && l.setsockopt(fd, SOL_SOCKET, SO_BROADCAST, one, 4) !== 0) fail(l, fd, 'setsockopt(SO_BROADCAST)');
+  const dev = Buffer.from(opts.device + '\0', 'utf8');
+  if (l.setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, dev, dev.length) !== 0) fail(l, fd, 'setsockopt(SO_BINDTODEVICE)');
+  const sa = sockaddrIn(opts.address, opts.port);
+  if (l.bind(fd, sa, sa.length) !== 0) fail(l, fd, 'bind');
+  return fd;
+}
+
+export function closeFd(fd: number): void {
+  load().close(fd);
+}

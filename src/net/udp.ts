@@ -1,0 +1,102 @@
+// Opens the UDP sockets every protocol module uses, bound to the one NIC the
+// technician chose. Nothing else in the engine calls dgram.bind directly.
+import dgram from 'node:dgram';
+import { NetError } from './errors.js';
+import { describePortOwners } from './port-owner.js';
+
+export interface UdpBindOptions {
+  /** The chosen NIC, e.g. "eth0". */
+  iface: string;
+  /** The NIC's IPv4 address. */
+  ifaceAddress: string;
+  port: number;
+  /** Listen on 0.0.0.0 (needed to hear broadcasts, e.g. DHCP) rather than the NIC's address. */
+  anyAddress?: boolean;
+  broadcast?: boolean;
+  /** What the port is for, for error messages ("DHCP", "TFTP"...). */
+  purpose?: string;
+}
+
+const PORT_HELP: Record<number, string> = {
+  67: 'Another DHCP server (dnsmasq, isc-dhcp-server, kea, a VM manager such as libvirt) is running on this machine: stop it, or use --mode proxy with a server elsewhere.',
+  69: 'Another TFTP server (tftpd-hpa, atftpd, dnsmasq --enable-tftp) is running on this machine: stop it.',
+  4011: 'Another PXE/proxyDHCP server (dnsmasq, WDS, Serva) is running on this machine: stop it.',
+};
+
+export function privilegeHelp(): string {
+  if (process.platform === 'win32') return 'Run PXE Kit as Administrator.';
+  if (process.platform === 'darwin') return 'Run PXE Kit with sudo (the desktop app asks for your password).';
+  return (
+    'Run as root (sudo pxekit ...), or grant the capabilities once: ' +
+    "sudo setcap 'cap_net_bind_service,cap_net_raw=+ep' \"$(readlink -f \"$(which node)\")\""
+  );
+}
+
+function translateBindError(err: NodeJS.ErrnoException, opts: UdpBindOptions): Error {
+  const what = opts.purpose ? `${opts.purpose} port ${opts.port}/udp` : `port ${opts.port}/udp`;
+  if (err.code === 'EADDRINUSE') {
+    const owner = describePortOwners('udp', opts.port);
+    const by = owner ? ` by ${owner}` : '';
+    const help = PORT_HELP[opts.port] ?? 'Stop the program that uses it.';
+    return new NetError('PORT_IN_USE', `The ${what} is already in use${by}. ${help}`);
+  }
+  if (err.code === 'EACCES' || err.code === 'EPERM') {
+    return new NetError('NO_PRIVILEGE', `No permission to open the ${what} on ${opts.iface}. ${privilegeHelp()}`);
+  }
+  if (err.code === 'ENODEV') {
+    return new NetError('NO_SUCH_INTERFACE', `Interface ${opts.iface} disappeared. Run "pxekit interfaces" and pick another.`);
+  }
+  if (err.code === 'EADDRNOTAVAIL') {
+    return new NetError('NO_IPV4', `${opts.ifaceAddress} is no longer an address of ${opts.iface}. Check the NIC's configuration.`);
+  }
+  return new NetError('BIND_FAILED', `Could not open the ${what} on ${opts.iface}: ${err.message}`);
+}
+
+function adopt(sock: dgram.Socket, fd: number): Promise<dgram.Socket> {
+  return new Promise((resolve, reject) => {
+    sock.once('error', reject);
+    sock.bind({ fd }, () => {
+      sock.off('error', reject);
+      resolve(sock);
+    });
+  });
+}
+
+function bindPlain(sock: dgram.Socket, address: string, port: number): Promise<dgram.Socket> {
+  return new Promise((resolve, reject) => {
+    sock.once('error', reject);
+    sock.bind({ address, port, exclusive: true }, () => {
+      sock.off('error', reject);
+      resolve(sock);
+    });
+  });
+}
+
+/**
+ * A dgram socket that only hears, and only sends through, the chosen NIC.
+ * Linux: SO_BINDTODEVICE on a socket dgram adopts. Windows: bind the NIC's own
+ * address (Windows delivers broadcasts to sockets bound to the receiving NIC's
+ * address). macOS: IP_BOUND_IF (not yet implemented; see docs/decisions.md).
+ */
+export async function openUdpSocket(opts: UdpBindOptions): Promise<dgram.Socket> {
+  const address = opts.anyAddress ? '0.0.0.0' : opts.ifaceAddress;
+  const sock = dgram.createSocket({ type: 'udp4' });
+  try {
+    if (process.platform === 'linux') {
+      const { openDeviceBoundFd } = await import('./sockopt-linux.js');
+      const fd = openDeviceBoundFd({ device: opts.iface, address, port: opts.port, broadcast: opts.broadcast });
+      await adopt(sock, fd);
+    } else {
+      await bindPlain(sock, process.platform === 'win32' ? opts.ifaceAddress : address, opts.port);
+      if (opts.broadcast) sock.setBroadcast(true);
+    }
+    return sock;
+  } catch (err) {
+    try {
+      sock.close();
+    } catch {
+      /* never bound */
+    }
+    throw translateBindError(err as NodeJS.ErrnoException, opts);
+  }
+}
