@@ -106,6 +106,20 @@ export function normaliseRequestPath(raw: string, opts: { percentDecoded?: boole
 export class PublishedFiles {
   private readonly files = new Map<string, PublishedFile>();
   private readonly lower = new Map<string, PublishedFile>();
+  /** Files made on request (per-client iPXE scripts): prefix "ipxe/" -> resolver of the rest. */
+  private readonly dynamic = new Map<string, (rest: string) => PublishedFile | undefined>();
+
+  /**
+   * Publishes files generated on request under `prefix` (e.g. "ipxe/"): the resolver
+   * gets the rest of the already-normalised path and returns a file or undefined.
+   * Static files win over dynamic ones.
+   */
+  addDynamic(prefix: string, resolve: (rest: string) => PublishedFile | undefined): void {
+    this.dynamic.set(prefix.replace(/^\/+/, '').replace(/\/*$/, '/'), resolve);
+  }
+  removeDynamic(prefix: string): void {
+    this.dynamic.delete(prefix.replace(/^\/+/, '').replace(/\/*$/, '/'));
+  }
 
   add(file: PublishedFile): void {
     this.files.set(file.path, file);
@@ -121,7 +135,15 @@ export class PublishedFiles {
   lookup(raw: string, opts: { percentDecoded?: boolean } = {}): PublishedFile | undefined {
     const p = normaliseRequestPath(raw, opts);
     if (p === undefined) return undefined;
-    return this.files.get(p) ?? this.lower.get(p.toLowerCase());
+    const found = this.files.get(p) ?? this.lower.get(p.toLowerCase());
+    if (found) return found;
+    for (const [prefix, resolve] of this.dynamic) {
+      if (p.length > prefix.length && p.toLowerCase().startsWith(prefix.toLowerCase())) {
+        const f = resolve(p.slice(prefix.length));
+        if (f) return f;
+      }
+    }
+    return undefined;
   }
   list(): PublishedFile[] {
     return [...this.files.values()];
