@@ -41,6 +41,8 @@ export interface TransferEvent {
   clientPort: number;
   /** Filled in by the engine from the leases / observed DHCP traffic. */
   mac?: string;
+  /** Filled in by the engine: the published file's role ("boot program", "script", "kernel", "initrd"). */
+  role?: string;
   /** The path the client asked for, as asked. */
   file: string;
   /** Total size, when known. */

@@ -1,0 +1,56 @@
+// One readable line per event, for the terminal (pxekit serve without --json).
+import type { WireEvent } from './events.js';
+import type { SessionUpdate } from './tracker.js';
+import { formatBytes } from './tracker.js';
+import { STATE_LABELS } from './session.js';
+import type { StatusEvent } from './status.js';
+
+export type EngineEvent = WireEvent | SessionUpdate | StatusEvent;
+
+function time(at: number): string {
+  return new Date(at).toISOString().slice(11, 19);
+}
+
+/** Returns the line to print, or undefined for events too chatty for a terminal. */
+export function formatEvent(ev: EngineEvent, opts: { verbose?: boolean } = {}): string | undefined {
+  const t = time(ev.at);
+  switch (ev.type) {
+    case 'status': {
+      if (ev.state === 'serving') {
+        const p = ev.ports!;
+        return `${t} serving on ${ev.iface} (${ev.address}) in ${ev.mode === 'proxy' ? 'proxyDHCP' : 'DHCP'} mode${ev.modeReason ? ` (${ev.modeReason})` : ''}; DHCP ${p.dhcp}, PXE ${p.pxe}, TFTP ${p.tftp}, HTTP ${p.http}. Power on the machines to boot. Ctrl-C stops.`;
+      }
+      return `${t} ${ev.state}${ev.message ? `: ${ev.message}` : ''}`;
+    }
+    case 'dhcp': {
+      if (!opts.verbose && ev.direction === 'in' && ev.message === 'request') return undefined;
+      const arrow = ev.direction === 'in' ? '<-' : '->';
+      const extra = [ev.ip, ev.arch, ev.isIpxe ? 'iPXE' : undefined, ev.bootFile ? `file ${ev.bootFile}` : undefined, ev.proxy ? 'proxy' : undefined]
+        .filter(Boolean)
+        .join(' ');
+      return `${t} dhcp  ${ev.mac} ${arrow} ${ev.message.toUpperCase()}${ev.port === 4011 ? ' (4011)' : ''} ${extra}`.trimEnd();
+    }
+    case 'transfer': {
+      const who = ev.mac ?? ev.clientIp;
+      if (ev.phase === 'progress') return opts.verbose ? `${t} ${ev.protocol.padEnd(5)} ${who} ${ev.file} ${formatBytes(ev.bytes)}` : undefined;
+      if (ev.phase === 'start') return `${t} ${ev.protocol.padEnd(5)} ${who} <- ${ev.file}${ev.size !== undefined ? ` (${formatBytes(ev.size)})` : ''}${ev.detail ? ` [${ev.detail}]` : ''}`;
+      if (ev.phase === 'done') return `${t} ${ev.protocol.padEnd(5)} ${who} done ${ev.file} (${formatBytes(ev.bytes)})`;
+      return `${t} ${ev.protocol.padEnd(5)} ${who} FAILED ${ev.file}: ${ev.error ?? ev.errorCode}`;
+    }
+    case 'log':
+      if (ev.level === 'debug' && !opts.verbose) return undefined;
+      return `${t} ${ev.source.padEnd(5)} ${ev.level === 'info' ? '' : ev.level.toUpperCase() + ': '}${ev.message}`;
+    case 'drop':
+      return opts.verbose ? `${t} ${ev.protocol.padEnd(5)} dropped a malformed packet from ${ev.from}: ${ev.reason}` : undefined;
+    case 'session': {
+      const s = ev.session;
+      const last = s.timeline[s.timeline.length - 1];
+      if (!last || last.at !== ev.at) return undefined; // progress-only update
+      if (s.state === 'failed' && s.failure) {
+        return `${t} ** ${s.mac} FAILED: ${s.failure.message}${s.failure.pxeError ? ` (screen shows ${s.failure.pxeError})` : ''}`;
+      }
+      if (s.state === 'handed-off') return `${t} ** ${s.mac} ${STATE_LABELS[s.state]}: ${last.text}`;
+      return undefined;
+    }
+  }
+}

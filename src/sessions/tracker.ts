@@ -1,0 +1,261 @@
+// Folds wire events into one session per machine (MAC). The protocol modules
+// say what happened on the wire; this decides what it means for the boot.
+import type { DhcpEvent, TransferEvent, WireEvent } from './events.js';
+import {
+  STATE_LABELS,
+  STATE_PROGRESS,
+  type ClientSession,
+  type SessionFailure,
+  type SessionState,
+  type TransferSnapshot,
+} from './session.js';
+
+const TIMELINE_MAX = 200;
+const TRANSFERS_MAX = 50;
+/** Roles of published files that make up the OS payload (delivered = handed off). */
+export const PAYLOAD_ROLES = new Set(['kernel', 'initrd', 'payload', 'iso', 'efi-image']);
+const BOOT_PROGRAM_ROLES = new Set(['boot program']);
+
+export interface SessionUpdate {
+  type: 'session';
+  at: number;
+  session: ClientSession;
+}
+
+export interface TrackerOptions {
+  /** Published paths that must all be delivered before the machine counts as handed off (kernel + every initrd). */
+  payloadFiles: () => string[];
+  /** A running session with no traffic for this long has gone silent. */
+  silentAfterMs?: number;
+  /** Minimum gap between two progress updates of one session. */
+  progressEveryMs?: number;
+  onUpdate: (u: SessionUpdate) => void;
+  now?: () => number;
+}
+
+const TERMINAL: ReadonlySet<SessionState> = new Set(['handed-off', 'failed']);
+
+export class SessionTracker {
+  private readonly sessions = new Map<string, ClientSession>();
+  private readonly lastProgressEmit = new Map<string, number>();
+  private readonly now: () => number;
+
+  constructor(private readonly opts: TrackerOptions) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  list(): ClientSession[] {
+    return [...this.sessions.values()];
+  }
+
+  get(mac: string): ClientSession | undefined {
+    return this.sessions.get(mac);
+  }
+
+  handle(ev: WireEvent): void {
+    if (ev.type === 'dhcp') this.onDhcp(ev);
+    else if (ev.type === 'transfer' && ev.mac) this.onTransfer(ev);
+  }
+
+  /** Called about once a second: finds machines that went quiet mid-boot. */
+  tick(): void {
+    const silentAfter = this.opts.silentAfterMs ?? 90_000;
+    const t = this.now();
+    for (const s of this.sessions.values()) {
+      if (TERMINAL.has(s.state) || s.state === 'dhcp' || s.state === 'offered') continue;
+      if (t - s.lastSeen < silentAfter) continue;
+      this.fail(s, {
+        code: 'silent',
+        message: `No traffic from this machine for ${Math.round((t - s.lastSeen) / 1000)} s after "${STATE_LABELS[s.state]}".`,
+        at: t,
+      });
+    }
+  }
+
+  private session(mac: string, at: number): ClientSession {
+    let s = this.sessions.get(mac);
+    if (!s) {
+      s = { mac, isIpxe: false, firstSeen: at, lastSeen: at, state: 'dhcp', progress: 0, transfers: [], timeline: [], boots: 1 };
+      this.sessions.set(mac, s);
+    }
+    s.lastSeen = at;
+    return s;
+  }
+
+  private move(s: ClientSession, state: SessionState, text: string, at: number): void {
+    const changed = s.state !== state;
+    s.state = state;
+    s.progress = Math.max(state === 'failed' ? s.progress : STATE_PROGRESS[state], state === 'handed-off' ? 100 : 0, this.transferProgress(s));
+    if (changed || text) {
+      s.timeline.push({ at, state, text });
+      if (s.timeline.length > TIMELINE_MAX) s.timeline.splice(0, s.timeline.length - TIMELINE_MAX);
+    }
+    this.emit(s, true);
+  }
+
+  private fail(s: ClientSession, failure: SessionFailure): void {
+    s.failure = failure;
+    s.current = undefined;
+    this.move(s, 'failed', failure.message, failure.at);
+  }
+
+  private onDhcp(ev: DhcpEvent): void {
+    const s = this.session(ev.mac, ev.at);
+    if (ev.arch && ev.arch !== 'unknown') s.arch = ev.arch;
+    if (ev.vendorClass) s.vendorClass = ev.vendorClass;
+    if (ev.ip && (ev.message === 'ack' || ev.message === 'request')) s.ip = ev.ip;
+    if (ev.direction === 'in' && ev.message === 'discover') {
+      if (ev.isIpxe) {
+        s.isIpxe = true;
+        if (s.state !== 'ipxe') this.move(s, 'ipxe', 'iPXE is running and asked for its configuration', ev.at);
+        return;
+      }
+      // Firmware starting over: a new boot attempt of the same machine.
+      if (s.state !== 'dhcp' && s.state !== 'offered') this.restart(s, ev.at);
+      else if (s.timeline.length === 0) this.move(s, 'dhcp', `DHCP discover from ${describeClient(ev)}`, ev.at);
+      return;
+    }
+    if (ev.direction === 'out' && (ev.message === 'offer' || ev.message === 'ack')) {
+      const what = ev.proxy ? 'boot file' : `address ${ev.ip ?? '?'}`;
+      const file = ev.bootFile ? ` and ${ev.bootFile}` : '';
+      if (s.state === 'ipxe' || (s.isIpxe && ev.isIpxe)) {
+        if (ev.message === 'ack') s.timeline.push({ at: ev.at, state: s.state, text: `iPXE given ${ev.bootFile ?? 'no script'}` });
+        this.emit(s, true);
+        return;
+      }
+      if (ev.message === 'offer' && (s.state === 'dhcp' || s.state === 'offered')) this.move(s, 'offered', `Offered ${what}${file}`, ev.at);
+      if (ev.message === 'ack' && (s.state === 'dhcp' || s.state === 'offered' || s.state === 'bound'))
+        this.move(s, 'bound', `Acknowledged ${what}${file}`, ev.at);
+    }
+  }
+
+  private restart(s: ClientSession, at: number): void {
+    s.boots += 1;
+    s.failure = undefined;
+    s.current = undefined;
+    s.transfers = [];
+    s.isIpxe = false;
+    this.move(s, 'dhcp', `Boot attempt ${s.boots}: firmware asked for an address again`, at);
+  }
+
+  private onTransfer(ev: TransferEvent): void {
+    const s = this.session(ev.mac!, ev.at);
+    if (!s.ip) s.ip = ev.clientIp;
+    let t = s.transfers.find((x) => x.id === ev.id);
+    if (!t) {
+      t = { id: ev.id, protocol: ev.protocol, file: ev.file, role: ev.role, bytes: 0, size: ev.size, rate: 0, state: 'running', startedAt: ev.at };
+      s.transfers.push(t);
+      if (s.transfers.length > TRANSFERS_MAX) s.transfers.splice(0, s.transfers.length - TRANSFERS_MAX);
+    }
+    const elapsed = Math.max(1, ev.at - t.startedAt) / 1000;
+    t.bytes = ev.bytes;
+    if (ev.size !== undefined) t.size = ev.size;
+    t.rate = t.bytes / elapsed;
+    if (ev.phase === 'start') return this.onTransferStart(s, t, ev);
+    if (ev.phase === 'progress') {
+      s.current = t;
+      s.progress = Math.max(s.progress, this.transferProgress(s));
+      return this.emit(s, false);
+    }
+    t.endedAt = ev.at;
+    if (ev.phase === 'done') {
+      t.state = 'done';
+      if (s.current?.id === t.id) s.current = undefined;
+      if (this.payloadDelivered(s)) this.move(s, 'handed-off', 'Everything the OS needs was delivered: the machine is starting it', ev.at);
+      else this.move(s, s.state, `${ev.protocol.toUpperCase()} ${ev.file} done (${formatBytes(t.bytes)})`, ev.at);
+      return;
+    }
+    t.state = 'failed';
+    if (s.current?.id === t.id) s.current = undefined;
+    this.onTransferError(s, ev);
+  }
+
+  private onTransferStart(s: ClientSession, t: TransferSnapshot, ev: TransferEvent): void {
+    s.current = t;
+    const role = ev.role ?? '';
+    const text = `${ev.protocol.toUpperCase()} ${ev.file}${ev.size !== undefined ? ` (${formatBytes(ev.size)})` : ''}`;
+    if (TERMINAL.has(s.state) && s.state === 'failed') s.failure = undefined;
+    if (BOOT_PROGRAM_ROLES.has(role)) this.move(s, 'boot-program', text, ev.at);
+    else if (role === 'script') this.move(s, 'script', text, ev.at);
+    else if (PAYLOAD_ROLES.has(role)) this.move(s, 'payload', text, ev.at);
+    else this.move(s, s.state === 'failed' ? 'bound' : s.state, text, ev.at);
+  }
+
+  private onTransferError(s: ClientSession, ev: TransferEvent): void {
+    if (ev.errorCode === 'aborted') {
+      // Firmware often opens a file only to learn its size (EDK2's tsize probe) and
+      // aborts; an HTTP client may cancel a read it no longer needs. Not a failure.
+      s.timeline.push({ at: ev.at, state: s.state, text: `${ev.file}: ${ev.error ?? 'closed early by the client'}` });
+      return this.emit(s, true);
+    }
+    const early = s.state === 'bound' || s.state === 'offered' || s.state === 'boot-program';
+    if (ev.errorCode === 'not-found') {
+      return this.fail(s, {
+        code: 'not-found',
+        message: `The machine asked for "${ev.file}" over ${ev.protocol.toUpperCase()}, which PXE Kit does not serve.`,
+        pxeError: ev.protocol === 'tftp' && early ? 'PXE-E3B (TFTP error - File not found)' : undefined,
+        at: ev.at,
+      });
+    }
+    if (ev.errorCode === 'timeout') {
+      return this.fail(s, {
+        code: 'timeout',
+        message: `The transfer of "${ev.file}" stopped at ${formatBytes(ev.bytes)}${ev.size ? ` of ${formatBytes(ev.size)}` : ''}: ${ev.error ?? 'the machine stopped answering'}.`,
+        pxeError: ev.protocol === 'tftp' && early ? 'PXE-E32 or PXE-E35 (TFTP timeout)' : undefined,
+        at: ev.at,
+      });
+    }
+    this.fail(s, { code: ev.errorCode === 'access-violation' ? 'not-found' : 'io', message: ev.error ?? `Transfer of ${ev.file} failed`, at: ev.at });
+  }
+
+  /** Records that a machine cannot be given a boot file (wrong/unsupported architecture). */
+  refuse(mac: string, reason: string, at = this.now()): void {
+    const s = this.session(mac, at);
+    if (s.failure?.code === 'no-boot-file') return;
+    this.fail(s, { code: 'no-boot-file', message: reason, pxeError: 'PXE-E53 (No boot filename received)', at });
+  }
+
+  private payloadDelivered(s: ClientSession): boolean {
+    const needed = this.opts.payloadFiles();
+    if (needed.length === 0) return false;
+    const done = new Set(s.transfers.filter((t) => t.state === 'done').map((t) => t.file.replace(/^\/+/, '')));
+    return needed.every((f) => done.has(f));
+  }
+
+  /** Progress (0..100) from bytes: boot program 15→35, payload 45→100. */
+  private transferProgress(s: ClientSession): number {
+    const running = s.transfers.filter((t) => t.state !== 'failed');
+    const boot = running.filter((t) => BOOT_PROGRAM_ROLES.has(t.role ?? ''));
+    const payload = running.filter((t) => PAYLOAD_ROLES.has(t.role ?? ''));
+    const frac = (ts: TransferSnapshot[]) => {
+      const size = ts.reduce((a, t) => a + (t.size ?? 0), 0);
+      return size > 0 ? Math.min(1, ts.reduce((a, t) => a + t.bytes, 0) / size) : 0;
+    };
+    if (payload.length) {
+      const total = this.opts.payloadFiles().length || payload.length;
+      const share = Math.min(1, payload.length / total);
+      return Math.floor(45 + 54 * frac(payload) * share);
+    }
+    if (boot.length) return Math.floor(15 + 20 * frac(boot));
+    return 0;
+  }
+
+  private emit(s: ClientSession, force: boolean): void {
+    const t = this.now();
+    if (!force && t - (this.lastProgressEmit.get(s.mac) ?? 0) < (this.opts.progressEveryMs ?? 250)) return;
+    this.lastProgressEmit.set(s.mac, t);
+    this.opts.onUpdate({ type: 'session', at: t, session: structuredClone(s) });
+  }
+}
+
+function describeClient(ev: DhcpEvent): string {
+  const parts = [ev.arch && ev.arch !== 'unknown' ? ev.arch.toUpperCase() : undefined, ev.vendorClass?.split(':')[0]];
+  return parts.filter(Boolean).join(' ') || 'a client';
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+  return `${(n / 1024 / 1024 / 1024).toFixed(2)} GiB`;
+}
