@@ -25,6 +25,8 @@ export interface DhcpEvent {
   proxy?: boolean;
   /** For incoming messages: the DHCP server the client addressed (option 54), if any. */
   serverId?: string;
+  /** Set when the boot policy refused this client a boot file: why, in plain words. */
+  refusal?: string;
 }
 
 export type TransferPhase = 'start' | 'progress' | 'done' | 'error';

@@ -1,0 +1,107 @@
+// pxekit serve: run the boot engine until Ctrl-C, printing events.
+import { parseArgs } from 'node:util';
+import { Engine, type ServeMode } from '../engine.js';
+import { formatEvent, type EngineEvent } from '../sessions/format.js';
+import type { ImageSpec } from '../boot/publish-image.js';
+
+export const SERVE_USAGE = `usage: pxekit serve [--iface NAME] [--mode auto|dhcp|proxy] [--range A-B] [--data-dir DIR]
+                    [--json] [--verbose] [--force] [--http-port N] [--initrd FILE]... [--cmdline ARGS] IMAGE
+
+IMAGE is a Linux kernel (with --initrd and --cmdline), an iPXE script, or an EFI/PXE boot program.
+  --mode auto   (default) listen for another DHCP server first: if one answers, add only the
+                boot information (proxyDHCP); if none does, hand out addresses too.
+  --mode dhcp   hand out addresses; refuses to start if another DHCP server answers (unless --force).
+  --mode proxy  never hand out addresses; answer PXE clients only.`;
+
+export class UsageError extends Error {}
+
+function parseOrExplain(argv: string[]) {
+  try {
+    return parseServeOptions(argv);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+function parseServeOptions(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      iface: { type: 'string' },
+      mode: { type: 'string', default: 'auto' },
+      range: { type: 'string' },
+      'data-dir': { type: 'string' },
+      json: { type: 'boolean', default: false },
+      verbose: { type: 'boolean', default: false },
+      force: { type: 'boolean', default: false },
+      'http-port': { type: 'string' },
+      'probe-seconds': { type: 'string' },
+      initrd: { type: 'string', multiple: true, default: [] },
+      cmdline: { type: 'string', default: '' },
+      router: { type: 'string' },
+      dns: { type: 'string', multiple: true, default: [] },
+    },
+  });
+}
+
+export function parseServeArgs(argv: string[]) {
+  const { values, positionals } = parseOrExplain(argv);
+  if (positionals.length !== 1) throw new UsageError(positionals.length ? 'give exactly one IMAGE' : 'missing IMAGE');
+  const mode = values.mode as ServeMode;
+  if (!['auto', 'dhcp', 'proxy'].includes(mode)) throw new UsageError(`--mode must be auto, dhcp or proxy, not "${values.mode}"`);
+  if (values.range && !/^\d+\.\d+\.\d+\.\d+-\d+\.\d+\.\d+\.\d+$/.test(values.range)) throw new UsageError('--range must look like 192.168.50.100-192.168.50.200');
+  const num = (s: string | undefined, name: string) => {
+    if (s === undefined) return undefined;
+    const n = Number(s);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${name} must be a number`);
+    return n;
+  };
+  const image: ImageSpec = { path: positionals[0], initrds: values.initrd as string[], cmdline: values.cmdline as string };
+  return {
+    engine: {
+      iface: values.iface,
+      mode,
+      range: values.range,
+      dataDir: values['data-dir'],
+      force: values.force,
+      httpPort: num(values['http-port'], '--http-port'),
+      probeSeconds: num(values['probe-seconds'], '--probe-seconds'),
+      router: values.router,
+      dns: (values.dns as string[]).length ? (values.dns as string[]) : undefined,
+      image,
+    },
+    json: values.json as boolean,
+    verbose: values.verbose as boolean,
+  };
+}
+
+export async function serve(argv: string[]): Promise<number> {
+  const args = parseServeArgs(argv);
+  const engine = new Engine(args.engine);
+  const print = (ev: EngineEvent) => {
+    if (args.json) process.stdout.write(JSON.stringify(ev) + '\n');
+    else {
+      const line = formatEvent(ev, { verbose: args.verbose });
+      if (line) process.stdout.write(line + '\n');
+    }
+  };
+  engine.on('event', print);
+  try {
+    await engine.start();
+  } catch (err) {
+    if (!args.json) process.stderr.write(`pxekit: ${(err as Error).message}\n`);
+    return 1;
+  }
+  return new Promise((resolve) => {
+    let stopping = false;
+    const stop = async () => {
+      if (stopping) return;
+      stopping = true;
+      await engine.stop();
+      resolve(0);
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}
