@@ -1,0 +1,99 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SessionTracker, type SessionUpdate } from '../../src/sessions/tracker.js';
+import type { DhcpEvent, TransferEvent } from '../../src/sessions/events.js';
+
+const MAC = '52:54:00:aa:00:01';
+
+function harness(payload = ['image/vmlinuz', 'image/initrd-0.img']) {
+  let now = 1_000_000;
+  const updates: SessionUpdate[] = [];
+  const tracker = new SessionTracker({ payloadFiles: () => payload, onUpdate: (u) => updates.push(u), now: () => now, silentAfterMs: 60_000 });
+  const dhcp = (e: Partial<DhcpEvent>) => tracker.handle({ type: 'dhcp', at: now, direction: 'in', message: 'discover', mac: MAC, xid: 1, port: 67, ...e });
+  let n = 0;
+  const xfer = (e: Partial<TransferEvent>) =>
+    tracker.handle({ type: 'transfer', at: now, protocol: 'tftp', phase: 'start', id: `t${n++}`, clientIp: '10.0.0.50', clientPort: 2000, mac: MAC, file: 'x', bytes: 0, ...e });
+  return { tracker, updates, dhcp, xfer, advance: (ms: number) => (now += ms), state: () => tracker.get(MAC)!.state };
+}
+
+test('a BIOS client goes from DHCP to handed off through every state', () => {
+  const h = harness();
+  h.dhcp({ arch: 'bios', vendorClass: 'PXEClient:Arch:00000' });
+  assert.equal(h.state(), 'dhcp');
+  h.dhcp({ direction: 'out', message: 'offer', ip: '10.0.0.50', bootFile: 'undionly.kpxe' });
+  assert.equal(h.state(), 'offered');
+  h.dhcp({ direction: 'out', message: 'ack', ip: '10.0.0.50' });
+  assert.equal(h.state(), 'bound');
+  h.xfer({ id: 'b', file: 'undionly.kpxe', role: 'boot program', size: 1000 });
+  assert.equal(h.state(), 'boot-program');
+  h.xfer({ id: 'b', file: 'undionly.kpxe', role: 'boot program', phase: 'done', bytes: 1000 });
+  h.dhcp({ isIpxe: true });
+  assert.equal(h.state(), 'ipxe');
+  h.xfer({ id: 's', protocol: 'http', file: 'ipxe/52-54-00-aa-00-01.ipxe', role: 'script', size: 100 });
+  assert.equal(h.state(), 'script');
+  h.xfer({ id: 'k', protocol: 'http', file: 'image/vmlinuz', role: 'kernel', size: 8000 });
+  assert.equal(h.state(), 'payload');
+  h.advance(1000);
+  h.xfer({ id: 'k', protocol: 'http', file: 'image/vmlinuz', role: 'kernel', phase: 'progress', bytes: 4000 });
+  const mid = h.tracker.get(MAC)!;
+  assert.ok(mid.progress > 45 && mid.progress < 100, `progress ${mid.progress}`);
+  assert.equal(mid.current?.rate, 4000);
+  h.xfer({ id: 'k', protocol: 'http', file: 'image/vmlinuz', role: 'kernel', phase: 'done', bytes: 8000 });
+  assert.equal(h.state(), 'payload', 'initrd still missing');
+  h.xfer({ id: 'i', protocol: 'http', file: '/image/initrd-0.img', role: 'initrd', size: 10 });
+  h.xfer({ id: 'i', protocol: 'http', file: '/image/initrd-0.img', role: 'initrd', phase: 'done', bytes: 10 });
+  const s = h.tracker.get(MAC)!;
+  assert.equal(s.state, 'handed-off');
+  assert.equal(s.progress, 100);
+  assert.equal(s.arch, 'bios');
+  assert.equal(s.ip, '10.0.0.50');
+  assert.deepEqual(
+    [...new Set(s.timeline.map((e) => e.state))],
+    ['dhcp', 'offered', 'bound', 'boot-program', 'ipxe', 'script', 'payload', 'handed-off'],
+  );
+});
+
+test('a missing boot file over TFTP is PXE-E3B; an aborted tsize probe is not a failure', () => {
+  const h = harness();
+  h.dhcp({});
+  h.dhcp({ direction: 'out', message: 'ack', ip: '10.0.0.50' });
+  h.xfer({ id: 'p', file: 'ipxe.efi', role: 'boot program', size: 5 });
+  h.xfer({ id: 'p', file: 'ipxe.efi', role: 'boot program', phase: 'error', errorCode: 'aborted' });
+  assert.equal(h.state(), 'boot-program');
+  h.xfer({ id: 'q', file: 'pxelinux.0', phase: 'error', errorCode: 'not-found' });
+  const s = h.tracker.get(MAC)!;
+  assert.equal(s.state, 'failed');
+  assert.equal(s.failure?.code, 'not-found');
+  assert.match(s.failure!.pxeError!, /PXE-E3B/);
+  assert.match(s.failure!.message, /pxelinux\.0/);
+});
+
+test('a machine that goes quiet mid-boot is reported silent; a new DISCOVER starts a new attempt', () => {
+  const h = harness();
+  h.dhcp({});
+  h.dhcp({ direction: 'out', message: 'ack', ip: '10.0.0.50' });
+  h.xfer({ id: 'b', file: 'ipxe.efi', role: 'boot program', size: 10 });
+  h.xfer({ id: 'b', file: 'ipxe.efi', role: 'boot program', phase: 'done', bytes: 10 });
+  h.advance(30_000);
+  h.tracker.tick();
+  assert.equal(h.state(), 'boot-program');
+  h.advance(31_000);
+  h.tracker.tick();
+  assert.equal(h.state(), 'failed');
+  assert.equal(h.tracker.get(MAC)!.failure?.code, 'silent');
+  h.dhcp({});
+  assert.equal(h.state(), 'dhcp');
+  assert.equal(h.tracker.get(MAC)!.boots, 2);
+  assert.equal(h.tracker.get(MAC)!.failure, undefined);
+});
+
+test('a refused architecture fails with PXE-E53 and progress updates are throttled', () => {
+  const h = harness();
+  h.dhcp({ arch: 'efi-arm64' });
+  h.tracker.refuse(MAC, 'no ARM64 boot program');
+  assert.equal(h.tracker.get(MAC)!.failure?.pxeError?.startsWith('PXE-E53'), true);
+  const before = h.updates.length;
+  h.xfer({ id: 'k', protocol: 'http', file: 'image/vmlinuz', role: 'kernel', size: 100 });
+  for (let i = 1; i <= 10; i++) h.xfer({ id: 'k', protocol: 'http', file: 'image/vmlinuz', role: 'kernel', phase: 'progress', bytes: i * 10 });
+  assert.ok(h.updates.length - before < 5, `throttled: ${h.updates.length - before} updates`);
+});
