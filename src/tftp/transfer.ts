@@ -1,0 +1,368 @@
+// One read transfer on its own socket (its own TID, RFC 1350 section 4).
+//
+// Sending is windowed (RFC 7440; windowsize 1 is plain lockstep RFC 1350): we send
+// blocks acked+1 .. acked+windowsize and wait for an ACK. An ACK that moves `acked`
+// forward sends the next window from the block after it (which is also the RFC 7440
+// rollback when it names a block in the middle of the window). An ACK that does not
+// move `acked` forward (duplicate, late, out of window) is ignored: only the timer
+// retransmits, so a duplicated ACK can never double the traffic (the Sorcerer's
+// Apprentice bug of RFC 1350, fixed by RFC 1123 section 4.2.3.1).
+//
+// Disk reads never sit between an ACK and the next DATA: the file is read in segments
+// of at least one window, and the segment after the one being sent is read ahead.
+import type dgram from 'node:dgram';
+import type { ByteSource } from '../files/published.js';
+import type { EmitWireEvent, TransferEvent } from '../sessions/events.js';
+import { OP_ACK, OP_DATA, OP_ERROR, ERR_UNDEFINED, ERR_UNKNOWN_TID, TftpPacketError, decodePacket, encodeError, encodeOack } from './packet.js';
+import type { Negotiated } from './options.js';
+import type { TftpCounters } from './stats.js';
+
+/** Minimum bytes read from disk at once (a segment is also at least one window). */
+const MIN_SEGMENT_BYTES = 128 * 1024;
+/** Progress events at most this often. */
+const PROGRESS_MS = 250;
+
+interface Segment {
+  k: number;
+  buf: Buffer;
+  ready: boolean;
+  loading: Promise<void> | null;
+}
+
+export interface TransferInit {
+  id: string;
+  sock: dgram.Socket;
+  peerAddress: string;
+  peerPort: number;
+  /** The name as the client asked for it (for events). */
+  file: string;
+  role?: string;
+  source: ByteSource;
+  negotiated: Negotiated;
+  timeoutMs: number;
+  retries: number;
+  emit: EmitWireEvent;
+  counters: TftpCounters;
+  drop: (from: string, reason: string) => void;
+  onEnd: (t: Transfer) => void;
+}
+
+type State = 'oack' | 'data' | 'ended';
+
+export class Transfer {
+  readonly id: string;
+  readonly peerAddress: string;
+  readonly peerPort: number;
+  readonly file: string;
+  private readonly sock: dgram.Socket;
+  private readonly source: ByteSource;
+  private readonly size: number;
+  private readonly blksize: number;
+  private readonly windowsize: number;
+  private readonly lastBlock: number;
+  private readonly timeoutMs: number;
+  private readonly maxRetries: number;
+  private readonly blocksPerSegment: number;
+  private readonly segments: Segment[] = [];
+  /** 4-byte DATA headers, a ring larger than two windows so a header is never rewritten while its packet may still be queued. */
+  private readonly headers: Buffer[] = [];
+  private readonly emptyData = Buffer.alloc(0);
+
+  private state: State = 'oack';
+  /** Highest block the client acknowledged (absolute count; the wire number is this & 0xffff). */
+  private acked = 0;
+  /** Next block to send in the current window, and the window's last block. */
+  private nextSend = 1;
+  private windowEnd = 0;
+  private retries = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private waitingForDisk = false;
+  private lastProgressAt = 0;
+  private readonly startedAt = Date.now();
+
+  constructor(private readonly init: TransferInit) {
+    this.id = init.id;
+    this.peerAddress = init.peerAddress;
+    this.peerPort = init.peerPort;
+    this.file = init.file;
+    this.sock = init.sock;
+    this.source = init.source;
+    this.size = init.source.size;
+    this.blksize = init.negotiated.blksize;
+    this.windowsize = init.negotiated.windowsize;
+    // The last block is the first one shorter than blksize (possibly empty: a size that is an
+    // exact multiple of blksize, or 0, ends with a 0-byte DATA).
+    this.lastBlock = Math.floor(this.size / this.blksize) + 1;
+    this.timeoutMs = init.negotiated.timeoutMs ?? init.timeoutMs;
+    this.maxRetries = init.retries;
+    this.blocksPerSegment = Math.max(this.windowsize, Math.ceil(MIN_SEGMENT_BYTES / this.blksize));
+    const ring = 2 * this.windowsize + 2;
+    const hdrs = Buffer.alloc(4 * ring);
+    for (let i = 0; i < ring; i++) {
+      const h = hdrs.subarray(4 * i, 4 * i + 4);
+      h.writeUInt16BE(OP_DATA, 0);
+      this.headers.push(h);
+    }
+    this.sock.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
+    this.sock.on('error', (err) => this.fail('io', `socket error: ${err.message}`, false));
+  }
+
+  private event(phase: TransferEvent['phase'], extra: Partial<TransferEvent> = {}): void {
+    this.init.emit({
+      type: 'transfer',
+      at: Date.now(),
+      protocol: 'tftp',
+      phase,
+      id: this.id,
+      clientIp: this.peerAddress,
+      clientPort: this.peerPort,
+      file: this.file,
+      role: this.init.role,
+      size: this.size,
+      bytes: Math.min(this.size, this.acked * this.blksize),
+      ...extra,
+    });
+  }
+
+  start(): void {
+    const n = this.init.negotiated;
+    this.init.counters.transfersStarted++;
+    this.event('start', { bytes: 0, detail: `blksize=${this.blksize} windowsize=${this.windowsize} timeout=${this.timeoutMs}ms${n.oack.length ? ' oack=' + n.oack.map(([k, v]) => `${k}:${v}`).join(',') : ''}` });
+    this.timer = setTimeout(() => this.onTimeout(), this.timeoutMs);
+    if (n.oack.length) {
+      this.state = 'oack';
+      this.sendOack();
+    } else {
+      this.state = 'data';
+      this.sendWindow(1);
+    }
+  }
+
+  private sendOack(): void {
+    this.send(encodeOack(this.init.negotiated.oack));
+    this.timer?.refresh();
+  }
+
+  private send(buf: Buffer | Buffer[]): void {
+    this.init.counters.packetsSent++;
+    this.sock.send(buf, this.peerPort, this.peerAddress);
+  }
+
+  private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (this.state === 'ended') return;
+    if (rinfo.port !== this.peerPort || rinfo.address !== this.peerAddress) {
+      // RFC 1350 section 4: a packet from another TID gets error 5 and does not disturb the transfer.
+      this.init.counters.wrongTid++;
+      this.sock.send(encodeError(ERR_UNKNOWN_TID, 'Unknown transfer ID'), rinfo.port, rinfo.address);
+      return;
+    }
+    // Fast path: the packet that carries every transfer.
+    if (msg.length >= 4 && msg[0] === 0 && msg[1] === OP_ACK) {
+      this.onAck((msg[2] << 8) | msg[3]);
+      return;
+    }
+    let pkt;
+    try {
+      pkt = decodePacket(msg);
+    } catch (err) {
+      this.init.drop(`${rinfo.address}:${rinfo.port}`, err instanceof TftpPacketError ? err.reason : 'malformed');
+      return;
+    }
+    if (pkt.op === OP_ERROR) return this.onClientError(pkt.code, pkt.message);
+    this.init.drop(`${rinfo.address}:${rinfo.port}`, 'unexpected-opcode');
+  }
+
+  private onAck(wire: number): void {
+    if (this.state === 'oack') {
+      if (wire !== 0) {
+        this.init.counters.ignoredAcks++;
+        return;
+      }
+      this.state = 'data';
+      this.retries = 0;
+      this.sendWindow(1);
+      return;
+    }
+    if (this.state !== 'data') return;
+    // The absolute block this ACK names: the first n >= acked with n & 0xffff == wire
+    // (block numbers wrap from 65535 to 0, so files over 32 MiB work at 512-byte blocks).
+    const n = this.acked + ((wire - (this.acked & 0xffff)) & 0xffff);
+    if (n === this.acked || n > this.windowEnd) {
+      this.init.counters.ignoredAcks++; // duplicate or stale: never triggers a resend
+      return;
+    }
+    this.acked = n;
+    this.retries = 0;
+    if (n === this.lastBlock) return this.finish();
+    const now = Date.now();
+    if (now - this.lastProgressAt >= PROGRESS_MS) {
+      this.lastProgressAt = now;
+      this.event('progress');
+    }
+    this.sendWindow(n + 1);
+  }
+
+  private onClientError(code: number, message: string): void {
+    if (this.state === 'oack') {
+      // EDK2 (and Windows bootmgr) open a file with tsize only to learn its size, then
+      // end with an ERROR right after our OACK. That is a probe, not a failure: reported
+      // as 'aborted' with detail 'tsize-probe' so the session view does not flag it.
+      const probe = this.init.negotiated.askedTsize;
+      this.end();
+      this.event('error', {
+        bytes: 0,
+        errorCode: 'aborted',
+        detail: probe ? 'tsize-probe' : code === 8 ? 'options-refused' : 'client-error',
+        error: probe
+          ? `the client only read the size (${this.size} bytes) and closed (normal for UEFI firmware)`
+          : `the client refused our options (error ${code}: ${message})`,
+      });
+      this.init.counters.transfersAborted++;
+      return;
+    }
+    this.end();
+    this.init.counters.transfersAborted++;
+    this.event('error', { errorCode: 'aborted', error: `the client aborted at block ${this.acked + 1} (error ${code}: ${message})` });
+  }
+
+  private onTimeout(): void {
+    if (this.state === 'ended') return;
+    if (this.waitingForDisk) {
+      this.timer?.refresh();
+      return;
+    }
+    if (++this.retries > this.maxRetries) {
+      const what = this.state === 'oack' ? 'the client never acknowledged our options' : `client stopped acknowledging at block ${this.acked + 1} of ${this.lastBlock}`;
+      this.fail('timeout', `${what} (${this.maxRetries} retries, ${this.timeoutMs} ms apart)`, true);
+      return;
+    }
+    this.init.counters.retransmits++;
+    if (this.state === 'oack') this.sendOack();
+    else this.sendWindow(this.acked + 1);
+  }
+
+  /** Starts (or restarts) the window at `from`. */
+  private sendWindow(from: number): void {
+    this.nextSend = from;
+    this.windowEnd = Math.min(from + this.windowsize - 1, this.lastBlock);
+    this.pump();
+    this.timer?.refresh();
+  }
+
+  private pump(): void {
+    const bs = this.blksize;
+    while (this.nextSend <= this.windowEnd) {
+      const n = this.nextSend;
+      const start = (n - 1) * bs;
+      const len = Math.min(bs, this.size - start);
+      let data: Buffer = this.emptyData;
+      if (len > 0) {
+        const k = Math.floor((n - 1) / this.blocksPerSegment);
+        const seg = this.segment(k);
+        if (!seg.ready) {
+          this.waitOnDisk(seg);
+          return;
+        }
+        const off = start - k * this.blocksPerSegment * bs;
+        data = seg.buf.subarray(off, off + len);
+        // Read ahead: the next segment loads while this one is on the wire.
+        if (off === 0 && (k + 1) * this.blocksPerSegment * bs < this.size) this.segment(k + 1);
+      }
+      const h = this.headers[n % this.headers.length];
+      h[2] = (n >> 8) & 0xff;
+      h[3] = n & 0xff;
+      this.init.counters.packetsSent++;
+      this.init.counters.bytesSent += len;
+      this.sock.send(len > 0 ? [h, data] : h, this.peerPort, this.peerAddress);
+      this.nextSend = n + 1;
+    }
+  }
+
+  private waitOnDisk(seg: Segment): void {
+    if (this.waitingForDisk) return;
+    this.waitingForDisk = true;
+    void seg.loading!.then(() => {
+      this.waitingForDisk = false;
+      if (this.state !== 'data') return;
+      this.pump();
+      this.timer?.refresh();
+    });
+  }
+
+  /** The segment holding blocks k*bps+1 .. (k+1)*bps, loading it if needed (three slots: current, next, slack). */
+  private segment(k: number): Segment {
+    const slot = k % 3;
+    let seg = this.segments[slot];
+    if (seg && seg.k === k) return seg;
+    const bytes = this.blocksPerSegment * this.blksize;
+    if (!seg) {
+      seg = { k, buf: Buffer.allocUnsafe(Math.min(bytes, this.size)), ready: false, loading: null };
+      this.segments[slot] = seg;
+    } else {
+      seg.k = k;
+      seg.ready = false;
+    }
+    const s = seg;
+    const pos = k * bytes;
+    const want = Math.min(bytes, this.size - pos);
+    s.loading = this.readFully(s.buf, want, pos).then(
+      () => {
+        if (s.k === k) s.ready = true;
+      },
+      (err: Error) => this.fail('io', `read error: ${err.message}`, true),
+    );
+    return s;
+  }
+
+  private async readFully(buf: Buffer, want: number, pos: number): Promise<void> {
+    let got = 0;
+    while (got < want) {
+      const n = await this.source.read(buf, got, want - got, pos + got);
+      if (n <= 0) throw new Error(`file shrank: got ${got} of ${want} bytes at offset ${pos}`);
+      got += n;
+    }
+  }
+
+  private finish(): void {
+    this.end();
+    this.init.counters.transfersDone++;
+    const ms = Date.now() - this.startedAt;
+    this.event('done', { bytes: this.size, detail: `${ms} ms` });
+  }
+
+  private fail(code: 'timeout' | 'io' | 'aborted', message: string, tellClient: boolean): void {
+    if (this.state === 'ended') return;
+    if (tellClient) {
+      try {
+        this.sock.send(encodeError(ERR_UNDEFINED, code === 'timeout' ? 'Timeout' : code === 'io' ? 'Read error' : 'Transfer aborted'), this.peerPort, this.peerAddress);
+      } catch {
+        /* socket already gone */
+      }
+    }
+    this.end();
+    if (code === 'aborted') this.init.counters.transfersAborted++;
+    else this.init.counters.transfersFailed++;
+    this.event('error', { errorCode: code, error: message });
+  }
+
+  /** Aborts from outside (server stopping). */
+  abort(reason: string): void {
+    this.fail('aborted', reason, true);
+  }
+
+  private end(): void {
+    if (this.state === 'ended') return;
+    this.state = 'ended';
+    clearTimeout(this.timer);
+    // Close after the queued sends (the final ERROR, if any) have gone out.
+    setImmediate(() => {
+      try {
+        this.sock.close();
+      } catch {
+        /* already closed */
+      }
+    });
+    this.source.close().catch(() => undefined);
+    this.init.onEnd(this);
+  }
+}
