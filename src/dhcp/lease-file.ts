@@ -1,0 +1,61 @@
+// Leases on disk: JSON written atomically (temp file, fsync, rename, fsync of
+// the directory), so a crash or power cut leaves either the old or the new
+// file, never half of one. RFC 2131 4.3.2: a server commits a lease to stable
+// storage before it ACKs it.
+import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+export interface StoredLease {
+  mac: string;
+  ip: string;
+  /** 'bound': ACKed; 'free': released or expired, kept so the client gets the same address back. */
+  state: 'bound' | 'free';
+  expiresAt: number;
+  clientId?: string;
+}
+
+export interface LeaseFileContent {
+  version: 1;
+  leases: StoredLease[];
+  declined: Array<{ ip: string; until: number }>;
+}
+
+export async function readLeaseFile(path: string): Promise<{ content?: LeaseFileContent; problem?: string }> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    return { problem: `cannot read ${path}: ${(err as Error).message}` };
+  }
+  try {
+    const parsed = JSON.parse(text) as LeaseFileContent;
+    if (parsed?.version !== 1 || !Array.isArray(parsed.leases) || !Array.isArray(parsed.declined)) throw new Error('unknown format');
+    return { content: parsed };
+  } catch (err) {
+    return { problem: `${path} is damaged (${(err as Error).message}); starting with no leases` };
+  }
+}
+
+export async function writeLeaseFileAtomic(path: string, content: LeaseFileContent): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fh = await open(tmp, 'w', 0o644);
+  try {
+    await fh.writeFile(JSON.stringify(content, null, 1));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+  try {
+    const dir = await open(dirname(path), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  } catch {
+    /* directories cannot be fsynced on every platform (Windows) */
+  }
+}

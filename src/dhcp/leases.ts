@@ -1,0 +1,190 @@
+// The address pool and who holds what. Keyed by MAC: firmware, iPXE and the
+// installed OS on one NIC send different client ids (option 61) but should all
+// get the same address, which also ties TFTP/HTTP transfers to one machine.
+import { join } from 'node:path';
+import { intToIp, ipToInt, poolAddresses, type AddressRange } from './ipv4.js';
+import { readLeaseFile, writeLeaseFileAtomic, type LeaseFileContent, type StoredLease } from './lease-file.js';
+
+export interface LeaseStoreOptions {
+  serverIp: string;
+  prefix: number;
+  range?: string | AddressRange;
+  /** Directory for leases.json. */
+  dataDir: string;
+  /** How long an OFFER holds its address for the client (RFC 2131 4.3.1 "reserve"). */
+  offerSeconds?: number;
+  /** How long a DECLINEd address stays out of the pool. */
+  declineSeconds?: number;
+  now?: () => number;
+}
+
+interface Lease extends StoredLease {
+  /** Offered, not yet ACKed; held until expiresAt. Never persisted. */
+  offered?: boolean;
+}
+
+export class LeaseStore {
+  private readonly byMac = new Map<string, Lease>();
+  private readonly byIp = new Map<string, string>();
+  private readonly declined = new Map<string, number>();
+  private readonly pool: number[];
+  private readonly poolSet: Set<number>;
+  private readonly now: () => number;
+  private readonly file: string;
+  private writing: Promise<void> = Promise.resolve();
+  /** Set when the lease file could not be loaded (the caller logs it). */
+  loadProblem?: string;
+
+  private constructor(private readonly opts: LeaseStoreOptions) {
+    this.pool = poolAddresses(opts.serverIp, opts.prefix, opts.range);
+    this.poolSet = new Set(this.pool);
+    this.now = opts.now ?? Date.now;
+    this.file = join(opts.dataDir, 'leases.json');
+  }
+
+  static async open(opts: LeaseStoreOptions): Promise<LeaseStore> {
+    const store = new LeaseStore(opts);
+    const { content, problem } = await readLeaseFile(store.file);
+    store.loadProblem = problem;
+    for (const l of content?.leases ?? []) store.put({ mac: l.mac, ip: l.ip, state: l.state, expiresAt: l.expiresAt, clientId: l.clientId });
+    for (const d of content?.declined ?? []) store.declined.set(d.ip, d.until);
+    return store;
+  }
+
+  get poolRange(): { first: string; last: string; size: number } {
+    return { first: intToIp(this.pool[0]), last: intToIp(this.pool[this.pool.length - 1]), size: this.pool.length };
+  }
+
+  inPool(ip: string): boolean {
+    try {
+      return this.poolSet.has(ipToInt(ip));
+    } catch {
+      return false;
+    }
+  }
+
+  private put(l: Lease): void {
+    const old = this.byMac.get(l.mac);
+    if (old && this.byIp.get(old.ip) === l.mac) this.byIp.delete(old.ip);
+    const prevOwner = this.byIp.get(l.ip);
+    if (prevOwner && prevOwner !== l.mac) this.byMac.delete(prevOwner);
+    this.byMac.set(l.mac, l);
+    this.byIp.set(l.ip, l.mac);
+  }
+
+  private active(l: Lease | undefined): boolean {
+    return !!l && l.expiresAt > this.now() && (l.state === 'bound' || !!l.offered);
+  }
+
+  private isDeclined(ip: string): boolean {
+    const until = this.declined.get(ip);
+    if (until === undefined) return false;
+    if (until > this.now()) return true;
+    this.declined.delete(ip);
+    return false;
+  }
+
+  /** May `mac` have `ip`? In the pool, not declined, not held by another client. */
+  available(mac: string, ip: string): boolean {
+    if (!this.inPool(ip) || this.isDeclined(ip)) return false;
+    const owner = this.byIp.get(ip);
+    return !owner || owner === mac || !this.active(this.byMac.get(owner));
+  }
+
+  /** The address to offer `mac`, reserved for offerSeconds; undefined when the pool is exhausted. */
+  offer(mac: string, requested?: string): string | undefined {
+    const mine = this.byMac.get(mac);
+    let ip: string | undefined;
+    if (mine && this.available(mac, mine.ip)) ip = mine.ip;
+    else if (requested && this.available(mac, requested)) ip = requested;
+    else ip = this.fresh(mac);
+    if (!ip) return undefined;
+    if (mine?.ip === ip && this.active(mine) && mine.state === 'bound') return ip;
+    this.put({ mac, ip, state: 'free', offered: true, expiresAt: this.now() + (this.opts.offerSeconds ?? 60) * 1000 });
+    return ip;
+  }
+
+  /** Never-used addresses first; then ones whose lease lapsed longest ago. */
+  private fresh(mac: string): string | undefined {
+    let oldest: { ip: string; at: number } | undefined;
+    for (const n of this.pool) {
+      const ip = intToIp(n);
+      if (this.isDeclined(ip)) continue;
+      const owner = this.byIp.get(ip);
+      if (!owner) return ip;
+      const l = this.byMac.get(owner);
+      if (owner === mac || !this.active(l)) {
+        const at = l?.expiresAt ?? 0;
+        if (!oldest || at < oldest.at) oldest = { ip, at };
+      }
+    }
+    return oldest?.ip;
+  }
+
+  /** Binds `ip` to `mac` and writes it to disk before returning (ACK after this). */
+  async commit(mac: string, ip: string, leaseSeconds: number, clientId?: string): Promise<boolean> {
+    if (!this.available(mac, ip)) return false;
+    this.put({ mac, ip, state: 'bound', expiresAt: this.now() + leaseSeconds * 1000, clientId });
+    await this.persist();
+    return true;
+  }
+
+  /** DHCPRELEASE: the address is free again, but remembered for this client. */
+  async release(mac: string, ip: string): Promise<boolean> {
+    const l = this.byMac.get(mac);
+    if (!l || l.ip !== ip) return false;
+    this.put({ ...l, state: 'free', offered: false, expiresAt: this.now() });
+    await this.persist();
+    return true;
+  }
+
+  /** A client chose another server's offer: let ours go. */
+  cancelOffer(mac: string): void {
+    const l = this.byMac.get(mac);
+    if (l?.offered) this.put({ ...l, offered: false, expiresAt: Math.min(l.expiresAt, this.now()) });
+  }
+
+  /** DHCPDECLINE: someone else uses the address (ARP conflict); keep it out of the pool a while. */
+  async decline(mac: string, ip: string): Promise<void> {
+    if (!this.inPool(ip)) return;
+    this.declined.set(ip, this.now() + (this.opts.declineSeconds ?? 600) * 1000);
+    const l = this.byMac.get(mac);
+    if (l?.ip === ip) {
+      this.byMac.delete(mac);
+      this.byIp.delete(ip);
+    }
+    await this.persist();
+  }
+
+  /** The client's current (or last) lease. */
+  leaseFor(mac: string): { ip: string; bound: boolean; expiresAt: number } | undefined {
+    const l = this.byMac.get(mac);
+    return l && { ip: l.ip, bound: l.state === 'bound' && l.expiresAt > this.now(), expiresAt: l.expiresAt };
+  }
+
+  ipForMac(mac: string): string | undefined {
+    return this.byMac.get(mac)?.ip;
+  }
+
+  macForIp(ip: string): string | undefined {
+    return this.byIp.get(ip);
+  }
+
+  /** Serialised, so two quick commits never race on the temp file. */
+  persist(): Promise<void> {
+    const next = this.writing.then(() => writeLeaseFileAtomic(this.file, this.snapshot()));
+    this.writing = next.catch(() => undefined);
+    return next;
+  }
+
+  private snapshot(): LeaseFileContent {
+    const leases: StoredLease[] = [];
+    for (const l of this.byMac.values()) {
+      // An offer that was never ACKed is not a lease; remember only the client's previous address.
+      if (l.offered && l.state !== 'bound') continue;
+      leases.push({ mac: l.mac, ip: l.ip, state: l.state, expiresAt: l.expiresAt, ...(l.clientId ? { clientId: l.clientId } : {}) });
+    }
+    const declined = [...this.declined].filter(([, until]) => until > this.now()).map(([ip, until]) => ({ ip, until }));
+    return { version: 1, leases, declined };
+  }
+}
