@@ -1,0 +1,130 @@
+// PXE Kit's boot policy: firmware PXE/HTTP clients get iPXE, iPXE gets its per-client
+// script. Answering iPXE with the script (not with iPXE again) is what breaks the
+// chainload loop: iPXE re-does DHCP and would otherwise load itself forever.
+import type { ClientArch, ClientInfo } from './client.js';
+import type { BootDecision, BootPolicy } from './decision.js';
+import { diskFile, type PublishedFiles } from '../files/published.js';
+import { IPXE_NAMES, HOW_TO_GET_IPXE, type IpxeBinaries, type IpxeFlavour } from './ipxe-binaries.js';
+import { clientScriptPath, httpUrl } from './ipxe-script.js';
+
+export interface BootPolicyOptions {
+  serverIp: string;
+  httpPort: number;
+  binaries: IpxeBinaries;
+  /** The per-client iPXE script's path in PublishedFiles. */
+  scriptPathFor?: (mac: string) => string;
+  /**
+   * UEFI builds to prefer: 'ipxe' (iPXE's own NIC drivers, the default) or 'snponly'
+   * (the firmware's network driver; for NICs iPXE has no driver for). Falls back to the other.
+   */
+  efiBuild?: 'ipxe' | 'snponly';
+}
+
+type Family = 'bios' | 'x64' | 'ia32' | 'arm64' | 'arm32' | 'unknown';
+
+function family(arch: ClientArch): Family {
+  switch (arch) {
+    case 'bios':
+      return 'bios';
+    case 'efi-x64':
+    case 'efi-x64-http':
+      return 'x64';
+    case 'efi-ia32':
+    case 'efi-ia32-http':
+      return 'ia32';
+    case 'efi-arm64':
+    case 'efi-arm64-http':
+      return 'arm64';
+    case 'efi-arm32':
+      return 'arm32';
+    default:
+      return 'unknown';
+  }
+}
+
+const FAMILY_WORDS: Record<Family, string> = {
+  bios: 'a BIOS',
+  x64: 'a 64-bit x86 UEFI',
+  ia32: 'a 32-bit x86 UEFI',
+  arm64: 'an ARM64 UEFI',
+  arm32: 'a 32-bit ARM UEFI',
+  unknown: 'an unknown',
+};
+
+const MISSING_WORDS: Record<Family, string> = {
+  bios: `no BIOS iPXE binary (${IPXE_NAMES.bios}) is available: ${HOW_TO_GET_IPXE}`,
+  x64: `no x64 UEFI iPXE binary (${IPXE_NAMES.efiX64} or ${IPXE_NAMES.efiX64Snp}) is available: ${HOW_TO_GET_IPXE}`,
+  ia32: `no 32-bit UEFI iPXE binary is available (Debian ships none): put an i386-efi build of iPXE at resources/ipxe/${IPXE_NAMES.efiIa32}`,
+  arm64: `no ARM64 iPXE binary is available: put an arm64-efi build of iPXE at resources/ipxe/${IPXE_NAMES.efiArm64} (Debian's "ipxe" package has one on arm64 machines; copy it with build/fetch-ipxe.sh there)`,
+  arm32: 'PXE Kit has no iPXE build for 32-bit ARM UEFI; boot this machine another way',
+  unknown: 'PXE Kit does not know which iPXE build it can run',
+};
+
+export function createBootPolicy(opts: BootPolicyOptions): BootPolicy {
+  const scriptPathFor = opts.scriptPathFor ?? clientScriptPath;
+  const prefer = opts.efiBuild ?? 'ipxe';
+  const paths = opts.binaries.paths;
+
+  function pick(fam: Family): IpxeFlavour | undefined {
+    const order: Partial<Record<Family, IpxeFlavour[]>> = {
+      bios: ['bios'],
+      x64: prefer === 'ipxe' ? ['efiX64', 'efiX64Snp'] : ['efiX64Snp', 'efiX64'],
+      ia32: ['efiIa32'],
+      arm64: prefer === 'ipxe' ? ['efiArm64', 'efiArm64Snp'] : ['efiArm64Snp', 'efiArm64'],
+    };
+    return (order[fam] ?? []).find((f) => paths[f]);
+  }
+
+  return {
+    decide(client: ClientInfo): BootDecision {
+      const fam = family(client.arch);
+      const viaHttp = client.isHttpBoot || client.arch.endsWith('-http');
+      if (client.isIpxe) {
+        return {
+          kind: 'offer',
+          bootFile: httpUrl(opts.serverIp, opts.httpPort, scriptPathFor(client.mac)),
+          nextServer: opts.serverIp,
+          httpClient: false,
+          description: 'boot script',
+        };
+      }
+      if (!client.isPxe && !viaHttp) {
+        return {
+          kind: 'refuse',
+          reason: 'this machine did not ask to boot from the network (no PXEClient or HTTPClient vendor class), so it gets an address only',
+        };
+      }
+      if (fam === 'unknown') {
+        const code = client.archCode === undefined ? 'no architecture' : `architecture code ${client.archCode}`;
+        return {
+          kind: 'refuse',
+          reason: `a client with ${code} asked to boot; PXE Kit does not know which iPXE build it can run, so it gets no boot file`,
+        };
+      }
+      const flavour = pick(fam);
+      if (!flavour) return { kind: 'refuse', reason: `${FAMILY_WORDS[fam]} client asked to boot; ${MISSING_WORDS[fam]}` };
+      const name = IPXE_NAMES[flavour];
+      const firmware = fam === 'bios' ? 'BIOS' : `UEFI ${fam}`;
+      if (viaHttp) {
+        return {
+          kind: 'offer',
+          bootFile: httpUrl(opts.serverIp, opts.httpPort, name),
+          nextServer: opts.serverIp,
+          httpClient: true,
+          description: `iPXE for ${firmware} HTTP Boot (${name})`,
+        };
+      }
+      return { kind: 'offer', bootFile: name, nextServer: opts.serverIp, httpClient: false, description: `iPXE for ${firmware} (${name})` };
+    },
+  };
+}
+
+/** Publishes every iPXE program found under its IPXE_NAMES name: one registration serves TFTP and HTTP. */
+export function publishIpxeBinaries(files: PublishedFiles, binaries: IpxeBinaries): string[] {
+  const names: string[] = [];
+  for (const [flavour, path] of Object.entries(binaries.paths) as [IpxeFlavour, string][]) {
+    files.add(diskFile(IPXE_NAMES[flavour], path, 'boot program'));
+    names.push(IPXE_NAMES[flavour]);
+  }
+  return names;
+}

@@ -1,0 +1,148 @@
+// What the machines boot: the user's image, published under stable names, plus the
+// per-client iPXE script that points each machine at it.
+import { constants, promises as fsp } from 'node:fs';
+import { basename, extname } from 'node:path';
+import { bufferFile, diskFile, type PublishedFile, type PublishedFiles } from '../files/published.js';
+import { chainScript, httpUrl, kernelScript, macFromScriptName, macToHyphens } from './ipxe-script.js';
+
+export type ImageKind = 'kernel' | 'ipxe-script' | 'efi' | 'pxe';
+
+export type ImageSpec =
+  | { kind: 'kernel'; kernel: string; initrds: string[]; cmdline: string }
+  | { kind: 'ipxe-script'; path: string }
+  | { kind: 'efi' | 'pxe'; path: string };
+
+const WHAT_TO_GIVE = 'give the path to a kernel (vmlinuz), an iPXE script or an EFI binary';
+const PXE_EXTENSIONS = new Set(['.pxe', '.kpxe', '.kkpxe', '.0', '.com', '.n12']);
+
+/**
+ * Tells a boot image's kind from its first bytes (and, for PXE programs, which have no
+ * magic, its extension). A Linux bzImage built with the EFI stub is also a valid PE file,
+ * so "HdrS" (the x86 boot protocol header at 0x202) is checked before "MZ"/"PE".
+ */
+export function detectKindFromBytes(head: Buffer, fileName = ''): ImageKind {
+  const text = head.subarray(0, 64).toString('latin1').replace(/^\uFEFF?\s*/, '');
+  if (text.startsWith('#!ipxe')) return 'ipxe-script';
+  if (head.length >= 0x206 && head.toString('latin1', 0x202, 0x206) === 'HdrS') return 'kernel';
+  // arm64 "ARM\x64" and RISC-V "RSC\x05" Image headers at 0x38 (they carry an MZ stub too).
+  if (head.length >= 0x3c && ['ARMd', 'RSC\x05'].includes(head.toString('latin1', 0x38, 0x3c))) return 'kernel';
+  if (head.length >= 0x40 && head.toString('latin1', 0, 2) === 'MZ') {
+    const peOffset = head.readUInt32LE(0x3c);
+    if (peOffset + 4 <= head.length && head.toString('latin1', peOffset, peOffset + 4) === 'PE\0\0') return 'efi';
+  }
+  if (PXE_EXTENSIONS.has(extname(fileName).toLowerCase())) return 'pxe';
+  return 'kernel'; // compressed arm64 Image.gz, older kernels: let iPXE judge
+}
+
+export async function detectImageKind(path: string): Promise<ImageKind> {
+  await checkFile(path, WHAT_TO_GIVE);
+  const fh = await fsp.open(path, 'r');
+  try {
+    const head = Buffer.alloc(4096);
+    const { bytesRead } = await fh.read(head, 0, head.length, 0);
+    return detectKindFromBytes(head.subarray(0, bytesRead), path);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Builds a spec from a single path given on the command line (plus --initrd/--cmdline for kernels). */
+export async function imageSpecFromPath(path: string, extra: { initrds?: string[]; cmdline?: string } = {}): Promise<ImageSpec> {
+  const kind = await detectImageKind(path);
+  if (kind === 'kernel') return { kind, kernel: path, initrds: extra.initrds ?? [], cmdline: extra.cmdline ?? '' };
+  if (extra.initrds?.length) throw new Error(`${path} is ${describeKind(kind)}, not a kernel: initrds can only go with a kernel`);
+  return { kind, path };
+}
+
+export interface PublishedImage {
+  spec: ImageSpec;
+  /** Paths added to PublishedFiles (without the dynamic per-client scripts). */
+  paths: string[];
+  /** "Linux kernel vmlinuz with 1 initrd", for the UI and logs. */
+  description: string;
+  /** The iPXE script a client with this MAC gets. */
+  scriptFor(mac: string): string;
+  /** Takes the image's files and per-client scripts out of PublishedFiles. */
+  unpublish(): void;
+}
+
+export interface PublishImageOptions {
+  serverIp: string;
+  httpPort: number;
+  /** Where the per-client scripts live; "ipxe/" gives "ipxe/52-54-00-12-34-56.ipxe". */
+  scriptPrefix?: string;
+}
+
+export async function publishImage(files: PublishedFiles, spec: ImageSpec, opts: PublishImageOptions): Promise<PublishedImage> {
+  const url = (p: string): string => httpUrl(opts.serverIp, opts.httpPort, p);
+  const added: PublishedFile[] = [];
+  let script: (mac: string) => string;
+  let description: string;
+
+  if (spec.kind === 'kernel') {
+    await checkFile(spec.kernel, WHAT_TO_GIVE);
+    for (const i of spec.initrds) await checkFile(i, 'give the path to an initrd (initramfs) image', 'initrd');
+    added.push(diskFile('image/vmlinuz', spec.kernel, 'kernel'));
+    const initrds = spec.initrds.map((p, n) => {
+      const name = `initrd-${n}.img`;
+      added.push(diskFile(`image/${name}`, p, 'initrd'));
+      return { name, url: url(`image/${name}`) };
+    });
+    const label = basename(spec.kernel);
+    description = `Linux kernel ${label}${initrds.length ? ` with ${initrds.length} initrd${initrds.length > 1 ? 's' : ''}` : ''}`;
+    const text = kernelScript({ kernelUrl: url('image/vmlinuz'), initrds, cmdline: spec.cmdline, label });
+    script = () => text;
+  } else {
+    await checkFile(spec.path, WHAT_TO_GIVE);
+    const ext = spec.kind === 'ipxe-script' ? '.ipxe' : spec.kind === 'efi' ? '.efi' : extname(spec.path).toLowerCase() || '.pxe';
+    const name = `image/boot${ext}`;
+    const role = spec.kind === 'ipxe-script' ? 'boot script' : 'boot program';
+    added.push(diskFile(name, spec.path, role));
+    const label = basename(spec.path);
+    description = `${describeKind(spec.kind)} ${label}`;
+    // The user's script is served as is; per-client scripts chain to it so its relative
+    // URLs resolve next to it, under image/.
+    const text = chainScript(url(name), label);
+    script = () => text;
+  }
+
+  for (const f of added) files.add(f);
+  const prefix = (opts.scriptPrefix ?? 'ipxe/').replace(/^\/+/, '').replace(/\/*$/, '/');
+  files.addDynamic(prefix, (rest) => {
+    const mac = macFromScriptName(rest);
+    return mac ? bufferFile(`${prefix}${macToHyphens(mac)}.ipxe`, script(mac), 'boot script') : undefined;
+  });
+
+  return {
+    spec,
+    paths: added.map((f) => f.path),
+    description,
+    scriptFor: (mac) => script(mac),
+    unpublish: () => {
+      for (const f of added) files.remove(f.path);
+      files.removeDynamic(prefix);
+    },
+  };
+}
+
+function describeKind(kind: ImageKind): string {
+  return { kernel: 'a Linux kernel', 'ipxe-script': 'an iPXE script', efi: 'an EFI program', pxe: 'a PXE boot program' }[kind];
+}
+
+async function checkFile(path: string, what: string, role?: string): Promise<void> {
+  const r = role ? ` (${role})` : '';
+  let st;
+  try {
+    st = await fsp.stat(path);
+  } catch {
+    throw new Error(`no such file: ${path}${r} — ${what}`);
+  }
+  if (st.isDirectory()) throw new Error(`${path}${r} is a directory — ${what}`);
+  if (!st.isFile()) throw new Error(`${path}${r} is not a regular file — ${what}`);
+  if (st.size === 0) throw new Error(`${path}${r} is empty — ${what}`);
+  try {
+    await fsp.access(path, constants.R_OK);
+  } catch {
+    throw new Error(`${path}${r} cannot be read (permissions) — ${what}`);
+  }
+}
