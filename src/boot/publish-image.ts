@@ -21,7 +21,8 @@ const PXE_EXTENSIONS = new Set(['.pxe', '.kpxe', '.kkpxe', '.0', '.com', '.n12']
  * so "HdrS" (the x86 boot protocol header at 0x202) is checked before "MZ"/"PE".
  */
 export function detectKindFromBytes(head: Buffer, fileName = ''): ImageKind {
-  const text = head.subarray(0, 64).toString('latin1').replace(/^\uFEFF?\s*/, '');
+  const bom = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : 0; // UTF-8 BOM from Windows editors
+  const text = head.subarray(bom, 64).toString('latin1').trimStart();
   if (text.startsWith('#!ipxe')) return 'ipxe-script';
   if (head.length >= 0x206 && head.toString('latin1', 0x202, 0x206) === 'HdrS') return 'kernel';
   // arm64 "ARM\x64" and RISC-V "RSC\x05" Image headers at 0x38 (they carry an MZ stub too).

@@ -31,7 +31,7 @@ export function parseRange(header: string | undefined, size: number): RangeResul
   const start = Number(r[1]);
   const end = r[2] === '' ? size - 1 : Number(r[2]);
   if (!Number.isSafeInteger(start) || !Number.isSafeInteger(end)) return { kind: 'full' };
-  if (end < start) return { kind: 'full' }; // invalid syntax per §14.1.1: ignore
+  if (r[2] !== '' && end < start) return { kind: 'full' }; // invalid syntax per §14.1.1: ignore
   if (start >= size) return { kind: 'unsatisfiable' };
   return { kind: 'partial', start, end: Math.min(end, size - 1) };
 }
