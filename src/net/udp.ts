@@ -13,6 +13,8 @@ export interface UdpBindOptions {
   /** Listen on 0.0.0.0 (needed to hear broadcasts, e.g. DHCP) rather than the NIC's address. */
   anyAddress?: boolean;
   broadcast?: boolean;
+  /** SO_REUSEADDR: share the port with another socket that also set it (e.g. a DHCP client's port 68 for the probe). */
+  reuseAddr?: boolean;
   /** What the port is for, for error messages ("DHCP", "TFTP"...). */
   purpose?: string;
 }
@@ -80,11 +82,11 @@ function bindPlain(sock: dgram.Socket, address: string, port: number): Promise<d
  */
 export async function openUdpSocket(opts: UdpBindOptions): Promise<dgram.Socket> {
   const address = opts.anyAddress ? '0.0.0.0' : opts.ifaceAddress;
-  const sock = dgram.createSocket({ type: 'udp4' });
+  const sock = dgram.createSocket({ type: 'udp4', reuseAddr: opts.reuseAddr });
   try {
     if (process.platform === 'linux') {
       const { openDeviceBoundFd } = await import('./sockopt-linux.js');
-      const fd = openDeviceBoundFd({ device: opts.iface, address, port: opts.port, broadcast: opts.broadcast });
+      const fd = openDeviceBoundFd({ device: opts.iface, address, port: opts.port, broadcast: opts.broadcast, reuseAddr: opts.reuseAddr });
       await adopt(sock, fd);
     } else {
       await bindPlain(sock, process.platform === 'win32' ? opts.ifaceAddress : address, opts.port);
