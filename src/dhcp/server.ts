@@ -1,0 +1,161 @@
+// PXE Kit's DHCP side: a full DHCP server or a proxyDHCP server on port 67,
+// plus the PXE boot server on port 4011, bound to the one NIC chosen.
+// Every message in and out becomes a DhcpEvent; malformed packets are dropped,
+// counted and reported (DropEvent), never fatal.
+import type dgram from 'node:dgram';
+import { openUdpSocket } from '../net/udp.js';
+import type { LogLevel } from '../sessions/events.js';
+import { decodePacket, DhcpDecodeError, encodePacketReport } from './codec.js';
+import { classifyClient } from './classify.js';
+import type { DhcpServerOptions, Destination, HandlerContext, ReplyInfo } from './context.js';
+import { handleFullDhcp } from './full-mode.js';
+import { handleBootServer, handleProxy } from './proxy-mode.js';
+import { netmaskToPrefix, prefixToNetmask } from './ipv4.js';
+import { LeaseStore } from './leases.js';
+import { messageName, messageType, getIp } from './options.js';
+import { BOOTREQUEST, Opt, macOf, type DhcpPacket } from './packet.js';
+import { maxPayloadFor } from './reply.js';
+import { IpMacTable } from './ip-mac.js';
+
+export type { DhcpServerOptions } from './context.js';
+
+export interface DhcpStats {
+  received: number;
+  sent: number;
+  /** Malformed packets (not DHCP, truncated, bad options). */
+  dropped: number;
+  /** Well-formed packets we do not answer (replies, BOOTP, other servers' clients...). */
+  ignored: number;
+  dropReasons: Record<string, number>;
+}
+
+export class DhcpServer {
+  private readonly sockets: { dhcp?: dgram.Socket; pxe?: dgram.Socket } = {};
+  private readonly counters: DhcpStats = { received: 0, sent: 0, dropped: 0, ignored: 0, dropReasons: {} };
+  private readonly seen = new IpMacTable();
+  private readonly ctx: HandlerContext;
+  private store?: LeaseStore;
+
+  constructor(readonly opts: DhcpServerOptions) {
+    const prefix = opts.prefix ?? (opts.netmask ? netmaskToPrefix(opts.netmask) : undefined);
+    if (prefix === undefined) throw new Error('DhcpServer needs the NIC\'s prefix or netmask');
+    this.ctx = {
+      opts,
+      prefix,
+      netmask: prefixToNetmask(prefix),
+      send: (req, reply, to, info) => this.send(req, reply, to, info),
+      log: (level, message, mac) => this.log(level, message, mac),
+      observe: (ip, mac) => ip && ip !== '0.0.0.0' && this.seen.set(ip, mac),
+    };
+  }
+
+  async start(): Promise<void> {
+    const o = this.opts;
+    if (o.mode === 'dhcp') {
+      this.store = await LeaseStore.open({ serverIp: o.serverIp, prefix: this.ctx.prefix, range: o.range, dataDir: o.dataDir });
+      this.ctx.leases = this.store;
+      if (this.store.loadProblem) this.log('warn', this.store.loadProblem);
+      const r = this.store.poolRange;
+      this.log('info', `DHCP on ${o.iface}: addresses ${r.first}-${r.last} (${r.size}), lease ${o.leaseSeconds}s`);
+    } else {
+      this.log('info', `proxyDHCP on ${o.iface}: boot information only; addresses come from the network's DHCP server`);
+    }
+    const common = { iface: o.iface, ifaceAddress: o.serverIp };
+    try {
+      this.sockets.dhcp = await openUdpSocket({ ...common, port: o.dhcpPort ?? 67, anyAddress: true, broadcast: true, purpose: 'DHCP' });
+      this.sockets.pxe = await openUdpSocket({ ...common, port: o.pxePort ?? 4011, broadcast: true, purpose: 'PXE boot server' });
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+    for (const kind of ['dhcp', 'pxe'] as const) {
+      const sock = this.sockets[kind]!;
+      sock.on('message', (buf, rinfo) => this.receive(kind, buf, rinfo));
+      sock.on('error', (err) => this.log('error', `${kind} socket: ${err.message}`));
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const kind of ['dhcp', 'pxe'] as const) {
+      const sock = this.sockets[kind];
+      this.sockets[kind] = undefined;
+      if (sock) await new Promise<void>((resolve) => sock.close(() => resolve()));
+    }
+    await this.store?.persist().catch((err: Error) => this.log('error', `could not save leases: ${err.message}`));
+  }
+
+  stats(): DhcpStats {
+    return { ...this.counters, dropReasons: { ...this.counters.dropReasons } };
+  }
+
+  get leases(): LeaseStore | undefined {
+    return this.store;
+  }
+
+  /** Which machine has this address: from our leases or from DHCP traffic seen (proxy mode). */
+  macForIp(ip: string): string | undefined {
+    return this.seen.get(ip) ?? this.store?.macForIp(ip);
+  }
+
+  private drop(from: string, reason: string): void {
+    this.counters.dropped++;
+    this.counters.dropReasons[reason] = (this.counters.dropReasons[reason] ?? 0) + 1;
+    this.opts.emit({ type: 'drop', at: Date.now(), protocol: 'dhcp', from, reason });
+  }
+
+  private receive(kind: 'dhcp' | 'pxe', buf: Buffer, rinfo: dgram.RemoteInfo): void {
+    this.counters.received++;
+    const from = `${rinfo.address}:${rinfo.port}`;
+    let req: DhcpPacket;
+    try {
+      req = decodePacket(buf);
+    } catch (err) {
+      if (err instanceof DhcpDecodeError) return this.drop(from, err.message.replace(/\d+/g, 'N'));
+      return this.drop(from, `unexpected: ${(err as Error).message}`);
+    }
+    if (req.op !== BOOTREQUEST) return void this.counters.ignored++;
+    const type = messageType(req);
+    if (type === undefined) {
+      if (req.options.has(Opt.MESSAGE_TYPE)) return this.drop(from, 'bad DHCP message type');
+      this.counters.ignored++; // plain BOOTP: PXE firmware always speaks DHCP
+      return;
+    }
+    const client = classifyClient(req);
+    const port = kind === 'dhcp' ? (this.opts.dhcpPort ?? 67) : (this.opts.pxePort ?? 4011);
+    const ip = getIp(req, Opt.REQUESTED_IP) ?? (req.ciaddr !== '0.0.0.0' ? req.ciaddr : undefined);
+    this.opts.emit({
+      type: 'dhcp', at: Date.now(), direction: 'in', message: messageName(type)!, mac: client.mac, xid: req.xid, port,
+      ip, arch: client.arch, vendorClass: client.vendorClass, isIpxe: client.isIpxe, serverId: getIp(req, Opt.SERVER_ID),
+    });
+    const handled = (async () => {
+      if (kind === 'pxe') handleBootServer(this.ctx, req, type, rinfo);
+      else if (this.opts.mode === 'proxy') handleProxy(this.ctx, req, type);
+      else await handleFullDhcp(this.ctx, req, type);
+    })();
+    handled.catch((err: Error) => this.log('error', `handling ${messageName(type)} from ${macOf(req)}: ${err.message}`, macOf(req)));
+  }
+
+  private send(req: DhcpPacket, reply: DhcpPacket, to: Destination, info: ReplyInfo): void {
+    const sock = this.sockets[to.socket];
+    if (!sock) return;
+    const { buffer, dropped } = encodePacketReport(reply, { maxPayload: maxPayloadFor(req) });
+    if (dropped.length) this.log('warn', `reply to ${info.client.mac} too big for the client; left out options ${dropped.join(', ')}`, info.client.mac);
+    const message = messageName(messageType(reply) ?? 0) ?? 'ack';
+    sock.send(buffer, to.port, to.address, (err) => {
+      if (err) return this.log('warn', `could not send ${message} to ${to.address}:${to.port}: ${err.message}`, info.client.mac);
+      this.counters.sent++;
+    });
+    if (reply.yiaddr !== '0.0.0.0' && message === 'ack') this.seen.set(reply.yiaddr, info.client.mac);
+    const c = info.client;
+    this.opts.emit({
+      type: 'dhcp', at: Date.now(), direction: 'out', message, mac: c.mac, xid: reply.xid,
+      port: to.socket === 'dhcp' ? (this.opts.dhcpPort ?? 67) : (this.opts.pxePort ?? 4011),
+      ip: reply.yiaddr !== '0.0.0.0' ? reply.yiaddr : undefined, arch: c.arch, vendorClass: c.vendorClass, isIpxe: c.isIpxe,
+      bootFile: info.bootFile, proxy: info.proxy, serverId: this.opts.serverIp, ...(info.refusal ? { refusal: info.refusal } : {}),
+    });
+  }
+
+  private log(level: LogLevel, message: string, mac?: string): void {
+    this.opts.emit({ type: 'log', at: Date.now(), level, source: this.opts.mode === 'proxy' ? 'proxy' : 'dhcp', message, ...(mac ? { mac } : {}) });
+  }
+}
