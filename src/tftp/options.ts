@@ -50,7 +50,9 @@ export function negotiate(options: Map<string, string>, size: number, limits: Ne
         // In a RRQ the client sends 0; we answer the real size (RFC 2349).
         if (v === undefined) break;
         out.askedTsize = true;
-        out.oack.push(['tsize', String(size)]);
+        // curl (up to at least 7.88) rejects "tsize 0" in an OACK as invalid and gives up,
+        // so for an empty file we leave tsize out; the 0-byte DATA tells the size anyway.
+        if (size > 0) out.oack.push(['tsize', String(size)]);
         break;
       case 'timeout':
         // RFC 2349: 1..255 seconds, and the server must echo the same value or leave it out.
