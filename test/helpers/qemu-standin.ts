@@ -13,7 +13,8 @@ export interface StandinServer {
   log: string[];
 }
 
-export async function startDnsmasqPxe(lab: VirtualLab, fx: BootFixtures, cmdline: string): Promise<StandinServer> {
+/** proxy: answer as a proxyDHCP server only (the lab's site DHCP server hands out addresses). */
+export async function startDnsmasqPxe(lab: VirtualLab, fx: BootFixtures, cmdline: string, opts: { proxy?: boolean } = {}): Promise<StandinServer> {
   const root = join(lab.tmp, 'standin-tftp');
   mkdirSync(root, { recursive: true });
   copyFileSync(fx.kernel, join(root, 'vmlinuz'));
@@ -29,15 +30,26 @@ export async function startDnsmasqPxe(lab: VirtualLab, fx: BootFixtures, cmdline
     '--port=0',
     `--interface=${lab.bridge}`,
     '--bind-interfaces',
-    `--dhcp-range=${lab.subnet}.50,${lab.subnet}.99,255.255.255.0,10m`,
+    ...(opts.proxy
+      ? [
+          `--dhcp-range=${lab.subnet}.0,proxy,255.255.255.0`,
+          '--dhcp-match=set:ipxe,175',
+          // proxyDHCP hands out boot servers/files via PXE menus (option 43).
+          '--pxe-service=tag:ipxe,x86PC,"iPXE",boot.ipxe',
+          '--pxe-service=tag:ipxe,X86-64_EFI,"iPXE",boot.ipxe',
+          '--pxe-service=tag:!ipxe,X86-64_EFI,"PXE",snponly.efi',
+        ]
+      : [
+          `--dhcp-range=${lab.subnet}.50,${lab.subnet}.99,255.255.255.0,10m`,
+          '--dhcp-match=set:ipxe,175',
+          '--dhcp-match=set:efi64,option:client-arch,7',
+          '--dhcp-boot=tag:ipxe,boot.ipxe',
+          '--dhcp-boot=tag:!ipxe,tag:efi64,snponly.efi',
+        ]),
     `--dhcp-leasefile=${join(lab.tmp, 'standin.leases')}`,
     `--pid-file=${join(lab.tmp, 'standin.pid')}`,
     '--enable-tftp',
     `--tftp-root=${root}`,
-    '--dhcp-match=set:ipxe,175',
-    '--dhcp-match=set:efi64,option:client-arch,7',
-    '--dhcp-boot=tag:ipxe,boot.ipxe',
-    '--dhcp-boot=tag:!ipxe,tag:efi64,snponly.efi',
     '--log-dhcp',
     '--log-facility=-',
     '--user=root',
