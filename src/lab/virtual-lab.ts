@@ -17,7 +17,7 @@
 // a lab another live process is using.
 import { execFileSync, spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -97,7 +97,9 @@ export class VirtualLab {
   /** Scratch directory (dnsmasq leases, firmware variable stores); removed on destroy. */
   readonly tmp: string;
   private taps = 0;
+  private hosts: string[] = [];
   private siteStarted = false;
+  private siteProcess?: ChildProcess;
   private readonly children = new Set<ChildProcess>();
   private readonly log: (line: string) => void;
   private destroyed = false;
@@ -176,6 +178,29 @@ export class VirtualLab {
     return tap;
   }
 
+  /**
+   * Another machine on the switch, as a namespace cabled to the bridge by a veth
+   * (for DHCP/TFTP clients run as programs rather than QEMU guests). Its
+   * interface is "eth0" with no address; it is removed on destroy().
+   */
+  addHost(): { ns: string; ifname: string } {
+    const n = this.hosts.length;
+    const ns = `pxksite-${process.pid}-${this.id}-h${n}`;
+    sh('ip', ['netns', 'add', ns]);
+    this.hosts.push(ns);
+    sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    this.ip(['link', 'add', `pxkhost${n}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+    this.ip(['link', 'set', `pxkhost${n}`, 'master', this.bridge]);
+    this.ip(['link', 'set', `pxkhost${n}`, 'up']);
+    sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
+    return { ns, ifname: 'eth0' };
+  }
+
+  /** Every namespace this lab may have made (for checks that destroy() removed them). */
+  namespaces(): string[] {
+    return [this.ns, this.siteNs, ...this.hosts];
+  }
+
   /** Path for a scratch file of this lab. */
   file(name: string): string {
     return join(this.tmp, name);
@@ -210,6 +235,7 @@ export class VirtualLab {
       '--user=root',
     ];
     const child = this.spawn('dnsmasq', args, { ns: this.siteNs });
+    this.siteProcess = child;
     const lines: string[] = [];
     const onLine = (line: string) => {
       lines.push(line);
@@ -260,7 +286,7 @@ export class VirtualLab {
     if (this.destroyed) return;
     this.destroyed = true;
     for (const c of this.children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
-    for (const ns of [this.ns, this.siteNs]) {
+    for (const ns of [this.ns, this.siteNs, ...this.hosts]) {
       killNamespaceProcesses(ns);
       sh('ip', ['netns', 'del', ns], { allowFail: true });
     }
@@ -268,13 +294,9 @@ export class VirtualLab {
     this.log(`lab: removed ${this.ns}`);
   }
 
-  /** PID that dnsmasq wrote (for tests that check the site server is still up). */
+  /** The site dnsmasq's PID ("ip netns exec" execs it, so it is the child's PID). */
   sitePid(): number | undefined {
-    try {
-      return Number(readFileSync(this.file('site-dhcp.pid'), 'utf8').trim()) || undefined;
-    } catch {
-      return undefined;
-    }
+    return this.siteProcess?.pid;
   }
 
   writeFile(name: string, data: string | Buffer): string {
