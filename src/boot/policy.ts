@@ -128,3 +128,6 @@ export function publishIpxeBinaries(files: PublishedFiles, binaries: IpxeBinarie
   }
   return names;
 }
+
+/** Alias of publishIpxeBinaries (the engine's name for it). */
+export const publishBootPrograms = publishIpxeBinaries;

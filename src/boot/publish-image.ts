@@ -7,10 +7,21 @@ import { chainScript, httpUrl, kernelScript, macFromScriptName, macToHyphens } f
 
 export type ImageKind = 'kernel' | 'ipxe-script' | 'efi' | 'pxe';
 
+/** An image whose kind publishImage detects from the file (what the CLI passes). */
+export interface AutoImageSpec {
+  kind?: undefined;
+  path: string;
+  initrds?: string[];
+  cmdline?: string;
+}
+
 export type ImageSpec =
   | { kind: 'kernel'; kernel: string; initrds: string[]; cmdline: string }
   | { kind: 'ipxe-script'; path: string }
-  | { kind: 'efi' | 'pxe'; path: string };
+  | { kind: 'efi' | 'pxe'; path: string }
+  | AutoImageSpec;
+
+export type ResolvedImageSpec = Exclude<ImageSpec, AutoImageSpec>;
 
 const WHAT_TO_GIVE = 'give the path to a kernel (vmlinuz), an iPXE script or an EFI binary';
 const PXE_EXTENSIONS = new Set(['.pxe', '.kpxe', '.kkpxe', '.0', '.com', '.n12']);
@@ -48,7 +59,7 @@ export async function detectImageKind(path: string): Promise<ImageKind> {
 }
 
 /** Builds a spec from a single path given on the command line (plus --initrd/--cmdline for kernels). */
-export async function imageSpecFromPath(path: string, extra: { initrds?: string[]; cmdline?: string } = {}): Promise<ImageSpec> {
+export async function imageSpecFromPath(path: string, extra: { initrds?: string[]; cmdline?: string } = {}): Promise<ResolvedImageSpec> {
   const kind = await detectImageKind(path);
   if (kind === 'kernel') return { kind, kernel: path, initrds: extra.initrds ?? [], cmdline: extra.cmdline ?? '' };
   if (extra.initrds?.length) throw new Error(`${path} is ${describeKind(kind)}, not a kernel: initrds can only go with a kernel`);
@@ -56,9 +67,13 @@ export async function imageSpecFromPath(path: string, extra: { initrds?: string[
 }
 
 export interface PublishedImage {
-  spec: ImageSpec;
+  spec: ResolvedImageSpec;
   /** Paths added to PublishedFiles (without the dynamic per-client scripts). */
   paths: string[];
+  /** Same as `paths`: the files whose delivery means the machine got its image. */
+  payloadPaths: string[];
+  /** The per-client script's path in PublishedFiles: "ipxe/52-54-00-12-34-56.ipxe". */
+  scriptPathFor(mac: string): string;
   /** "Linux kernel vmlinuz with 1 initrd", for the UI and logs. */
   description: string;
   /** The iPXE script a client with this MAC gets. */
@@ -74,7 +89,8 @@ export interface PublishImageOptions {
   scriptPrefix?: string;
 }
 
-export async function publishImage(files: PublishedFiles, spec: ImageSpec, opts: PublishImageOptions): Promise<PublishedImage> {
+export async function publishImage(files: PublishedFiles, given: ImageSpec, opts: PublishImageOptions): Promise<PublishedImage> {
+  const spec: ResolvedImageSpec = given.kind === undefined ? await imageSpecFromPath(given.path, given) : given;
   const url = (p: string): string => httpUrl(opts.serverIp, opts.httpPort, p);
   const added: PublishedFile[] = [];
   let script: (mac: string) => string;
@@ -114,9 +130,12 @@ export async function publishImage(files: PublishedFiles, spec: ImageSpec, opts:
     return mac ? bufferFile(`${prefix}${macToHyphens(mac)}.ipxe`, script(mac), 'boot script') : undefined;
   });
 
+  const paths = added.map((f) => f.path);
   return {
     spec,
-    paths: added.map((f) => f.path),
+    paths,
+    payloadPaths: paths,
+    scriptPathFor: (mac) => `${prefix}${macToHyphens(mac)}.ipxe`,
     description,
     scriptFor: (mac) => script(mac),
     unpublish: () => {

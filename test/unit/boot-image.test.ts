@@ -148,3 +148,19 @@ test('packageRoot finds the repository from the compiled module', () => {
   const root = packageRoot();
   assert.equal(JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')).name, 'pxekit');
 });
+
+test(
+  'an image given by path alone is detected, and the engine-facing names are consistent',
+  withDir(async (dir) => {
+    writeFileSync(join(dir, 'vmlinuz'), bzImage());
+    writeFileSync(join(dir, 'i.img'), 'I');
+    const files = new PublishedFiles();
+    const img = await publishImage(files, { path: join(dir, 'vmlinuz'), initrds: [join(dir, 'i.img')], cmdline: 'quiet' }, { serverIp: '10.9.0.1', httpPort: 8080 });
+    assert.equal(img.spec.kind, 'kernel');
+    assert.deepEqual(img.payloadPaths, ['image/vmlinuz', 'image/initrd-0.img']);
+    const p = img.scriptPathFor('52:54:00:AA:BB:CC');
+    assert.equal(p, 'ipxe/52-54-00-aa-bb-cc.ipxe');
+    assert.equal(files.lookup(p)?.path, p);
+    await assert.rejects(publishImage(files, { path: join(dir, 'missing') }, { serverIp: '1.1.1.1', httpPort: 1 }), /no such file/);
+  }),
+);
