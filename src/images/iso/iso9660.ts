@@ -86,7 +86,15 @@ export class Iso9660Tree implements Tree {
       out.push(entry);
       if (r.flags & FLAG_MULTI_EXTENT && entry.type === 'file') pending = { entry, name: r.name };
     }
-    return out;
+    return dir.name === '' ? this.hideRelocationDir(out) : out;
+  }
+
+  /** mkisofs' "rr_moved" holds only relocated (RE) stand-ins, which we hide: hide it too when it is empty. */
+  private async hideRelocationDir(rootKids: RawEntry[]): Promise<RawEntry[]> {
+    if (this.kind !== 'rockridge') return rootKids;
+    const i = rootKids.findIndex((k) => k.type === 'directory' && (k.name === 'rr_moved' || k.name === '.rr_moved'));
+    if (i < 0 || (await this.readDir(rootKids[i])).length > 0) return rootKids;
+    return rootKids.filter((_, j) => j !== i);
   }
 
   private extent(lba: number, size: number): Extent {

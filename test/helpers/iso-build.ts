@@ -1,0 +1,193 @@
+// Builds real ISO images for the ISO reader's tests with the real mastering tools
+// (xorriso, genisoimage), plus the small byte surgery the damage tests need.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, statfsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+export type TreeSpec = Record<string, string | Buffer | { symlink: string }>;
+
+/** A temp dir removed when the test ends. */
+export function tempDir(t: { after: (fn: () => void) => void }, prefix = 'pxk-iso-'): string {
+  const d = mkdtempSync(join(tmpdir(), prefix));
+  t.after(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+export function writeTree(root: string, spec: TreeSpec): void {
+  for (const [rel, v] of Object.entries(spec)) {
+    const p = join(root, rel);
+    mkdirSync(dirname(p), { recursive: true });
+    if (typeof v === 'object' && !Buffer.isBuffer(v)) symlinkSync(v.symlink, p);
+    else writeFileSync(p, v);
+  }
+}
+
+export interface BuildOptions {
+  tool?: 'xorriso' | 'genisoimage';
+  /** Rock Ridge (xorriso's mkisofs mode adds it unless told --norock). */
+  rockRidge?: boolean;
+  joliet?: boolean;
+  /** genisoimage only. */
+  udf?: boolean;
+  isoLevel?: 1 | 2 | 3 | 4;
+  volumeId?: string;
+  /** El Torito BIOS no-emulation image, relative to the source dir. */
+  bios?: string;
+  /** El Torito UEFI (platform 0xEF) ESP image, relative to the source dir. */
+  uefi?: string;
+  extra?: string[];
+}
+
+/** Runs the mastering tool; throws with its stderr on failure. */
+export function buildIso(srcDir: string, out: string, o: BuildOptions = {}): string {
+  const tool = o.tool ?? 'xorriso';
+  const args: string[] = tool === 'xorriso' ? ['-as', 'mkisofs'] : ['-quiet'];
+  if (o.rockRidge) args.push('-R');
+  else if (tool === 'xorriso') args.push('--norock');
+  if (o.joliet) args.push('-J', '-joliet-long');
+  if (o.udf) args.push('-udf');
+  if (o.isoLevel) args.push('-iso-level', String(o.isoLevel));
+  if (o.volumeId) args.push('-V', o.volumeId);
+  if (o.bios) args.push('-b', o.bios, '-no-emul-boot', '-boot-load-size', '4');
+  if (o.uefi) args.push(...(o.bios ? ['-eltorito-alt-boot'] : []), '-e', o.uefi, '-no-emul-boot');
+  args.push(...(o.extra ?? []), '-o', out, srcDir);
+  execFileSync(tool, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  return out;
+}
+
+/**
+ * A FAT12 image of `bytes` bytes (a multiple of 512) with a real BIOS parameter block and
+ * empty FATs/root: enough for firmware-style size detection. mkfs.vfat is not installed
+ * on CI, and the reader only needs the boot sector.
+ */
+export function fatImage(bytes: number): Buffer {
+  const img = Buffer.alloc(bytes);
+  const sectors = bytes / 512;
+  img.set([0xeb, 0x3c, 0x90], 0);
+  img.write('PXKTEST ', 3, 'latin1');
+  img.writeUInt16LE(512, 11); // bytes per sector
+  img[13] = 4; // sectors per cluster
+  img.writeUInt16LE(1, 14); // reserved sectors
+  img[16] = 2; // FATs
+  img.writeUInt16LE(512, 17); // root entries
+  if (sectors < 0x10000) img.writeUInt16LE(sectors, 19);
+  else img.writeUInt32LE(sectors, 32);
+  img[21] = 0xf8;
+  img.writeUInt16LE(8, 22); // sectors per FAT
+  img.write('EFI        FAT12   ', 43, 'latin1');
+  img[510] = 0x55;
+  img[511] = 0xaa;
+  for (const fat of [1, 9]) img.set([0xf8, 0xff, 0xff], fat * 512);
+  return img;
+}
+
+/** Deterministic bytes (xorshift), so failures reproduce. */
+export function patternBytes(n: number, seed = 1): Buffer {
+  const b = Buffer.alloc(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    b[i] = x & 0xff;
+  }
+  return b;
+}
+
+export function freeBytes(dir: string): number {
+  const s = statfsSync(dir);
+  return s.bavail * s.bsize;
+}
+
+// ---- byte surgery on built images (buffers) ----
+
+export const SECTOR = 2048;
+
+export interface RecordRef {
+  /** Byte offset of the record in the image. */
+  at: number;
+  len: number;
+  name: Buffer;
+  lba: number;
+  size: number;
+  flags: number;
+  /** Byte offset of its System Use area in the image. */
+  sua: number;
+}
+
+/** The records of the first sector of the primary root directory. */
+export function rootRecords(iso: Buffer): RecordRef[] {
+  const root = iso.readUInt32LE(16 * SECTOR + 156 + 2);
+  return dirRecords(iso, root);
+}
+
+export function dirRecords(iso: Buffer, lba: number): RecordRef[] {
+  const out: RecordRef[] = [];
+  let o = lba * SECTOR;
+  const end = o + SECTOR;
+  while (o < end && iso[o] !== 0) {
+    const len = iso[o];
+    const nl = iso[o + 32];
+    out.push({ at: o, len, name: iso.subarray(o + 33, o + 33 + nl), lba: iso.readUInt32LE(o + 2), size: iso.readUInt32LE(o + 10), flags: iso[o + 25], sua: o + 33 + nl + (nl % 2 ? 0 : 1) });
+    o += len;
+  }
+  return out;
+}
+
+export function findRecord(iso: Buffer, isoName: string): RecordRef {
+  const r = rootRecords(iso).find((x) => x.name.toString('latin1') === isoName);
+  if (!r) throw new Error(`no record ${isoName} in the root`);
+  return r;
+}
+
+/** Writes a both-endian 32-bit field (ECMA-119 7.3.3). */
+export function setBoth32(b: Buffer, at: number, v: number): void {
+  b.writeUInt32LE(v, at);
+  b.writeUInt32BE(v, at + 4);
+}
+
+/**
+ * Turns `first` into a two-extent file: its record gets the multi-extent flag and a copy
+ * of it, pointing at `second`'s data, is inserted right after it. The file then reads as
+ * first's bytes followed by second's (ECMA-119 6.5.1), in two places on the disc.
+ */
+export function joinAsMultiExtent(iso: Buffer, first: string, second: string): void {
+  const a = findRecord(iso, first);
+  const b = findRecord(iso, second);
+  const copy = Buffer.from(iso.subarray(a.at, a.at + a.len));
+  setBoth32(copy, 2, b.lba);
+  setBoth32(copy, 10, b.size);
+  const recs = rootRecords(iso);
+  const last = recs[recs.length - 1];
+  const usedEnd = last.at + last.len;
+  const sectorEnd = Math.floor(a.at / SECTOR) * SECTOR + SECTOR;
+  if (usedEnd + copy.length > sectorEnd) throw new Error('no room in the root directory sector');
+  iso.copy(iso, a.at + a.len + copy.length, a.at + a.len, usedEnd);
+  copy.copy(iso, a.at + a.len);
+  iso[a.at + 25] |= 0x80;
+}
+
+/** Replaces the Volume Descriptor Set with a UDF-only recognition sequence (BEA01, NSR02, TEA01). */
+export function makeUdfOnly(iso: Buffer): void {
+  let s = 16;
+  while (iso.toString('latin1', s * SECTOR + 1, s * SECTOR + 6) !== 'TEA01') s++;
+  iso.fill(0, 16 * SECTOR, (s + 1) * SECTOR);
+  ['BEA01', 'NSR02', 'TEA01'].forEach((id, i) => {
+    iso[(16 + i) * SECTOR] = 0;
+    iso.write(id, (16 + i) * SECTOR + 1, 'latin1');
+    iso[(16 + i) * SECTOR + 6] = 1;
+  });
+}
+
+/** mulberry32: a tiny seeded PRNG for the fuzz loops. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
