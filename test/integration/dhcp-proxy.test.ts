@@ -9,6 +9,7 @@ import { Lab, requireRoot } from '../helpers/lab.js';
 import { addBridgedHost, collector, macOfLink, runAsync, startDnsmasq, tempDir, testPolicy, udhcpc } from '../helpers/dhcp-lab.js';
 import { DhcpServer } from '../../src/dhcp/server.js';
 import { probeDhcpServers } from '../../src/dhcp/probe.js';
+import { openUdpSocket } from '../../src/net/udp.js';
 
 const skip = requireRoot();
 const pxeClientScript = fileURLToPath(new URL('../helpers/dhcp-pxe-client.js', import.meta.url));
@@ -128,4 +129,41 @@ test('probe finds dnsmasq when it runs, and nothing when it does not', { skip },
   t.after(() => server.stop());
   const after = await probeDhcpServers({ iface: lab.serverIf, ifaceAddress: lab.serverIp, mac, seconds: 2 });
   assert.deepEqual([...after], []);
+});
+
+test('probe with port 68 taken: shares it with a client that allows sharing, else warns clearly', { skip }, async (t) => {
+  const { lab, dir, dnsHost } = setup(t);
+  await startDnsmasq(lab, dnsHost, dir);
+  const mac = macOfLink(lab, null, lab.serverIf);
+  const base = { iface: lab.serverIf, ifaceAddress: lab.serverIp, port: 68, anyAddress: true, broadcast: true };
+  // Like dhclient's UDP socket: SO_REUSEADDR set.
+  const sharing = await openUdpSocket({ ...base, reuseAddr: true });
+  try {
+    const found = await probeDhcpServers({ iface: lab.serverIf, ifaceAddress: lab.serverIp, mac, seconds: 5 });
+    assert.equal(found.length, 1);
+    assert.equal(found.warning, undefined);
+  } finally {
+    sharing.close();
+  }
+  // A holder without SO_REUSEADDR, in another process (sockets Node adopts get
+  // SO_REUSEADDR from libuv, so it must not be one of ours).
+  const holder = lab.spawn(null, 'python3', ['-c', [
+    'import socket, sys, time',
+    's = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)',
+    `s.setsockopt(socket.SOL_SOCKET, 25, b"${lab.serverIf}")`,
+    "s.bind(('0.0.0.0', 68))",
+    'print("ready", flush=True)',
+    'time.sleep(60)',
+  ].join('\n')]);
+  await new Promise<void>((resolve, reject) => {
+    holder.stdout?.once('data', () => resolve());
+    holder.once('exit', (code) => reject(new Error(`holder exited ${code}`)));
+  });
+  try {
+    const found = await probeDhcpServers({ iface: lab.serverIf, ifaceAddress: lab.serverIp, mac, seconds: 1 });
+    assert.equal(found.length, 0);
+    assert.match(found.warning ?? '', /Could not check for another DHCP server.*in use/s);
+  } finally {
+    holder.kill('SIGKILL');
+  }
 });
