@@ -1,9 +1,11 @@
 // Builds real ISO images for the ISO reader's tests with the real mastering tools
 // (xorriso, genisoimage), plus the small byte surgery the damage tests need.
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import type { ByteSource } from '../../src/files/published.js';
 
 export type TreeSpec = Record<string, string | Buffer | { symlink: string }>;
 
@@ -191,3 +193,40 @@ export function prng(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+// ---- checking bytes read through the reader ----
+
+export async function collect(s: NodeJS.ReadableStream): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for await (const c of s) parts.push(c as Buffer);
+  return Buffer.concat(parts);
+}
+
+/** read() at seeded random offsets/lengths and stream() of ranges match the original bytes. */
+export async function assertSameBytes(src: ByteSource, want: Buffer, seed = 1): Promise<void> {
+  assert.equal(src.size, want.length);
+  const rnd = prng(seed);
+  const whole = Buffer.alloc(want.length);
+  let off = 0;
+  while (off < want.length) {
+    const n = await src.read(whole, off, want.length - off, off);
+    assert.ok(n > 0);
+    off += n;
+  }
+  assert.ok(whole.equals(want), 'whole read differs');
+  for (let i = 0; i < 40 && want.length > 0; i++) {
+    const pos = Math.floor(rnd() * want.length);
+    const len = 1 + Math.floor(rnd() * Math.min(70_000, want.length - pos));
+    const b = Buffer.alloc(len);
+    const n = await src.read(b, 0, len, pos);
+    assert.equal(n, len);
+    assert.ok(b.equals(want.subarray(pos, pos + len)), `read at ${pos}+${len} differs`);
+    if (i % 4 === 0) {
+      const end = Math.min(want.length - 1, pos + len - 1);
+      assert.ok((await collect(src.stream(pos, end))).equals(want.subarray(pos, end + 1)), `stream ${pos}-${end} differs`);
+    }
+  }
+  assert.equal(await src.read(Buffer.alloc(4), 0, 4, want.length), 0);
+  assert.ok((await collect(src.stream(0, want.length - 1))).equals(want));
+}
+

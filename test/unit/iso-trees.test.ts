@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { IsoImage, IsoError } from '../../src/images/iso/index.js';
-import type { ByteSource } from '../../src/files/published.js';
-import { buildIso, joinAsMultiExtent, makeUdfOnly, patternBytes, prng, tempDir, writeTree, findRecord, type TreeSpec } from '../helpers/iso-build.js';
+import { assertSameBytes, buildIso, joinAsMultiExtent, makeUdfOnly, patternBytes, tempDir, writeTree, findRecord, type TreeSpec } from '../helpers/iso-build.js';
 
 const BIG = patternBytes(300_000, 7);
 const LONG = 'a file name well past the sixty-four characters Joliet allows.txt';
@@ -21,40 +20,6 @@ const SPEC: TreeSpec = {
   'empty.bin': '',
   'link-to-kernel': { symlink: 'boot/vmlinuz' },
 };
-
-async function collect(s: NodeJS.ReadableStream): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for await (const c of s) parts.push(c as Buffer);
-  return Buffer.concat(parts);
-}
-
-/** read() at seeded random offsets/lengths and stream() of ranges match the original bytes. */
-export async function assertSameBytes(src: ByteSource, want: Buffer, seed = 1): Promise<void> {
-  assert.equal(src.size, want.length);
-  const rnd = prng(seed);
-  const whole = Buffer.alloc(want.length);
-  let off = 0;
-  while (off < want.length) {
-    const n = await src.read(whole, off, want.length - off, off);
-    assert.ok(n > 0);
-    off += n;
-  }
-  assert.ok(whole.equals(want), 'whole read differs');
-  for (let i = 0; i < 40 && want.length > 0; i++) {
-    const pos = Math.floor(rnd() * want.length);
-    const len = 1 + Math.floor(rnd() * Math.min(70_000, want.length - pos));
-    const b = Buffer.alloc(len);
-    const n = await src.read(b, 0, len, pos);
-    assert.equal(n, len);
-    assert.ok(b.equals(want.subarray(pos, pos + len)), `read at ${pos}+${len} differs`);
-    if (i % 4 === 0) {
-      const end = Math.min(want.length - 1, pos + len - 1);
-      assert.ok((await collect(src.stream(pos, end))).equals(want.subarray(pos, end + 1)), `stream ${pos}-${end} differs`);
-    }
-  }
-  assert.equal(await src.read(Buffer.alloc(4), 0, 4, want.length), 0);
-  assert.ok((await collect(src.stream(0, want.length - 1))).equals(want));
-}
 
 async function checkTree(iso: IsoImage, names: { long: boolean; deep: boolean; unicode: boolean }): Promise<void> {
   const paths = new Set<string>();
