@@ -56,6 +56,8 @@ export class Engine extends EventEmitter {
   private ticker?: NodeJS.Timeout;
   private status: StatusEvent = { type: 'status', at: Date.now(), state: 'stopped' };
   private payload: string[] = [];
+  /** Set by stop(): a start() still probing or binding gives up at its next step. */
+  private stopRequested = false;
 
   constructor(private readonly opts: EngineOptions) {
     super();
@@ -74,7 +76,8 @@ export class Engine extends EventEmitter {
   }
 
   private setStatus(s: Omit<StatusEvent, 'type' | 'at'>): void {
-    this.status = { ...this.status, ...s, type: 'status', at: Date.now() };
+    // A message belongs to the state it was given with; it does not stick to the next one.
+    this.status = { ...this.status, message: undefined, ...s, type: 'status', at: Date.now() };
     this.publish(this.status);
   }
 
@@ -89,8 +92,13 @@ export class Engine extends EventEmitter {
     if (ev.type === 'dhcp' && ev.refusal) this.tracker?.refuse(ev.mac, ev.refusal, ev.at);
   };
 
+  private checkStillWanted(): void {
+    if (this.stopRequested) throw new EngineError('stopped while starting');
+  }
+
   async start(): Promise<void> {
     const o = this.opts;
+    this.stopRequested = false;
     this.setStatus({ state: 'starting' });
     try {
       const nic = o.iface ? resolveInterface(o.iface) : defaultInterface();
@@ -105,14 +113,17 @@ export class Engine extends EventEmitter {
       this.payload = image.payloadPaths;
 
       const { mode, reason, others } = await this.chooseMode(nic.name, ipv4.address, nic.mac);
+      this.checkStillWanted();
       this.setStatus({ state: 'starting', iface: nic.name, address: ipv4.address, mode, modeReason: reason, otherDhcpServers: others });
 
       this.tracker = new SessionTracker({ payloadFiles: () => this.payload, onUpdate: (u) => this.publish(u) });
       const policy = createBootPolicy({ serverIp: ipv4.address, httpPort, binaries, scriptPathFor: image.scriptPathFor });
       this.http = new HttpFileServer({ address: ipv4.address, port: httpPort, files: this.files, emit: this.onWire, macForIp: (ip) => this.dhcp?.macForIp(ip) });
       await this.http.start();
+      this.checkStillWanted();
       this.tftp = new TftpServer({ iface: nic.name, ifaceAddress: ipv4.address, port: o.tftpPort ?? 69, files: this.files, emit: this.onWire });
       await this.tftp.start();
+      this.checkStillWanted();
       this.dhcp = new DhcpServer({
         iface: nic.name,
         serverIp: ipv4.address,
@@ -127,11 +138,16 @@ export class Engine extends EventEmitter {
         emit: this.onWire,
       });
       await this.dhcp.start();
+      this.checkStillWanted();
       this.ticker = setInterval(() => this.tracker?.tick(), 1000);
       this.ticker.unref();
       this.setStatus({ state: 'serving', image: image.description, ports: { dhcp: 67, pxe: 4011, tftp: o.tftpPort ?? 69, http: this.http.port } });
     } catch (err) {
       await this.stopServers();
+      if (this.stopRequested) {
+        this.setStatus({ state: 'stopped' });
+        throw err;
+      }
       const message = err instanceof Error ? err.message : String(err);
       this.setStatus({ state: 'error', message });
       throw err instanceof NetError || err instanceof EngineError ? err : new EngineError(message);
@@ -167,6 +183,7 @@ export class Engine extends EventEmitter {
   }
 
   async stop(): Promise<void> {
+    this.stopRequested = true;
     if (this.status.state === 'stopped') return;
     this.setStatus({ state: 'stopping' });
     await this.stopServers();

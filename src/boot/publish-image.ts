@@ -113,7 +113,9 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
     await checkFile(spec.path, WHAT_TO_GIVE);
     const ext = spec.kind === 'ipxe-script' ? '.ipxe' : spec.kind === 'efi' ? '.efi' : extname(spec.path).toLowerCase() || '.pxe';
     const name = `image/boot${ext}`;
-    const role = spec.kind === 'ipxe-script' ? 'boot script' : 'boot program';
+    // The user's own script or boot program is the payload: once it is delivered we can
+    // no longer follow the boot (it is the user's code from there on).
+    const role = 'payload';
     added.push(diskFile(name, spec.path, role));
     const label = basename(spec.path);
     description = `${describeKind(spec.kind)} ${label}`;

@@ -87,21 +87,28 @@ export async function serve(argv: string[]): Promise<number> {
     }
   };
   engine.on('event', print);
+  // Signal handlers go in before start(): a Ctrl-C while probing or binding must
+  // still release whatever was opened.
+  let stopRequested = false;
+  let stopped: (() => void) | undefined;
+  const done = new Promise<void>((resolve) => (stopped = resolve));
+  const onSignal = () => {
+    if (stopRequested) return;
+    stopRequested = true;
+    void engine.stop().then(() => stopped!());
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   try {
     await engine.start();
   } catch (err) {
+    if (stopRequested) {
+      await done;
+      return 0;
+    }
     if (!args.json) process.stderr.write(`pxekit: ${(err as Error).message}\n`);
     return 1;
   }
-  return new Promise((resolve) => {
-    let stopping = false;
-    const stop = async () => {
-      if (stopping) return;
-      stopping = true;
-      await engine.stop();
-      resolve(0);
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await done;
+  return 0;
 }

@@ -15,6 +15,8 @@ const TRANSFERS_MAX = 50;
 /** Roles of published files that make up the OS payload (delivered = handed off). */
 export const PAYLOAD_ROLES = new Set(['kernel', 'initrd', 'payload', 'iso', 'efi-image']);
 const BOOT_PROGRAM_ROLES = new Set(['boot program']);
+/** The per-client iPXE script PXE Kit generates. */
+const SCRIPT_ROLES = new Set(['script', 'boot script']);
 
 export interface SessionUpdate {
   type: 'session';
@@ -176,7 +178,7 @@ export class SessionTracker {
     const text = `${ev.protocol.toUpperCase()} ${ev.file}${ev.size !== undefined ? ` (${formatBytes(ev.size)})` : ''}`;
     if (TERMINAL.has(s.state) && s.state === 'failed') s.failure = undefined;
     if (BOOT_PROGRAM_ROLES.has(role)) this.move(s, 'boot-program', text, ev.at);
-    else if (role === 'script') this.move(s, 'script', text, ev.at);
+    else if (SCRIPT_ROLES.has(role)) this.move(s, 'script', text, ev.at);
     else if (PAYLOAD_ROLES.has(role)) this.move(s, 'payload', text, ev.at);
     else this.move(s, s.state === 'failed' ? 'bound' : s.state, text, ev.at);
   }

@@ -72,7 +72,7 @@ test('pxekit serve: BIOS PXE client gets an address and undionly.kpxe, then as i
     assert.ok(session.timeline.some((e) => e.state === state), `timeline has ${state}`);
 
   // 5. Ctrl-C stops cleanly and releases every port: a second engine starts on the same ports.
-  assert.equal(await engine.stop(), 0);
+  assert.equal(await engine.stop(), 0, `clean exit; stderr: ${engine.stderr}; signal ${engine.child.signalCode}`);
   const again = EngineProcess.start(lab, lab.serverNs, ['--iface', lab.serverIf, '--mode', 'dhcp', '--probe-seconds', '1', '--data-dir', join(dir, 'data'), kernel]);
   t.after(() => again.stop());
   await again.serving();
