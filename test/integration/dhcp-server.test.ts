@@ -7,6 +7,10 @@ import { join } from 'node:path';
 import { Lab, requireRoot, sh } from '../helpers/lab.js';
 import { udhcpc, testPolicy, collector, tempDir, macOfLink, waitProc, runAsync } from '../helpers/dhcp-lab.js';
 import { DhcpServer, type DhcpServerOptions } from '../../src/dhcp/server.js';
+import { readPcapUdp } from '../helpers/pcap.js';
+import { decodePacket } from '../../src/dhcp/codec.js';
+import { getString, messageType, parseSubOptions } from '../../src/dhcp/options.js';
+import { fileURLToPath } from 'node:url';
 
 const skip = requireRoot();
 const PXE_BIOS = ['-V', 'PXEClient:Arch:00000:UNDI:002001', '-x', '0x5d:0000'];
@@ -170,6 +174,45 @@ test('malformed packets on 67 and 4011 are dropped and counted; a client still g
   assert.ok(r.env.ip, r.stderr);
   assert.equal(r.env.boot_file, 'undionly.kpxe');
 });
+
+test('real firmware DISCOVERs from the captures (EDK2, BIOS iPXE) replayed on the wire get proper OFFERs', { skip }, async (t) => {
+  const { lab, dir } = setup(t);
+  const { server } = await startServer(lab, dir);
+  t.after(() => server.stop());
+  const cases = [
+    { file: 'uefi-edk2-dhcp.pcap', bootFile: 'ipxe.efi', control: 8 },
+    { file: 'bios-ipxe-dhcp.pcap', bootFile: `http://${lab.serverIp}:8080/boot.ipxe`, control: 8 },
+  ];
+  for (const c of cases) {
+    const path = fileURLToPath(new URL(`../../../test/fixtures/captures/${c.file}`, import.meta.url));
+    const discover = readPcapUdp(path).find((f) => f.dstPort === 67)!.payload;
+    const r = await runAsync(lab, lab.clientNs, 'python3', ['-c', REPLAY, lab.clientIf, discover.toString('hex')]);
+    assert.equal(r.code, 0, r.stderr);
+    const offer = decodePacket(Buffer.from(r.stdout.trim(), 'hex'));
+    assert.equal(messageType(offer), 2, c.file);
+    assert.equal(offer.xid, decodePacket(discover).xid);
+    assert.ok(server.leases?.inPool(offer.yiaddr));
+    assert.equal(getString(offer, 67), c.bootFile);
+    assert.equal(getString(offer, 60), 'PXEClient');
+    assert.equal(parseSubOptions(offer.options.get(43)!)?.get(6)?.[0], c.control);
+  }
+});
+
+// Sends one captured packet as the client would (from port 68, broadcast) and prints the first reply with its xid, in hex.
+const REPLAY = String.raw`
+import socket, sys
+iface, pkt = sys.argv[1], bytes.fromhex(sys.argv[2])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
+s.setsockopt(socket.SOL_SOCKET, 25, iface.encode())
+s.bind(('0.0.0.0', 68))
+s.settimeout(5)
+s.sendto(pkt, ('255.255.255.255', 67))
+while True:
+    data, _ = s.recvfrom(2048)
+    if data[4:8] == pkt[4:8] and data[0] == 2:
+        print(data.hex()); break
+`;
 
 // Sends malformed DHCP-ish packets: random bytes, a valid DISCOVER cut before
 // its End option, bad cookies, bad hlen, option lengths past the end. Prints the count.
