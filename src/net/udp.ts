@@ -17,6 +17,12 @@ export interface UdpBindOptions {
   reuseAddr?: boolean;
   /** What the port is for, for error messages ("DHCP", "TFTP"...). */
   purpose?: string;
+  /**
+   * dgram's address lookup for send(). Sockets that only ever send to IP literals
+   * (TFTP transfers, one send per packet) pass one that answers synchronously,
+   * which saves dns.lookup's deferred callback on every packet.
+   */
+  lookup?: (address: string, family: number, callback: (err: Error | null, address: string, family: number) => void) => void;
 }
 
 const PORT_HELP: Record<number, string> = {
@@ -82,7 +88,7 @@ function bindPlain(sock: dgram.Socket, address: string, port: number): Promise<d
  */
 export async function openUdpSocket(opts: UdpBindOptions): Promise<dgram.Socket> {
   const address = opts.anyAddress ? '0.0.0.0' : opts.ifaceAddress;
-  const sock = dgram.createSocket({ type: 'udp4', reuseAddr: opts.reuseAddr });
+  const sock = dgram.createSocket({ type: 'udp4', reuseAddr: opts.reuseAddr, lookup: opts.lookup as dgram.SocketOptions['lookup'] });
   try {
     if (process.platform === 'linux') {
       const { openDeviceBoundFd } = await import('./sockopt-linux.js');

@@ -56,6 +56,9 @@ export interface TftpServerOptions {
 /** At most this many DropEvents per second (the counters always count every drop). */
 const DROP_EVENTS_PER_SECOND = 20;
 
+/** We only ever send to the address a packet came from (an IPv4 literal): no resolver needed. */
+const literalLookup = (address: string, _family: number, cb: (err: Error | null, address: string, family: number) => void): void => cb(null, address, 4);
+
 function readMtu(iface: string): number {
   try {
     const v = Number(readFileSync(`/sys/class/net/${iface}/mtu`, 'utf8').trim());
@@ -98,7 +101,7 @@ export class TftpServer {
   async start(): Promise<void> {
     this.mtu = this.opts.mtu ?? readMtu(this.opts.iface);
     this.stopped = false;
-    const sock = await openUdpSocket({ iface: this.opts.iface, ifaceAddress: this.opts.ifaceAddress, port: this.port, purpose: 'TFTP' });
+    const sock = await openUdpSocket({ iface: this.opts.iface, ifaceAddress: this.opts.ifaceAddress, port: this.port, purpose: 'TFTP', lookup: literalLookup });
     this.sock = sock;
     sock.on('message', (msg, rinfo) => this.onRequest(msg, rinfo));
     sock.on('error', (err) => this.log('error', `TFTP socket error: ${err.message}`));
@@ -272,7 +275,7 @@ export class TftpServer {
     }
     let sock: dgram.Socket;
     try {
-      sock = await openUdpSocket({ iface: this.opts.iface, ifaceAddress: this.opts.ifaceAddress, port: 0, purpose: 'TFTP transfer' });
+      sock = await openUdpSocket({ iface: this.opts.iface, ifaceAddress: this.opts.ifaceAddress, port: 0, purpose: 'TFTP transfer', lookup: literalLookup });
     } catch (err) {
       await source.close().catch(() => undefined);
       this.reply(encodeError(ERR_UNDEFINED, 'Server error'), rinfo);
