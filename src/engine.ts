@@ -32,7 +32,7 @@ export interface EngineOptions {
   force?: boolean;
   httpPort?: number;
   tftpPort?: number;
-  /** How long auto/dhcp mode listens for another DHCP server before serving. */
+  /** How long auto/dhcp mode listens for another DHCP server before serving. Default 5 s: dnsmasq and ISC dhcpd ping an address (up to 3 s) before they offer it. */
   probeSeconds?: number;
   leaseSeconds?: number;
   router?: string;
@@ -159,7 +159,7 @@ export class Engine extends EventEmitter {
     const want = this.opts.mode ?? 'auto';
     if (want === 'proxy') return { mode: 'proxy', reason: 'chosen with --mode proxy', others: [] };
     this.setStatus({ state: 'probing', message: `listening for another DHCP server on ${iface}` });
-    const others = await probeDhcpServers({ iface, ifaceAddress: address, mac, seconds: this.opts.probeSeconds ?? 3 });
+    const others = await probeDhcpServers({ iface, ifaceAddress: address, mac, seconds: this.opts.probeSeconds ?? 5 });
     const names = others.map((s) => `${s.serverId}${s.mac ? ` (${s.mac})` : ''} offered ${s.offeredIp}`).join('; ');
     if (want === 'auto') {
       return others.length
