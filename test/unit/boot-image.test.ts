@@ -99,7 +99,7 @@ test(
     s.unpublish();
     const e = await publishImage(files, await imageSpecFromPath(join(dir, 'shell.efi')), { serverIp: '10.9.0.1', httpPort: 80 });
     assert.deepEqual(e.paths, ['image/boot.efi']);
-    assert.equal(files.lookup('image/boot.efi')?.role, 'boot program');
+    assert.equal(files.lookup('image/boot.efi')?.role, 'payload'); // the tracker's name for the user's own program
     assert.match(e.scriptFor('aa:bb:cc:dd:ee:ff'), /chain http:\/\/10\.9\.0\.1:80\/image\/boot\.efi/);
   }),
 );
