@@ -89,6 +89,16 @@ export function openDeviceBoundFd(opts: DeviceSocketOptions): number {
   return fd;
 }
 
+/**
+ * libuv turns SO_REUSEADDR on when dgram adopts an fd (uv_udp_open). Turn it back
+ * off, so that a DHCP or TFTP server started after us cannot quietly share our port.
+ */
+export function clearReuseAddr(fd: number): void {
+  const l = load();
+  const zero = Buffer.alloc(4);
+  if (l.setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, zero, 4) !== 0) fail(l, -1, 'setsockopt(SO_REUSEADDR=0)');
+}
+
 export function closeFd(fd: number): void {
   load().close(fd);
 }

@@ -91,9 +91,10 @@ export async function openUdpSocket(opts: UdpBindOptions): Promise<dgram.Socket>
   const sock = dgram.createSocket({ type: 'udp4', reuseAddr: opts.reuseAddr, lookup: opts.lookup as dgram.SocketOptions['lookup'] });
   try {
     if (process.platform === 'linux') {
-      const { openDeviceBoundFd } = await import('./sockopt-linux.js');
+      const { openDeviceBoundFd, clearReuseAddr } = await import('./sockopt-linux.js');
       const fd = openDeviceBoundFd({ device: opts.iface, address, port: opts.port, broadcast: opts.broadcast, reuseAddr: opts.reuseAddr });
       await adopt(sock, fd);
+      if (!opts.reuseAddr) clearReuseAddr(fd);
     } else {
       await bindPlain(sock, process.platform === 'win32' ? opts.ifaceAddress : address, opts.port);
       if (opts.broadcast) sock.setBroadcast(true);

@@ -59,3 +59,16 @@ test('no privilege for port 67 says how to grant it', { skip }, async (t) => {
   await once(child, 'exit');
   assert.match(out, /^NO_PRIVILEGE: .*port 67\/udp.*(setcap|root)/);
 });
+
+test('a program started after us cannot share our port, even with SO_REUSEADDR', { skip }, async (t) => {
+  const lab = Lab.create({ serverInRoot: true });
+  t.after(() => lab.destroy());
+  const port = 20000 + ((parseInt(lab.id, 16) + 7) % 20000);
+  const sock = await openUdpSocket({ iface: lab.serverIf, ifaceAddress: lab.serverIp, port, anyAddress: true, purpose: 'DHCP' });
+  t.after(() => sock.close());
+  const late = spawn('python3', ['-c', `import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\ntry:\n  s.bind(('0.0.0.0',${port}))\n  print('SHARED')\nexcept OSError as e:\n  print('REFUSED', e.errno)`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  late.stdout!.on('data', (d) => (out += d));
+  await once(late, 'exit');
+  assert.equal(out.trim(), 'REFUSED 98');
+});
