@@ -1,0 +1,115 @@
+// The one typed API between the engine and every UI (Electron renderer, a plain
+// browser against `pxekit serve --ui`, tests). Commands go in, events come out.
+// Type-only imports keep this file safe to import from the renderer bundle.
+import type { NetInterface } from '../net/interfaces.js';
+import type { WireEvent } from '../sessions/events.js';
+import type { ClientSession } from '../sessions/session.js';
+import type { StatusEvent } from '../sessions/status.js';
+
+export const API_VERSION = 1;
+
+export type ServeModeOption = 'auto' | 'dhcp' | 'proxy';
+
+/** What "Serve" needs. The image is a library entry id or a path on the engine's machine. */
+export interface ServeOptions {
+  iface: string;
+  mode: ServeModeOption;
+  range?: string;
+  force?: boolean;
+  imageId?: string;
+  imagePath?: string;
+  initrds?: string[];
+  cmdline?: string;
+  httpPort?: number;
+}
+
+/** One entry of the image library (filled in by the library module, issue 3). */
+export interface LibraryEntry {
+  id: string;
+  name: string;
+  kind: 'iso' | 'folder' | 'kernel' | 'ipxe-script' | 'efi' | 'pxe';
+  path: string;
+  size: number;
+  os?: string;
+  version?: string;
+  sha256?: string;
+  /** 0..1 while the checksum is computed in the background. */
+  sha256Progress?: number;
+  present: boolean;
+  addedAt: number;
+}
+
+export interface MenuSettings {
+  enabled: boolean;
+  timeoutSeconds: number;
+  defaultEntryId?: string;
+  includeLocalBoot: boolean;
+}
+
+export interface Assignment {
+  mac: string;
+  imageId: string;
+  bootOnce: boolean;
+}
+
+/** Every command: its parameters and its result. */
+export interface Commands {
+  'engine.status': { params: Record<string, never>; result: StatusEvent };
+  'interfaces.list': { params: Record<string, never>; result: NetInterface[] };
+  'serve.start': { params: ServeOptions; result: StatusEvent };
+  'serve.stop': { params: Record<string, never>; result: StatusEvent };
+  'sessions.list': { params: Record<string, never>; result: ClientSession[] };
+  'library.list': { params: Record<string, never>; result: LibraryEntry[] };
+  'library.add': { params: { path: string; name?: string; initrds?: string[]; cmdline?: string }; result: LibraryEntry };
+  'library.remove': { params: { id: string }; result: { removed: boolean } };
+  'library.inspect': { params: { id: string }; result: { entry: LibraryEntry; detected: string; script: string } };
+  'assign.set': { params: Assignment; result: Assignment[] };
+  'assign.clear': { params: { mac: string }; result: Assignment[] };
+  'menu.set': { params: MenuSettings; result: MenuSettings };
+  'logs.export': { params: { format: 'jsonl' | 'text' }; result: { fileName: string; content: string } };
+}
+
+export type CommandName = keyof Commands;
+
+/** Library and settings changes, so every open UI stays in step. */
+export type StateEvent =
+  | { type: 'library'; at: number; entries: LibraryEntry[] }
+  | { type: 'assignments'; at: number; assignments: Assignment[] }
+  | { type: 'menu'; at: number; menu: MenuSettings };
+
+/** What the event stream carries: wire events, session snapshots, status, state changes. */
+export type ApiEvent = WireEvent | StatusEvent | { type: 'session'; at: number; session: ClientSession } | StateEvent;
+
+// ---- Envelopes on the wire (JSON text frames over WebSocket) ----
+
+export interface RequestEnvelope<N extends CommandName = CommandName> {
+  v: typeof API_VERSION;
+  id: number;
+  cmd: N;
+  params: Commands[N]['params'];
+}
+
+export type ResponseEnvelope<N extends CommandName = CommandName> =
+  | { v: typeof API_VERSION; id: number; ok: true; result: Commands[N]['result'] }
+  | { v: typeof API_VERSION; id: number; ok: false; error: { code: string; message: string } };
+
+export interface EventEnvelope {
+  v: typeof API_VERSION;
+  event: ApiEvent;
+}
+
+/** Sent by the server first: the state a fresh UI needs (recent events replayed after it). */
+export interface HelloEnvelope {
+  v: typeof API_VERSION;
+  hello: { status: StatusEvent; sessions: ClientSession[]; engineVersion: string };
+}
+
+export type ServerMessage = ResponseEnvelope | EventEnvelope | HelloEnvelope;
+
+/**
+ * Authentication: the per-run token travels as the WebSocket subprotocol
+ * "pxekit.v1.<token>" (never in the URL, which logs and process lists show).
+ * The browser UI gets the token from the URL fragment (#token=...), which
+ * browsers never send to the server.
+ */
+export const TOKEN_PROTOCOL_PREFIX = 'pxekit.v1.';
