@@ -230,3 +230,14 @@ export async function assertSameBytes(src: ByteSource, want: Buffer, seed = 1): 
   assert.ok((await collect(src.stream(0, want.length - 1))).equals(want));
 }
 
+
+/** Byte offset of the UDF root directory's File Entry (found by scanning for the Partition and File Set descriptors). */
+export function udfRootEntryPos(iso: Buffer): number {
+  let partStart: number | undefined;
+  for (let s = 16; s * SECTOR + SECTOR <= iso.length; s++) {
+    const id = iso.readUInt16LE(s * SECTOR);
+    if (id === 5 && partStart === undefined) partStart = iso.readUInt32LE(s * SECTOR + 188);
+    if (id === 256 && partStart !== undefined) return (partStart + iso.readUInt32LE(s * SECTOR + 404)) * SECTOR;
+  }
+  throw new Error('no UDF file set descriptor');
+}

@@ -58,7 +58,7 @@ export class IsoImage {
     try {
       udf = await UdfTree.open(src);
     } catch (e) {
-      if (!(e instanceof IsoError) || !vds.primary) throw e;
+      if (!(e instanceof IsoError) || !vds.primary || opts.tree === 'udf') throw e;
       warnings.push(`UDF ignored: ${e.message}`);
     }
     if (!vds.primary && !udf) {
