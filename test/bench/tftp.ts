@@ -87,36 +87,42 @@ function fetchOnce(lab: Lab, server: string, file: string, options: string[], si
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
-async function measure(lab: Lab, c: TftpBenchCase, size: number, rounds: number, dest: string): Promise<number> {
-  const mib = size / (1024 * 1024);
-  await fetchOnce(lab, lab.serverIp, 'image.bin', c.options, size, dest); // warm-up: page cache, JIT
-  const rates: number[] = [];
-  for (let r = 0; r < rounds; r++) rates.push(mib / (await fetchOnce(lab, lab.serverIp, 'image.bin', c.options, size, dest)));
-  return median(rates);
+/** One server under test, listening on its own lab address (so all three run at once and rounds interleave). */
+interface Target {
+  server: TftpBenchServer;
+  address: string;
 }
 
-async function waitReady(lab: Lab, child: ChildProcess, what: string, dest: string): Promise<void> {
+/**
+ * Medians per server for one option set. Rounds interleave the servers (A B C, B C A, ...)
+ * so that load from anything else on the machine spreads evenly over them.
+ */
+async function measureCase(lab: Lab, targets: Target[], c: TftpBenchCase, size: number, rounds: number, dest: string): Promise<Map<TftpBenchServer, number>> {
+  const mib = size / (1024 * 1024);
+  const rates = new Map<TftpBenchServer, number[]>(targets.map((t) => [t.server, []]));
+  for (const t of targets) await fetchOnce(lab, t.address, 'image.bin', c.options, size, dest); // warm-up: page cache, JIT
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < targets.length; i++) {
+      const t = targets[(i + r) % targets.length];
+      rates.get(t.server)!.push(mib / (await fetchOnce(lab, t.address, 'image.bin', c.options, size, dest)));
+    }
+  }
+  return new Map([...rates].map(([k, v]) => [k, median(v)]));
+}
+
+async function waitReady(lab: Lab, child: ChildProcess, what: string, address: string, dest: string): Promise<void> {
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   for (let i = 0; i < 50; i++) {
     if (child.exitCode !== null) throw new Error(`${what} exited: ${stderr}`);
     try {
-      await fetchOnce(lab, lab.serverIp, 'probe.txt', [], 6, dest);
+      await fetchOnce(lab, address, 'probe.txt', [], 6, dest);
       return;
     } catch {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
   throw new Error(`${what} did not start: ${stderr}`);
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const gone = once(child, 'exit');
-  child.kill('SIGTERM');
-  const t = setTimeout(() => child.kill('SIGKILL'), 3000);
-  await gone;
-  clearTimeout(t);
 }
 
 export async function benchTftp(opts: TftpBenchOptions = {}): Promise<TftpBenchResult> {
@@ -130,6 +136,7 @@ export async function benchTftp(opts: TftpBenchOptions = {}): Promise<TftpBenchR
   const dir = mkdtempSync(join(tmpdir(), 'pxk-bench-tftp-'));
   const root = join(dir, 'root');
   const dest = join(dir, 'out.bin');
+  let server: TftpServer | undefined;
   try {
     lab.ip(lab.clientNs, ['addr', 'add', `${lab.subnet}.2/24`, 'dev', lab.clientIf]);
     // tftpd-hpa drops to user "tftp": the tree must be world-readable.
@@ -142,53 +149,48 @@ export async function benchTftp(opts: TftpBenchOptions = {}): Promise<TftpBenchR
     chmodSync(file, 0o644);
     chmodSync(join(root, 'probe.txt'), 0o644);
     const size = sizeMiB * 1024 * 1024;
-    log(`tftp bench: ${sizeMiB} MiB, atftp client over a veth (MTU 1500), median of ${rounds}`);
+    log(`tftp bench: ${sizeMiB} MiB, atftp client over a veth (MTU 1500), median of ${rounds} interleaved rounds`);
 
-    const rows: TftpBenchRow[] = [];
-    const record = (server: TftpBenchServer, c: TftpBenchCase, mibPerSec: number) => {
-      rows.push({ server, case: c.name, mibPerSec });
-      log(`  ${server.padEnd(9)}  ${c.name.padEnd(30)} ${mibPerSec.toFixed(2).padStart(8)} MiB/s`);
-    };
+    const hpaIp = `${lab.subnet}.3`;
+    const dnsmasqIp = `${lab.subnet}.4`;
+    for (const ip of [hpaIp, dnsmasqIp]) lab.ip(null, ['addr', 'add', `${ip}/24`, 'dev', lab.serverIf]);
 
     // PXE Kit, in process.
     const files = new PublishedFiles();
     files.add(diskFile('image.bin', file, 'bench'));
     files.add(diskFile('probe.txt', join(root, 'probe.txt'), 'bench'));
-    const server = new TftpServer({ iface: lab.serverIf, ifaceAddress: lab.serverIp, files, emit: () => undefined });
+    server = new TftpServer({ iface: lab.serverIf, ifaceAddress: lab.serverIp, files, emit: () => undefined });
     await server.start();
-    try {
-      for (const c of TFTP_BENCH_CASES) record('pxekit', c, await measure(lab, c, size, rounds, dest));
-    } finally {
-      await server.stop();
-    }
-
-    // tftpd-hpa, foreground, bound to the lab address only.
-    const hpa = lab.spawn(null, 'in.tftpd', ['-L', '-s', root, '-a', `${lab.serverIp}:69`]);
-    try {
-      await waitReady(lab, hpa, 'in.tftpd', dest);
-      for (const c of TFTP_BENCH_CASES) record('tftpd-hpa', c, await measure(lab, c, size, rounds, dest));
-    } finally {
-      await stopChild(hpa);
-    }
-
-    // dnsmasq as a TFTP server only (--port=0: no DNS), bound to the lab address only.
+    // tftpd-hpa, foreground, bound to its lab address only.
+    const hpa = lab.spawn(null, 'in.tftpd', ['-L', '-s', root, '-a', `${hpaIp}:69`]);
+    await waitReady(lab, hpa, 'in.tftpd', hpaIp, dest);
+    // dnsmasq as a TFTP server only (--port=0: no DNS), bound to its lab address only.
     const dnsmasq = lab.spawn(null, 'dnsmasq', [
       '--no-daemon',
       '--conf-file=/dev/null',
       '--port=0',
       '--enable-tftp',
       `--tftp-root=${root}`,
-      `--listen-address=${lab.serverIp}`,
+      `--listen-address=${dnsmasqIp}`,
       '--bind-interfaces',
       '--user=root',
       '--pid-file',
       '--log-facility=-',
     ]);
-    try {
-      await waitReady(lab, dnsmasq, 'dnsmasq', dest);
-      for (const c of TFTP_BENCH_CASES) record('dnsmasq', c, await measure(lab, c, size, rounds, dest));
-    } finally {
-      await stopChild(dnsmasq);
+    await waitReady(lab, dnsmasq, 'dnsmasq', dnsmasqIp, dest);
+
+    const targets: Target[] = [
+      { server: 'pxekit', address: lab.serverIp },
+      { server: 'tftpd-hpa', address: hpaIp },
+      { server: 'dnsmasq', address: dnsmasqIp },
+    ];
+    const rows: TftpBenchRow[] = [];
+    for (const c of TFTP_BENCH_CASES) {
+      const m = await measureCase(lab, targets, c, size, rounds, dest);
+      for (const t of targets) {
+        rows.push({ server: t.server, case: c.name, mibPerSec: m.get(t.server)! });
+        log(`  ${t.server.padEnd(9)}  ${c.name.padEnd(30)} ${m.get(t.server)!.toFixed(2).padStart(8)} MiB/s`);
+      }
     }
 
     const ratio: Record<string, number> = {};
@@ -200,7 +202,8 @@ export async function benchTftp(opts: TftpBenchOptions = {}): Promise<TftpBenchR
     }
     return { sizeMiB, rows, ratio };
   } finally {
-    await lab.killChildren();
+    await server?.stop();
+    await lab.killChildren(); // in.tftpd and dnsmasq, by PID
     lab.destroy();
     rmSync(dir, { recursive: true, force: true });
   }
