@@ -70,7 +70,6 @@ export async function runDemoDetailed(opts: DemoOptions): Promise<DemoResult> {
     say(`kernel ${fx.kernel}, initramfs ${fx.initrd}`);
 
     lab = VirtualLab.create({ log: say });
-    say(`private lab: namespace ${lab.ns}, switch ${lab.bridge}, PXE Kit at ${lab.serverIp}`);
 
     engine = LabEngine.start(lab, {
       mode: 'dhcp',

@@ -45,6 +45,8 @@ export function stripTerminal(s: string): string {
   /* eslint-disable no-control-regex -- matching terminal control bytes is the point */
   return (
     s
+      // ESC c (reset), ESC 7/8 (save/restore cursor), keypad modes
+      .replace(/\x1b[c78=>]/g, '')
       // CSI sequences (colours, cursor moves, erase), incl. private modes like ESC[?25l
       .replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, '')
       // charset selection and other two-byte escapes
