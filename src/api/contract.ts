@@ -21,6 +21,8 @@ export interface ServeOptions {
   initrds?: string[];
   cmdline?: string;
   httpPort?: number;
+  /** Seconds to listen for another DHCP server before serving (auto/dhcp modes). Default 5. */
+  probeSeconds?: number;
 }
 
 /** One entry of the image library (filled in by the library module, issue 3). */
@@ -55,6 +57,8 @@ export interface Assignment {
 /** Every command: its parameters and its result. */
 export interface Commands {
   'engine.status': { params: Record<string, never>; result: StatusEvent };
+  /** Stops serving and ends the engine process (how the desktop app quits a root engine it cannot signal). */
+  'engine.shutdown': { params: Record<string, never>; result: { shuttingDown: true } };
   'interfaces.list': { params: Record<string, never>; result: NetInterface[] };
   'serve.start': { params: ServeOptions; result: StatusEvent };
   'serve.stop': { params: Record<string, never>; result: StatusEvent };
