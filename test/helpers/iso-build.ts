@@ -44,11 +44,14 @@ export interface BuildOptions {
 /** Runs the mastering tool; throws with its stderr on failure. */
 export function buildIso(srcDir: string, out: string, o: BuildOptions = {}): string {
   const tool = o.tool ?? 'xorriso';
-  const args: string[] = tool === 'xorriso' ? ['-as', 'mkisofs'] : ['-quiet'];
+  // -stdio_sync off: xorriso otherwise fsyncs every 32 MiB, which triples the time of the 4 GiB test.
+  const args: string[] = tool === 'xorriso' ? ['-stdio_sync', 'off', '-as', 'mkisofs'] : ['-quiet'];
   if (o.rockRidge) args.push('-R');
   else if (tool === 'xorriso') args.push('--norock');
   if (o.joliet) args.push('-J', '-joliet-long');
   if (o.udf) args.push('-udf');
+  // genisoimage refuses files of 4 GiB and more without this; its UDF tree then has the whole file.
+  if (o.udf && o.isoLevel === 3) args.push('-allow-limited-size');
   if (o.isoLevel) args.push('-iso-level', String(o.isoLevel));
   if (o.volumeId) args.push('-V', o.volumeId);
   if (o.bios) args.push('-b', o.bios, '-no-emul-boot', '-boot-load-size', '4');

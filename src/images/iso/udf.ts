@@ -283,7 +283,8 @@ async function readMaps(src: RandomAccess, lvd: Buffer, partitions: Map<number, 
       const ident = lvd.toString('latin1', o + 5, o + 28).replace(/\0+$/, '');
       if (ident === '*UDF Sparable Partition') maps.push(physical(lvd.readUInt16LE(o + 38)));
       else if (ident === '*UDF Metadata Partition') maps.push({ kind: 'metadata', phys: lvd.readUInt16LE(o + 38), file: [] });
-      else maps.push({ kind: 'unsupported', what: ident || 'unknown type 2' });
+      else if (ident === '*UDF Virtual Partition') maps.push({ kind: 'unsupported', what: 'virtual (VAT, write-once media)' });
+      else maps.push({ kind: 'unsupported', what: `"${ident}"` });
     } else maps.push({ kind: 'unsupported', what: `type ${type}` });
     o += len;
   }
