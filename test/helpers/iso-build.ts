@@ -244,3 +244,115 @@ export function udfRootEntryPos(iso: Buffer): number {
   }
   throw new Error('no UDF file set descriptor');
 }
+
+// ---- UDF surgery: turn genisoimage's plain File Entries into the other forms a reader meets ----
+
+/** CRC-ITU-T (x^16+x^12+x^5+1, init 0), the UDF descriptor CRC (ECMA-167 3/7.2.6). */
+function crc16(b: Buffer): number {
+  let crc = 0;
+  for (const byte of b) {
+    crc ^= byte << 8;
+    for (let i = 0; i < 8; i++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  }
+  return crc;
+}
+
+/** Recomputes a descriptor's CRC over `bodyLength` bytes after the tag, and the tag checksum. */
+export function sealTag(b: Buffer, at: number, bodyLength: number): void {
+  b.writeUInt16LE(bodyLength, at + 10);
+  b.writeUInt16LE(crc16(b.subarray(at + 16, at + 16 + bodyLength)), at + 8);
+  let sum = 0;
+  for (let i = 0; i < 16; i++) if (i !== 4) sum += b[at + i];
+  b[at + 4] = sum & 0xff;
+}
+
+export interface UdfFe {
+  /** Byte offset of the File Entry. */
+  at: number;
+  lbn: number;
+  partStart: number;
+  lea: number;
+  lad: number;
+}
+
+/** The File Entry (tag 261) whose first short_ad points at image sector `dataSector`. */
+export function udfEntryForData(iso: Buffer, dataSector: number): UdfFe {
+  let partStart: number | undefined;
+  for (let s = 16; s * SECTOR + SECTOR <= iso.length; s++) {
+    const at = s * SECTOR;
+    const id = iso.readUInt16LE(at);
+    if (id === 5 && partStart === undefined) partStart = iso.readUInt32LE(at + 188);
+    if (id !== 261 || partStart === undefined || (iso.readUInt16LE(at + 34) & 7) !== 0) continue;
+    const lea = iso.readUInt32LE(at + 168);
+    const lad = iso.readUInt32LE(at + 172);
+    if (lad >= 8 && partStart + iso.readUInt32LE(at + 176 + lea + 4) === dataSector) return { at, lbn: s - partStart, partStart, lea, lad };
+  }
+  throw new Error(`no UDF file entry for data at sector ${dataSector}`);
+}
+
+/** Moves a small file's data into its File Entry (ICB flag 3, "embedded"). */
+export function udfEmbed(iso: Buffer, fe: UdfFe, data: Buffer): void {
+  const ad = fe.at + 176 + fe.lea;
+  iso.fill(0, ad, fe.at + SECTOR);
+  data.copy(iso, ad);
+  iso.writeUInt32LE(data.length, fe.at + 172);
+  iso.writeUInt16LE((iso.readUInt16LE(fe.at + 34) & ~7) | 3, fe.at + 34);
+  sealTag(iso, fe.at, 176 + fe.lea + data.length - 16);
+}
+
+/**
+ * Rewrites a file's allocation as long_ads: `firstSectors` sectors in the entry, the rest
+ * through an Allocation Extent Descriptor written at partition block `aedLbn` (which must be
+ * free). `sparseFirst` marks the first extent "allocated, not recorded" (reads as zeros).
+ */
+export function udfLongAdsWithAed(iso: Buffer, fe: UdfFe, firstSectors: number, aedLbn: number, o: { sparseFirst?: boolean; aedPointsToItself?: boolean } = {}): void {
+  const ad = fe.at + 176 + fe.lea;
+  const rawLen = iso.readUInt32LE(ad);
+  const len = rawLen & 0x3fffffff;
+  const lbn = iso.readUInt32LE(ad + 4);
+  const first = firstSectors * SECTOR;
+  const longAd = (at: number, type: number, l: number, block: number): void => {
+    iso.fill(0, at, at + 16);
+    iso.writeUInt32LE(((type << 30) | l) >>> 0, at);
+    iso.writeUInt32LE(block, at + 4);
+    iso.writeUInt16LE(0, at + 8);
+  };
+  iso.fill(0, ad, fe.at + SECTOR);
+  longAd(ad, o.sparseFirst ? 1 : 0, first, lbn);
+  longAd(ad + 16, 3, SECTOR, aedLbn);
+  iso.writeUInt32LE(32, fe.at + 172);
+  iso.writeUInt16LE((iso.readUInt16LE(fe.at + 34) & ~7) | 1, fe.at + 34);
+  sealTag(iso, fe.at, 176 + fe.lea + 32 - 16);
+  // The AED: tag 258, previous AED location, L_AD, then the rest of the list.
+  const aed = (fe.partStart + aedLbn) * SECTOR;
+  iso.fill(0, aed, aed + SECTOR);
+  iso.writeUInt16LE(258, aed);
+  iso.writeUInt16LE(2, aed + 2);
+  iso.writeUInt32LE(aedLbn, aed + 12);
+  if (o.aedPointsToItself) longAd(aed + 24, 3, SECTOR, aedLbn);
+  else longAd(aed + 24, 0, len - first, lbn + firstSectors);
+  iso.writeUInt32LE(16, aed + 20);
+  sealTag(iso, aed, 24 + 16 - 16);
+}
+
+/** Rewrites a File Entry (tag 261) as an Extended File Entry (tag 266, ECMA-167 4/14.17). */
+export function udfToExtended(iso: Buffer, fe: UdfFe): void {
+  const old = Buffer.from(iso.subarray(fe.at, fe.at + SECTOR));
+  const n = iso.subarray(fe.at, fe.at + SECTOR);
+  n.fill(0);
+  old.copy(n, 0, 0, 56); // tag, ICB tag, uid .. record length
+  n.writeUInt16LE(266, 0);
+  old.copy(n, 56, 56, 64); // information length
+  old.copy(n, 64, 56, 64); // object size
+  old.copy(n, 72, 64, 72); // logical blocks recorded
+  old.copy(n, 80, 72, 84); // access time
+  old.copy(n, 92, 84, 96); // modification time
+  old.copy(n, 104, 84, 96); // creation time
+  old.copy(n, 116, 96, 108); // attribute time
+  old.copy(n, 128, 108, 112); // checkpoint
+  old.copy(n, 136, 112, 128); // extended attribute ICB
+  old.copy(n, 168, 128, 168); // implementation id, unique id
+  old.copy(n, 208, 168, 176); // L_EA, L_AD
+  old.copy(n, 216, 176, 176 + fe.lea + fe.lad);
+  sealTag(iso, fe.at, 216 + fe.lea + fe.lad - 16);
+}
