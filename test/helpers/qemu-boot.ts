@@ -10,7 +10,7 @@ import { VirtualLab } from '../../src/lab/virtual-lab.js';
 import { QemuClient, OVMF_CODE, qemuMissing, type Firmware } from '../../src/lab/qemu.js';
 import { LabEngine, CLI_MAIN, type AnyEvent } from '../../src/lab/engine-cli.js';
 
-/** Software emulation on 2 cores: measured ~35 s (BIOS) and ~75 s (UEFI) to the marker; room for a loaded CI machine. */
+/** Software emulation, -smp 1, 2-core machine: measured 30-41 s (BIOS) and 53-78 s (UEFI) from power-on to the marker; the rest is room for a loaded CI machine. */
 export const MARKER_TIMEOUT: Record<Firmware, number> = { bios: 240_000, uefi: 360_000 };
 export const TEST_TIMEOUT = 480_000;
 
