@@ -7,6 +7,7 @@ const USAGE = `usage: pxekit <command>
 
   interfaces [--json]      list network interfaces and which can serve
   serve [options] IMAGE    boot machines on one NIC (pxekit serve --help)
+  serve --ui [--ui-port N] the same, driven from a browser UI on 127.0.0.1 (prints its URL)
   demo [--uefi]            boot a virtual machine from PXE Kit in a private lab (no hardware needed)`;
 
 function printInterfaces(json: boolean): void {

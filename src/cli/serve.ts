@@ -11,7 +11,11 @@ IMAGE is a Linux kernel (with --initrd and --cmdline), an iPXE script, or an EFI
   --mode auto   (default) listen for another DHCP server first: if one answers, add only the
                 boot information (proxyDHCP); if none does, hand out addresses too.
   --mode dhcp   hand out addresses; refuses to start if another DHCP server answers (unless --force).
-  --mode proxy  never hand out addresses; answer PXE clients only.`;
+  --mode proxy  never hand out addresses; answer PXE clients only.
+
+pxekit serve --ui [--ui-port N] [options] [IMAGE]
+  Start the API and the user interface on 127.0.0.1 and print its URL (with a per-run token);
+  the NIC and image are then chosen in the browser. The token can be given in PXEKIT_TOKEN.`;
 
 export class UsageError extends Error {}
 
@@ -23,26 +27,25 @@ function parseOrExplain(argv: string[]) {
   }
 }
 
+/** The options of `pxekit serve` (shared with `pxekit serve --ui`, src/api/ui-serve.ts). */
+export const SERVE_OPTIONS = {
+  iface: { type: 'string' },
+  mode: { type: 'string', default: 'auto' },
+  range: { type: 'string' },
+  'data-dir': { type: 'string' },
+  json: { type: 'boolean', default: false },
+  verbose: { type: 'boolean', default: false },
+  force: { type: 'boolean', default: false },
+  'http-port': { type: 'string' },
+  'probe-seconds': { type: 'string' },
+  initrd: { type: 'string', multiple: true, default: [] as string[] },
+  cmdline: { type: 'string', default: '' },
+  router: { type: 'string' },
+  dns: { type: 'string', multiple: true, default: [] as string[] },
+} as const;
+
 function parseServeOptions(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      iface: { type: 'string' },
-      mode: { type: 'string', default: 'auto' },
-      range: { type: 'string' },
-      'data-dir': { type: 'string' },
-      json: { type: 'boolean', default: false },
-      verbose: { type: 'boolean', default: false },
-      force: { type: 'boolean', default: false },
-      'http-port': { type: 'string' },
-      'probe-seconds': { type: 'string' },
-      initrd: { type: 'string', multiple: true, default: [] },
-      cmdline: { type: 'string', default: '' },
-      router: { type: 'string' },
-      dns: { type: 'string', multiple: true, default: [] },
-    },
-  });
+  return parseArgs({ args: argv, allowPositionals: true, options: SERVE_OPTIONS });
 }
 
 export function parseServeArgs(argv: string[]) {
@@ -77,6 +80,8 @@ export function parseServeArgs(argv: string[]) {
 }
 
 export async function serve(argv: string[]): Promise<number> {
+  // --ui: the API and the browser UI on 127.0.0.1 (IMAGE optional: chosen in the UI).
+  if (argv.includes('--ui')) return (await import('../api/ui-serve.js')).serveUi(argv);
   const args = parseServeArgs(argv);
   const engine = new Engine(args.engine);
   const print = (ev: EngineEvent) => {

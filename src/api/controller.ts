@@ -1,0 +1,192 @@
+// The engine host behind the API: one Engine at a time, the image library (when
+// present), and a bounded record of recent events. Transport-free: the WebSocket
+// server, tests and any other transport call `call(cmd, params)` and listen to 'event'.
+import { EventEmitter } from 'node:events';
+import { Engine, type EngineOptions } from '../engine.js';
+import { listInterfaces } from '../net/interfaces.js';
+import { defaultDataDir } from '../files/data-dir.js';
+import { formatEvent, type EngineEvent } from '../sessions/format.js';
+import type { StatusEvent } from '../sessions/status.js';
+import type { ClientSession } from '../sessions/session.js';
+import type { ImageSpec } from '../boot/publish-image.js';
+import type { ApiEvent, CommandName, Commands, ServeOptions } from './contract.js';
+import { EventRing } from './event-ring.js';
+import { loadLibraryBackend, type LibraryBackend } from './library-backend.js';
+
+export type ApiErrorCode = 'not-available' | 'busy' | 'serve-failed' | 'not-found' | 'invalid-params' | 'internal';
+
+export class ApiError extends Error {
+  constructor(
+    readonly code: ApiErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ApiError';
+  }
+}
+
+export interface ControllerOptions {
+  dataDir?: string;
+  /** How many recent events to keep for export and replay. */
+  logCapacity?: number;
+  /** The image library; by default loaded from src/images when it exists. */
+  library?: LibraryBackend | null;
+  /** Extra engine options the CLI knows and the API does not expose (router, dns, tftpPort...). */
+  engineDefaults?: Partial<EngineOptions>;
+  /** For tests: build the engine. */
+  createEngine?: (opts: EngineOptions) => Engine;
+}
+
+type Handlers = { [N in CommandName]: (p: Commands[N]['params']) => Promise<Commands[N]['result']> | Commands[N]['result'] };
+
+const ACTIVE: ReadonlySet<StatusEvent['state']> = new Set(['starting', 'probing', 'serving', 'stopping']);
+
+/** Emits 'event' (ApiEvent) for everything, and 'shutdown' once engine.shutdown was asked. */
+export class Controller extends EventEmitter {
+  readonly dataDir: string;
+  private engine?: Engine;
+  private lastStatus: StatusEvent = { type: 'status', at: Date.now(), state: 'stopped' };
+  private readonly ring: EventRing<ApiEvent>;
+  private library?: LibraryBackend | null;
+  private libraryLoading?: Promise<LibraryBackend | null>;
+  private shuttingDown = false;
+
+  constructor(private readonly opts: ControllerOptions = {}) {
+    super();
+    this.dataDir = opts.dataDir ?? defaultDataDir();
+    this.ring = new EventRing(opts.logCapacity ?? 100_000);
+    this.library = opts.library;
+    this.library?.onChange?.((ev) => this.publish(ev));
+  }
+
+  status(): StatusEvent {
+    return this.engine?.currentStatus() ?? this.lastStatus;
+  }
+
+  sessions(): ClientSession[] {
+    return this.engine?.sessions() ?? [];
+  }
+
+  /** The last `limit` events, oldest first (a new UI's replay). */
+  recentEvents(limit?: number): ApiEvent[] {
+    return this.ring.toArray(limit);
+  }
+
+  private publish = (ev: ApiEvent): void => {
+    this.ring.push(ev);
+    this.emit('event', ev);
+  };
+
+  private async lib(): Promise<LibraryBackend> {
+    if (this.library === undefined) {
+      this.libraryLoading ??= loadLibraryBackend(this.dataDir).then((l) => {
+        this.library = l ?? null;
+        this.library?.onChange?.((ev) => this.publish(ev));
+        return this.library;
+      });
+      await this.libraryLoading;
+    }
+    if (!this.library) throw new ApiError('not-available', 'The image library is not available in this build of PXE Kit yet: serve an image by its path instead.');
+    return this.library;
+  }
+
+  private readonly handlers: Handlers = {
+    'engine.status': () => this.status(),
+    'engine.shutdown': () => {
+      if (!this.shuttingDown) {
+        this.shuttingDown = true;
+        // Answer first, then stop: the caller gets its response before the socket goes.
+        setImmediate(() => void this.close().finally(() => this.emit('shutdown')));
+      }
+      return { shuttingDown: true as const };
+    },
+    'interfaces.list': () => listInterfaces(),
+    'serve.start': (p) => this.startServing(p),
+    'serve.stop': async () => {
+      await this.engine?.stop();
+      return this.status();
+    },
+    'sessions.list': () => this.sessions(),
+    'library.list': async () => (await this.lib()).list(),
+    'library.add': async (p) => (await this.lib()).add(p),
+    'library.remove': async (p) => ({ removed: await (await this.lib()).remove(p.id) }),
+    'library.inspect': async (p) => (await this.lib()).inspect(p.id),
+    'assign.set': async (p) => (await this.lib()).setAssignment(p),
+    'assign.clear': async (p) => (await this.lib()).clearAssignment(p.mac),
+    'menu.set': async (p) => (await this.lib()).setMenu(p),
+    'logs.export': (p) => this.exportLogs(p.format),
+  };
+
+  /** Runs one (already validated) command. Throws ApiError for refusals. */
+  async call<N extends CommandName>(cmd: N, params: Commands[N]['params']): Promise<Commands[N]['result']> {
+    const handler = this.handlers[cmd] as (p: Commands[N]['params']) => Promise<Commands[N]['result']> | Commands[N]['result'];
+    return handler(params);
+  }
+
+  /** Starts serving; resolves with the 'serving' status, or throws ApiError('serve-failed') with the engine's reason. */
+  async startServing(p: ServeOptions, extra: Partial<EngineOptions> = {}): Promise<StatusEvent> {
+    if (this.shuttingDown) throw new ApiError('busy', 'the engine is shutting down');
+    if (this.engine && ACTIVE.has(this.engine.currentStatus().state)) {
+      throw new ApiError('busy', `already ${this.engine.currentStatus().state} on ${this.engine.currentStatus().iface ?? 'an interface'}: stop first`);
+    }
+    const image: ImageSpec = p.imageId
+      ? await (await this.lib()).imageSpecFor(p.imageId)
+      : { path: p.imagePath!, initrds: p.initrds ?? [], cmdline: p.cmdline ?? '' };
+    this.detachEngine();
+    const opts: EngineOptions = {
+      ...this.opts.engineDefaults,
+      ...extra,
+      iface: p.iface,
+      mode: p.mode,
+      range: p.range,
+      force: p.force,
+      httpPort: p.httpPort ?? extra.httpPort ?? this.opts.engineDefaults?.httpPort,
+      probeSeconds: p.probeSeconds ?? extra.probeSeconds ?? this.opts.engineDefaults?.probeSeconds,
+      dataDir: this.dataDir,
+      image,
+    };
+    const engine = this.opts.createEngine ? this.opts.createEngine(opts) : new Engine(opts);
+    this.engine = engine;
+    engine.on('event', this.onEngineEvent);
+    try {
+      await engine.start();
+    } catch (err) {
+      throw new ApiError('serve-failed', err instanceof Error ? err.message : String(err));
+    }
+    return engine.currentStatus();
+  }
+
+  private onEngineEvent = (ev: EngineEvent): void => {
+    if (ev.type === 'status') this.lastStatus = ev;
+    this.publish(ev);
+  };
+
+  private detachEngine(): void {
+    if (!this.engine) return;
+    this.lastStatus = this.engine.currentStatus();
+    this.engine.off('event', this.onEngineEvent);
+    this.engine = undefined;
+  }
+
+  exportLogs(format: 'jsonl' | 'text'): { fileName: string; content: string } {
+    const events = this.ring.toArray();
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+    const header = this.ring.dropped ? `${this.ring.dropped} older events were dropped (the log keeps the last ${this.ring.capacity})` : undefined;
+    if (format === 'jsonl') {
+      const lines = events.map((e) => JSON.stringify(e));
+      if (header) lines.unshift(JSON.stringify({ type: 'log', at: Date.now(), level: 'info', source: 'engine', message: header }));
+      return { fileName: `pxekit-log-${stamp}.jsonl`, content: lines.join('\n') + (lines.length ? '\n' : '') };
+    }
+    const lines: string[] = header ? [header] : [];
+    for (const e of events) {
+      const line = e.type === 'library' || e.type === 'assignments' || e.type === 'menu' ? `${new Date(e.at).toISOString().slice(11, 19)} ${e.type} changed` : formatEvent(e, { verbose: true });
+      if (line) lines.push(line);
+    }
+    return { fileName: `pxekit-log-${stamp}.txt`, content: lines.join('\n') + (lines.length ? '\n' : '') };
+  }
+
+  /** Stops serving (ports released). */
+  async close(): Promise<void> {
+    await this.engine?.stop();
+  }
+}

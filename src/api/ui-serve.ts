@@ -1,0 +1,147 @@
+// `pxekit serve --ui`: the engine as a service for a UI. The API and the built
+// renderer on 127.0.0.1, the URL (with the per-run token in its fragment) printed
+// once. The desktop app starts this elevated, with --exit-with-parent so a root
+// engine never outlives the app (Etcher's lesson).
+import { parseArgs } from 'node:util';
+import { readFileSync, unlinkSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { SERVE_OPTIONS, UsageError } from '../cli/serve.js';
+import { formatEvent } from '../sessions/format.js';
+import type { ServeModeOption } from './contract.js';
+import { Controller } from './controller.js';
+import { ApiServer, generateToken } from './ws-server.js';
+import { defaultRendererDir } from './static-files.js';
+import { isWellFormedToken } from './validate.js';
+
+const UI_OPTIONS = {
+  ui: { type: 'boolean', default: false },
+  'ui-port': { type: 'string', default: '0' },
+  'ui-allow-origin': { type: 'string', multiple: true, default: [] as string[] },
+  'renderer-dir': { type: 'string' },
+  'exit-with-parent': { type: 'boolean', default: false },
+  'token-stdin': { type: 'boolean', default: false },
+  'token-file': { type: 'string' },
+} as const;
+
+/** After the last UI connection goes, how long a --exit-with-parent engine waits before quitting. */
+export const PARENT_GONE_MS = 10_000;
+/** How long it waits for the first connection (the app may have died while the OS prompt was up). */
+export const FIRST_CONNECT_MS = 60_000;
+
+async function readTokenFromStdin(): Promise<string> {
+  const rl = createInterface({ input: process.stdin });
+  return new Promise((resolve, reject) => {
+    rl.once('line', (line) => {
+      rl.close();
+      resolve(line.trim());
+    });
+    rl.once('close', () => reject(new UsageError('--token-stdin: stdin closed before a token line arrived')));
+  });
+}
+
+/** The token: stdin (pkexec strips the environment), a file the app wrote (macOS/Windows prompts), PXEKIT_TOKEN, or a fresh one. */
+async function obtainToken(v: { 'token-stdin'?: boolean; 'token-file'?: string }): Promise<string> {
+  let token: string;
+  if (v['token-stdin']) token = await readTokenFromStdin();
+  else if (v['token-file']) {
+    token = readFileSync(v['token-file'], 'utf8').trim();
+    try {
+      unlinkSync(v['token-file']); // one use only
+    } catch {
+      /* the app cleans its temp dir too */
+    }
+  } else token = process.env.PXEKIT_TOKEN ?? generateToken();
+  delete process.env.PXEKIT_TOKEN; // not inherited by anything the engine starts
+  if (!isWellFormedToken(token)) throw new UsageError('the token must be 32-256 characters of [A-Za-z0-9_-] (e.g. 64 hex digits)');
+  return token;
+}
+
+function port(s: string, name: string): number {
+  const n = Number(s);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${name} must be a port number`);
+  return n;
+}
+
+export async function serveUi(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { ...SERVE_OPTIONS, ...UI_OPTIONS } });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values: v, positionals } = parsed;
+  if (positionals.length > 1) throw new UsageError('give at most one IMAGE');
+  const mode = v.mode as ServeModeOption;
+  if (!['auto', 'dhcp', 'proxy'].includes(mode)) throw new UsageError(`--mode must be auto, dhcp or proxy, not "${v.mode}"`);
+  const uiPort = port(v['ui-port'], '--ui-port');
+  const token = await obtainToken(v);
+
+  const controller = new Controller({
+    dataDir: v['data-dir'],
+    engineDefaults: {
+      router: v.router,
+      dns: v.dns.length ? [...v.dns] : undefined,
+      httpPort: v['http-port'] ? port(v['http-port'], '--http-port') : undefined,
+      probeSeconds: v['probe-seconds'] ? port(v['probe-seconds'], '--probe-seconds') : undefined,
+    },
+  });
+  const server = new ApiServer({ controller, token, port: uiPort, rendererDir: v['renderer-dir'] ?? defaultRendererDir(), extraOrigins: [...v['ui-allow-origin']] });
+  controller.on('event', (ev) => {
+    if (v.json) process.stdout.write(JSON.stringify(ev) + '\n');
+    else if (ev.type !== 'library' && ev.type !== 'assignments' && ev.type !== 'menu') {
+      const line = formatEvent(ev, { verbose: v.verbose });
+      if (line) process.stdout.write(line + '\n');
+    }
+  });
+
+  let finished: (code: number) => void = () => {};
+  const done = new Promise<number>((resolve) => (finished = resolve));
+  let stopping = false;
+  const shutdown = (why: string, code = 0) => {
+    if (stopping) return;
+    stopping = true;
+    if (!v.json) process.stderr.write(`pxekit: ${why}: stopping\n`);
+    void controller
+      .close()
+      .catch(() => undefined)
+      .then(() => server.close())
+      .then(() => finished(code));
+  };
+  process.on('SIGINT', () => shutdown('interrupted'));
+  process.on('SIGTERM', () => shutdown('terminated'));
+  controller.on('shutdown', () => shutdown('shutdown requested over the API'));
+
+  await server.start();
+  if (v.json) process.stdout.write(JSON.stringify({ type: 'ui', at: Date.now(), url: server.url, wsUrl: server.wsUrl, port: server.port }) + '\n');
+  else process.stdout.write(`PXE Kit UI: ${server.url}\n`);
+
+  if (v['exit-with-parent']) watchParent(server, v['token-stdin'] ?? false, shutdown);
+
+  if (positionals.length === 1) {
+    if (!v.iface) throw new UsageError('with IMAGE, --ui needs --iface too (or choose both in the UI)');
+    controller
+      .startServing({ iface: v.iface, mode, range: v.range, force: v.force, imagePath: positionals[0], initrds: [...v.initrd], cmdline: v.cmdline })
+      .catch((err: Error) => {
+        if (!v.json) process.stderr.write(`pxekit: ${err.message}\n`);
+      });
+  }
+  return done;
+}
+
+/**
+ * A root engine must never be orphaned: it quits 10 s after its last UI
+ * connection went (the app's main process keeps one open all the time), if
+ * nobody connects within a minute of start, and at once when the app's end of
+ * stdin closes (pkexec keeps stdin: the pipe closes when the app dies).
+ */
+function watchParent(server: ApiServer, stdinIsParent: boolean, shutdown: (why: string) => void): void {
+  let timer: NodeJS.Timeout | undefined = setTimeout(() => shutdown('no UI connected within a minute'), FIRST_CONNECT_MS);
+  server.on('connections', (n: number) => {
+    if (timer) clearTimeout(timer);
+    timer = n === 0 ? setTimeout(() => shutdown('the app that started this engine is gone'), PARENT_GONE_MS) : undefined;
+  });
+  if (stdinIsParent) {
+    process.stdin.resume();
+    process.stdin.on('end', () => shutdown('the app that started this engine closed its pipe'));
+  }
+}
