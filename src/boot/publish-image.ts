@@ -4,8 +4,9 @@ import { constants, promises as fsp } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { bufferFile, diskFile, type PublishedFile, type PublishedFiles } from '../files/published.js';
 import { chainScript, httpUrl, kernelScript, macFromScriptName, macToHyphens } from './ipxe-script.js';
+import { looksLikeIso, publishTreeImage, type HelperPaths } from '../images/publish-iso.js';
 
-export type ImageKind = 'kernel' | 'ipxe-script' | 'efi' | 'pxe';
+export type ImageKind = 'kernel' | 'ipxe-script' | 'efi' | 'pxe' | 'iso' | 'folder';
 
 /** An image whose kind publishImage detects from the file (what the CLI passes). */
 export interface AutoImageSpec {
@@ -19,11 +20,13 @@ export type ImageSpec =
   | { kind: 'kernel'; kernel: string; initrds: string[]; cmdline: string }
   | { kind: 'ipxe-script'; path: string }
   | { kind: 'efi' | 'pxe'; path: string }
+  /** An ISO (or an unpacked ISO folder) served in place; a recipe (src/images/recipes) writes its script. */
+  | { kind: 'iso' | 'folder'; path: string; cmdline?: string; id?: string; helpers?: HelperPaths }
   | AutoImageSpec;
 
 export type ResolvedImageSpec = Exclude<ImageSpec, AutoImageSpec>;
 
-const WHAT_TO_GIVE = 'give the path to a kernel (vmlinuz), an iPXE script or an EFI binary';
+const WHAT_TO_GIVE = 'give the path to an ISO, a kernel (vmlinuz), an iPXE script or an EFI binary';
 const PXE_EXTENSIONS = new Set(['.pxe', '.kpxe', '.kkpxe', '.0', '.com', '.n12']);
 
 /**
@@ -60,6 +63,12 @@ export async function detectImageKind(path: string): Promise<ImageKind> {
 
 /** Builds a spec from a single path given on the command line (plus --initrd/--cmdline for kernels). */
 export async function imageSpecFromPath(path: string, extra: { initrds?: string[]; cmdline?: string } = {}): Promise<ResolvedImageSpec> {
+  const st = await fsp.stat(path).catch(() => undefined);
+  if (st?.isDirectory()) return { kind: 'folder', path, cmdline: extra.cmdline || undefined };
+  if (st?.isFile() && (await looksLikeIso(path))) {
+    if (extra.initrds?.length) throw new Error(`${path} is an ISO image, not a kernel: initrds can only go with a kernel`);
+    return { kind: 'iso', path, cmdline: extra.cmdline || undefined };
+  }
   const kind = await detectImageKind(path);
   if (kind === 'kernel') return { kind, kernel: path, initrds: extra.initrds ?? [], cmdline: extra.cmdline ?? '' };
   if (extra.initrds?.length) throw new Error(`${path} is ${describeKind(kind)}, not a kernel: initrds can only go with a kernel`);
@@ -87,6 +96,10 @@ export interface PublishImageOptions {
   httpPort: number;
   /** Where the per-client scripts live; "ipxe/" gives "ipxe/52-54-00-12-34-56.ipxe". */
   scriptPrefix?: string;
+  /** Where a kernel image's files go ("image/" by default): several images can be published side by side. */
+  filePrefix?: string;
+  /** false: do not register the per-client scripts (the caller serves scriptFor() itself, e.g. the library's boot chooser). */
+  registerScripts?: boolean;
 }
 
 export async function publishImage(files: PublishedFiles, given: ImageSpec, opts: PublishImageOptions): Promise<PublishedImage> {
@@ -95,24 +108,36 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
   const added: PublishedFile[] = [];
   let script: (mac: string) => string;
   let description: string;
+  const fp = (opts.filePrefix ?? 'image/').replace(/^\/+/, '').replace(/\/*$/, '/');
+  let payloadPaths: string[] | undefined;
+  let unpublishTree: (() => Promise<void>) | undefined;
+  let treePaths: string[] = [];
 
-  if (spec.kind === 'kernel') {
+  if (spec.kind === 'iso' || spec.kind === 'folder') {
+    const t = await publishTreeImage(files, spec.path, { id: spec.id, serverIp: opts.serverIp, httpPort: opts.httpPort, cmdline: spec.cmdline, helpers: spec.helpers });
+    description = t.description;
+    const text = t.script();
+    script = () => text;
+    payloadPaths = t.payloadPaths;
+    treePaths = t.paths;
+    unpublishTree = t.unpublish;
+  } else if (spec.kind === 'kernel') {
     await checkFile(spec.kernel, WHAT_TO_GIVE);
     for (const i of spec.initrds) await checkFile(i, 'give the path to an initrd (initramfs) image', 'initrd');
-    added.push(diskFile('image/vmlinuz', spec.kernel, 'kernel'));
+    added.push(diskFile(`${fp}vmlinuz`, spec.kernel, 'kernel'));
     const initrds = spec.initrds.map((p, n) => {
       const name = `initrd-${n}.img`;
-      added.push(diskFile(`image/${name}`, p, 'initrd'));
-      return { name, url: url(`image/${name}`) };
+      added.push(diskFile(`${fp}${name}`, p, 'initrd'));
+      return { name, url: url(`${fp}${name}`) };
     });
     const label = basename(spec.kernel);
     description = `Linux kernel ${label}${initrds.length ? ` with ${initrds.length} initrd${initrds.length > 1 ? 's' : ''}` : ''}`;
-    const text = kernelScript({ kernelUrl: url('image/vmlinuz'), initrds, cmdline: spec.cmdline, label });
+    const text = kernelScript({ kernelUrl: url(`${fp}vmlinuz`), initrds, cmdline: spec.cmdline, label });
     script = () => text;
   } else {
     await checkFile(spec.path, WHAT_TO_GIVE);
     const ext = spec.kind === 'ipxe-script' ? '.ipxe' : spec.kind === 'efi' ? '.efi' : extname(spec.path).toLowerCase() || '.pxe';
-    const name = `image/boot${ext}`;
+    const name = `${fp}boot${ext}`;
     // The user's own script or boot program is the payload: once it is delivered we can
     // no longer follow the boot (it is the user's code from there on).
     const role = 'payload';
@@ -127,28 +152,31 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
 
   for (const f of added) files.add(f);
   const prefix = (opts.scriptPrefix ?? 'ipxe/').replace(/^\/+/, '').replace(/\/*$/, '/');
-  files.addDynamic(prefix, (rest) => {
-    const mac = macFromScriptName(rest);
-    return mac ? bufferFile(`${prefix}${macToHyphens(mac)}.ipxe`, script(mac), 'boot script') : undefined;
-  });
+  if (opts.registerScripts !== false) {
+    files.addDynamic(prefix, (rest) => {
+      const mac = macFromScriptName(rest);
+      return mac ? bufferFile(`${prefix}${macToHyphens(mac)}.ipxe`, script(mac), 'boot script') : undefined;
+    });
+  }
 
-  const paths = added.map((f) => f.path);
+  const paths = [...added.map((f) => f.path), ...treePaths];
   return {
     spec,
     paths,
-    payloadPaths: paths,
+    payloadPaths: payloadPaths ?? paths,
     scriptPathFor: (mac) => `${prefix}${macToHyphens(mac)}.ipxe`,
     description,
     scriptFor: (mac) => script(mac),
     unpublish: () => {
       for (const f of added) files.remove(f.path);
-      files.removeDynamic(prefix);
+      if (opts.registerScripts !== false) files.removeDynamic(prefix);
+      void unpublishTree?.();
     },
   };
 }
 
 function describeKind(kind: ImageKind): string {
-  return { kernel: 'a Linux kernel', 'ipxe-script': 'an iPXE script', efi: 'an EFI program', pxe: 'a PXE boot program' }[kind];
+  return { kernel: 'a Linux kernel', 'ipxe-script': 'an iPXE script', efi: 'an EFI program', pxe: 'a PXE boot program', iso: 'an ISO image', folder: 'an image folder' }[kind];
 }
 
 async function checkFile(path: string, what: string, role?: string): Promise<void> {

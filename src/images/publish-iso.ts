@@ -1,0 +1,179 @@
+// Serves an ISO (or an unpacked folder) straight from where it lies: every file of its
+// tree under "iso/<id>/..." (live systems fetch their squashfs, stage2 or repository from
+// there), the ISO itself as "iso/<id>.iso" (sanboot and casper read it by Range), and the
+// recipe's iPXE script for each client. Nothing is extracted or copied.
+import { existsSync, promises as fsp, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { diskFile, type PublishedFile, type PublishedFiles } from '../files/published.js';
+import { httpUrl } from '../boot/ipxe-script.js';
+import { packageRoot } from '../boot/ipxe-binaries.js';
+import { IsoImage } from './iso/index.js';
+import { MEMDISK_PATHS, planFor, type Helper, type RecipePlan, type ScriptContext } from './recipes/index.js';
+import { folderFilePath, folderTree, isoTree, type ImageTree, type TreeEntry } from './tree.js';
+
+export interface HelperPaths {
+  wimboot?: string;
+  memdisk?: string;
+  /** Only the paths given: do not look in resources/, $PXEKIT_WIMBOOT or syslinux (tests). */
+  noSearch?: boolean;
+}
+
+/** wimboot from the given path, $PXEKIT_WIMBOOT or resources/wimboot; memdisk from syslinux. */
+export function findHelpers(given: HelperPaths = {}): HelperPaths {
+  const isFile = (p: string | undefined) => !!p && existsSync(p) && statSync(p).isFile();
+  const search = !given.noSearch;
+  const wimboot = [given.wimboot, ...(search ? [process.env.PXEKIT_WIMBOOT, join(packageRoot(), 'resources', 'wimboot')] : [])].find(isFile);
+  if (given.wimboot && wimboot !== given.wimboot) throw new Error(`wimboot not found at ${given.wimboot}`);
+  const memdisk = [given.memdisk, ...(search ? MEMDISK_PATHS : [])].find(isFile);
+  return { wimboot, memdisk };
+}
+
+/** True when the file holds an ISO 9660 ("CD001") or UDF ("BEA01"/"NSR0x") volume recognition sequence at sector 16. */
+export async function looksLikeIso(path: string): Promise<boolean> {
+  let fh;
+  try {
+    fh = await fsp.open(path, 'r');
+    const b = Buffer.alloc(6);
+    const { bytesRead } = await fh.read(b, 0, 6, 16 * 2048);
+    const id = b.toString('latin1', 1, 6);
+    return bytesRead === 6 && ['CD001', 'BEA01', 'NSR02', 'NSR03'].includes(id);
+  } catch {
+    return false;
+  } finally {
+    await fh?.close();
+  }
+}
+
+export interface OpenedImage {
+  kind: 'iso' | 'folder';
+  path: string;
+  size: number;
+  tree: ImageTree;
+  plan: RecipePlan;
+  helpers: HelperPaths;
+}
+
+/** Opens an ISO or folder and finds its recipe. IsoError for a damaged ISO. */
+export async function openImage(path: string, given: HelperPaths = {}): Promise<OpenedImage> {
+  const st = await fsp.stat(path).catch(() => undefined);
+  if (!st) throw new Error(`no such file or folder: ${path}`);
+  const helpers = findHelpers(given);
+  let tree: ImageTree;
+  if (st.isDirectory()) tree = folderTree(path);
+  else tree = isoTree(await IsoImage.open(path));
+  try {
+    const plan = await planFor(tree, { ...helpers, isoSize: st.isDirectory() ? undefined : st.size });
+    return { kind: st.isDirectory() ? 'folder' : 'iso', path, size: st.isDirectory() ? 0 : st.size, tree, plan, helpers };
+  } catch (e) {
+    await tree.close();
+    throw e;
+  }
+}
+
+/** "Ubuntu 22.04.3 LTS", for messages on screen and in the UI. */
+export function planLabel(plan: RecipePlan, fallback: string): string {
+  if (plan.recipe === 'none' || plan.recipe === 'sanboot' || plan.recipe === 'memdisk') return fallback;
+  return [plan.os, plan.version].filter(Boolean).join(' ');
+}
+
+/** Ids become URL path segments: keep them plain. */
+export function safeId(s: string): string {
+  const id = s.toLowerCase().replace(/\.iso$/i, '').replace(/[^a-z0-9._-]+/g, '-').replace(/^[-.]+|[-.]+$/g, '');
+  return id || 'image';
+}
+
+export interface PublishTreeOptions {
+  /** Path segment under iso/: "iso/<id>/...". */
+  id?: string;
+  serverIp: string;
+  httpPort: number;
+  /** Extra kernel arguments for Linux recipes. */
+  cmdline?: string;
+  helpers?: HelperPaths;
+}
+
+export interface PublishedTreeImage {
+  id: string;
+  opened: OpenedImage;
+  /** Published paths whose delivery means the machine got its image. */
+  payloadPaths: string[];
+  /** Static paths added (the ISO, helpers). */
+  paths: string[];
+  description: string;
+  script(): string;
+  unpublish(): Promise<void>;
+}
+
+export async function publishTreeImage(files: PublishedFiles, path: string, o: PublishTreeOptions): Promise<PublishedTreeImage> {
+  const opened = await openImage(path, o.helpers);
+  try {
+    return await publishOpened(files, opened, o);
+  } catch (e) {
+    await opened.tree.close();
+    throw e;
+  }
+}
+
+export async function publishOpened(files: PublishedFiles, opened: OpenedImage, o: PublishTreeOptions): Promise<PublishedTreeImage> {
+  const { tree, plan } = opened;
+  const id = o.id ?? safeId(basename(opened.path));
+  const prefix = `iso/${id}/`;
+  const url = (p: string) => httpUrl(o.serverIp, o.httpPort, p);
+  const roles = new Map(plan.files.map((f) => [f.path.toLowerCase(), f.role]));
+
+  // Index the whole tree once: lookups are then synchronous, as PublishedFiles wants.
+  const index = new Map<string, TreeEntry>();
+  for await (const e of tree.walk()) if (e.type === 'file') index.set(e.path.toLowerCase(), e);
+  const fileFor = (e: TreeEntry): PublishedFile => ({
+    path: prefix + e.path,
+    role: roles.get(e.path.toLowerCase()) ?? 'image file',
+    size: async () => e.size,
+    open: () => (opened.kind === 'folder' ? diskFile(prefix + e.path, folderFilePath(opened.path, e.path), 'image file').open() : tree.openFile(e.path)),
+  });
+  files.addDynamic(prefix, (rest) => {
+    const e = index.get(rest.toLowerCase());
+    return e ? fileFor(e) : undefined;
+  });
+
+  const added: string[] = [];
+  let isoUrl: string | undefined;
+  if (opened.kind === 'iso') {
+    const isoPath = `iso/${id}.iso`;
+    files.add(diskFile(isoPath, opened.path, plan.payloadIso ? 'iso' : 'image file'));
+    added.push(isoPath);
+    isoUrl = url(isoPath);
+  }
+  const helperPaths: Partial<Record<Helper, string>> = {};
+  for (const h of plan.helpers) {
+    const p = opened.helpers[h];
+    if (!p) continue;
+    const pub = `helpers/${id}/${h}`;
+    files.add(diskFile(pub, p, 'payload'));
+    added.push(pub);
+    helperPaths[h] = pub;
+  }
+  const payloadPaths = plan.payloadIso && isoUrl ? [`iso/${id}.iso`] : plan.files.map((f) => prefix + (index.get(f.path.toLowerCase())?.path ?? f.path));
+  const label = planLabel(plan, basename(opened.path));
+  const ctx: ScriptContext = {
+    fileUrl: (p) => url(prefix + p),
+    treeUrl: url(prefix),
+    isoUrl,
+    helperUrl: (h) => (helperPaths[h] ? url(helperPaths[h]!) : undefined),
+    extraCmdline: o.cmdline ?? '',
+    label,
+  };
+  const text = plan.script(ctx);
+  return {
+    id,
+    opened,
+    payloadPaths,
+    paths: added,
+    description: `${label} (${opened.kind === 'iso' ? 'ISO' : 'folder'} ${basename(opened.path)}: ${plan.method})`,
+    script: () => text,
+    unpublish: async () => {
+      files.removeDynamic(prefix);
+      for (const p of added) files.remove(p);
+      await tree.close();
+    },
+  };
+}

@@ -1,0 +1,60 @@
+// What a recipe is: it looks at an image's tree and, when it recognises the OS,
+// says what it is, how it boots on BIOS and UEFI, which files the script loads,
+// and writes that iPXE script.
+import type { ImageTree } from '../tree.js';
+
+export type BootMode = 'bios' | 'uefi';
+export type Helper = 'wimboot' | 'memdisk';
+
+export interface RecipeFile {
+  /** Path inside the image tree (as the image spells it). */
+  path: string;
+  /** Role for the sessions view: 'kernel', 'initrd', 'payload'. */
+  role: string;
+}
+
+export interface ScriptContext {
+  /** Absolute URL of a file inside the image tree. */
+  fileUrl(path: string): string;
+  /** URL of the tree's root, ending in "/": live systems fetch the rest themselves. */
+  treeUrl: string;
+  /** URL of the whole ISO (ISOs only), served with Range support. */
+  isoUrl?: string;
+  /** URL of a helper PXE Kit publishes (wimboot, memdisk), when it has one. */
+  helperUrl(name: Helper): string | undefined;
+  /** The user's extra kernel arguments (console=ttyS0, ...). */
+  extraCmdline: string;
+  /** What is booting, for the messages on the client's screen. */
+  label: string;
+}
+
+export interface RecipePlan {
+  recipe: 'winpe' | 'casper' | 'debian-live' | 'redhat' | 'arch' | 'memdisk' | 'sanboot' | 'none';
+  os: string;
+  version?: string;
+  bootModes: BootMode[];
+  /** One line: how a client boots it ("kernel + initrd from casper/, ISO fetched over HTTP"). */
+  method: string;
+  /** The files inside the image the script loads: delivering them all hands the machine off. */
+  files: RecipeFile[];
+  /** The whole ISO is the payload (sanboot, memdisk). */
+  payloadIso?: boolean;
+  helpers: Helper[];
+  /** Things the technician should know (wimboot missing, BIOS only, ...). */
+  notes: string[];
+  script(ctx: ScriptContext): string;
+}
+
+export interface RecipeEnv {
+  /** wimboot binary on this machine, if any. */
+  wimboot?: string;
+  /** syslinux's memdisk, if any. */
+  memdisk?: string;
+  /** Byte size of the ISO (memdisk loads all of it into RAM). */
+  isoSize?: number;
+}
+
+export interface Recipe {
+  name: RecipePlan['recipe'];
+  match(tree: ImageTree, env: RecipeEnv): Promise<RecipePlan | undefined>;
+}

@@ -1,0 +1,82 @@
+// WinPE and Windows setup media. With wimboot (iPXE's Windows loader) the client loads
+// bootmgr (BIOS) or the EFI boot manager (UEFI), the BCD, boot.sdi and boot.wim straight
+// from the ISO into a RAM disk; without it, iPXE sanboots the whole ISO over HTTP,
+// which boots but Windows setup then often cannot find its media again.
+import { firstFile, readText } from '../tree.js';
+import { failedBlock, sanitise } from './common.js';
+import type { Recipe, RecipeFile } from './types.js';
+
+export const WIMBOOT_URL = 'https://github.com/ipxe/wimboot/releases';
+export const WIMBOOT_HINT = `wimboot was not found: download "wimboot" from ${WIMBOOT_URL} and put it in resources/wimboot (or give its path with --wimboot)`;
+
+export const winpeRecipe: Recipe = {
+  name: 'winpe',
+  async match(tree, env) {
+    const bootmgr = await firstFile(tree, ['bootmgr']);
+    const bcd = await firstFile(tree, ['Boot/BCD']);
+    const sdi = await firstFile(tree, ['Boot/boot.sdi']);
+    const wim = await firstFile(tree, ['sources/boot.wim']);
+    if (!bcd || !sdi || !wim || !bootmgr) return undefined;
+    const efiLoader = await firstFile(tree, ['efi/boot/bootx64.efi', 'efi/microsoft/boot/bootmgfw.efi']);
+    const setup = await firstFile(tree, ['sources/install.wim', 'sources/install.esd', 'sources/install.swm']);
+    const info = await readText(tree, 'sources/idwbinfo.txt');
+    const branch = info && /BuildBranch=(\S+)/i.exec(info)?.[1];
+    const arch = info && /BuildArch=(\S+)/i.exec(info)?.[1];
+    const version = [branch, arch].filter(Boolean).join(' ') || undefined;
+    const os = setup ? 'Windows setup' : 'Windows PE';
+    const files: RecipeFile[] = [{ path: bootmgr.path, role: 'payload' }];
+    if (efiLoader) files.push({ path: efiLoader.path, role: 'payload' });
+    files.push({ path: bcd.path, role: 'payload' }, { path: sdi.path, role: 'payload' }, { path: wim.path, role: 'payload' });
+    if (!env.wimboot) {
+      return {
+        recipe: 'winpe',
+        os,
+        version,
+        bootModes: tree.boot?.uefi ? ['bios', 'uefi'] : ['bios'],
+        method: 'iPXE sanboot of the whole ISO over HTTP (no wimboot)',
+        files: [],
+        payloadIso: true,
+        helpers: [],
+        notes: [WIMBOOT_HINT, 'without wimboot Windows setup may stop with "a media driver is missing" once it has started'],
+        script: (ctx) => sanbootScript(ctx.isoUrl ?? ctx.treeUrl, ctx.label),
+      };
+    }
+    return {
+      recipe: 'winpe',
+      os,
+      version,
+      bootModes: ['bios', 'uefi'],
+      method: 'wimboot: bootmgr, BCD, boot.sdi and boot.wim loaded from the ISO into a RAM disk',
+      files,
+      helpers: ['wimboot'],
+      notes: [],
+      script: (ctx) => {
+        const wimboot = ctx.helperUrl('wimboot');
+        const l = (name: string, path: string) => `initrd --name ${name} ${ctx.fileUrl(path)} || goto failed`;
+        return [
+          '#!ipxe',
+          `echo PXE Kit: booting ${sanitise(ctx.label)} with wimboot on \${net0/mac}`,
+          `kernel ${wimboot} gui || goto failed`,
+          // BIOS boots bootmgr; UEFI boots the EFI boot manager (wimboot extracts it from boot.wim when the ISO has none).
+          'iseq ${platform} efi && goto efi_loader || goto bios_loader',
+          ':bios_loader',
+          l('bootmgr', bootmgr.path),
+          'goto common',
+          ':efi_loader',
+          efiLoader ? l('bootx64.efi', efiLoader.path) : 'echo PXE Kit: no EFI boot manager on the ISO, wimboot takes it from boot.wim',
+          ':common',
+          l('BCD', bcd.path),
+          l('boot.sdi', sdi.path),
+          l('boot.wim', wim.path),
+          'boot || goto failed',
+          ...failedBlock(ctx.label),
+        ].join('\n');
+      },
+    };
+  },
+};
+
+/** Maps the ISO as a SAN disk over HTTP (iPXE reads it by Range requests) and boots it. */
+export function sanbootScript(isoUrl: string, label: string): string {
+  return ['#!ipxe', `echo PXE Kit: booting ${sanitise(label)} (ISO over HTTP) on \${net0/mac}`, `sanboot ${isoUrl} || goto failed`, ...failedBlock(label)].join('\n');
+}
