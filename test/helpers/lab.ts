@@ -69,6 +69,17 @@ export class Lab {
     if (!opts.serverWithoutAddress) this.ip(this.serverNs, ['addr', 'add', `${this.serverIp}/24`, 'dev', this.serverIf]);
     this.ip(this.serverNs, ['link', 'set', this.serverIf, 'up']);
     this.ip(this.clientNs, ['link', 'set', this.clientIf, 'up']);
+    this.waitForCarrier();
+  }
+
+  /** A veth reports carrier a moment after both ends are up; tests that list NICs must not race it. */
+  private waitForCarrier(): void {
+    const sleeper = new Int32Array(new SharedArrayBuffer(4));
+    for (let i = 0; i < 100; i++) {
+      const state = this.ip(this.serverNs, ['-o', 'link', 'show', this.serverIf]);
+      if (/state UP/.test(state)) return;
+      Atomics.wait(sleeper, 0, 0, 20);
+    }
   }
 
   /** Runs `ip` in a namespace (null = root). */
