@@ -26,7 +26,7 @@ export type ImageSpec =
 
 export type ResolvedImageSpec = Exclude<ImageSpec, AutoImageSpec>;
 
-const WHAT_TO_GIVE = 'give the path to an ISO, a kernel (vmlinuz), an iPXE script or an EFI binary';
+const WHAT_TO_GIVE = 'give the path to a kernel (vmlinuz), an iPXE script or an EFI binary';
 const PXE_EXTENSIONS = new Set(['.pxe', '.kpxe', '.kkpxe', '.0', '.com', '.n12']);
 
 /**
@@ -63,8 +63,8 @@ export async function detectImageKind(path: string): Promise<ImageKind> {
 
 /** Builds a spec from a single path given on the command line (plus --initrd/--cmdline for kernels). */
 export async function imageSpecFromPath(path: string, extra: { initrds?: string[]; cmdline?: string } = {}): Promise<ResolvedImageSpec> {
+  // Folders (unpacked ISOs) come in through the library, which says kind 'folder' itself.
   const st = await fsp.stat(path).catch(() => undefined);
-  if (st?.isDirectory()) return { kind: 'folder', path, cmdline: extra.cmdline || undefined };
   if (st?.isFile() && (await looksLikeIso(path))) {
     if (extra.initrds?.length) throw new Error(`${path} is an ISO image, not a kernel: initrds can only go with a kernel`);
     return { kind: 'iso', path, cmdline: extra.cmdline || undefined };
