@@ -1,0 +1,144 @@
+// In-memory transport for component tests only (bundled into the test harness,
+// never into renderer/dist). Commands answer from plain in-memory state with the
+// contract's types; tests push events and hellos, and read what was requested.
+import type { ApiEvent, Assignment, CommandName, Commands, LibraryEntry, MenuSettings, NetInterface, StatusEvent, ClientSession } from './types.js';
+import { ApiError, Listeners, type ConnectionState, type Hello, type Transport } from './transport.js';
+
+type Handler<N extends CommandName> = (params: Commands[N]['params']) => Commands[N]['result'] | Promise<Commands[N]['result']>;
+
+export interface FakeState {
+  interfaces: NetInterface[];
+  status: StatusEvent;
+  sessions: ClientSession[];
+  library: LibraryEntry[];
+  assignments: Assignment[];
+  menu: MenuSettings;
+}
+
+export class FakeTransport implements Transport {
+  readonly requests: Array<{ cmd: CommandName; params: unknown }> = [];
+  private readonly events = new Listeners<[ApiEvent]>();
+  private readonly hellos = new Listeners<[Hello]>();
+  private readonly states = new Listeners<[ConnectionState, string | undefined]>();
+  private readonly overrides = new Map<CommandName, (params: unknown) => unknown>();
+  connection: ConnectionState = 'connecting';
+  state: FakeState;
+
+  constructor(initial: Partial<FakeState> = {}) {
+    this.state = {
+      interfaces: [],
+      status: { type: 'status', at: Date.now(), state: 'stopped' },
+      sessions: [],
+      library: [],
+      assignments: [],
+      menu: { enabled: false, timeoutSeconds: 5, includeLocalBoot: true },
+      ...initial,
+    };
+  }
+
+  /** Replaces one command's answer (throw an ApiError to make it fail). */
+  handle<N extends CommandName>(cmd: N, fn: Handler<N>): void {
+    this.overrides.set(cmd, fn as (p: unknown) => unknown);
+  }
+
+  /** Opens the "connection": the hello first, as the real server does. */
+  open(): void {
+    this.connection = 'open';
+    this.states.emit('open', undefined);
+    this.hellos.emit({ status: this.state.status, sessions: this.state.sessions, engineVersion: 'fake' });
+  }
+
+  drop(): void {
+    this.connection = 'closed';
+    this.states.emit('closed', 'engine not reachable, retrying');
+  }
+
+  emit(event: ApiEvent): void {
+    this.events.emit(event);
+  }
+
+  async request<N extends CommandName>(cmd: N, params: Commands[N]['params']): Promise<Commands[N]['result']> {
+    this.requests.push({ cmd, params });
+    await Promise.resolve();
+    const o = this.overrides.get(cmd);
+    if (o) return (await o(params)) as Commands[N]['result'];
+    return this.answer(cmd, params) as Commands[N]['result'];
+  }
+
+  private answer(cmd: CommandName, params: unknown): unknown {
+    const s = this.state;
+    const at = Date.now();
+    switch (cmd) {
+      case 'engine.status':
+        return s.status;
+      case 'interfaces.list':
+        return s.interfaces;
+      case 'sessions.list':
+        return s.sessions;
+      case 'library.list':
+        return s.library;
+      case 'serve.start': {
+        const p = params as Commands['serve.start']['params'];
+        s.status = { type: 'status', at, state: 'serving', iface: p.iface, mode: p.mode === 'proxy' ? 'proxy' : 'dhcp', ports: { dhcp: 67, pxe: 4011, tftp: 69, http: 8080 } };
+        this.emit(s.status);
+        return s.status;
+      }
+      case 'serve.stop':
+        s.status = { type: 'status', at, state: 'stopped' };
+        this.emit(s.status);
+        return s.status;
+      case 'library.add': {
+        const p = params as Commands['library.add']['params'];
+        const entry: LibraryEntry = { id: `img${s.library.length + 1}`, name: p.name ?? p.path.split('/').pop()!, kind: 'kernel', path: p.path, size: 0, present: true, addedAt: at };
+        s.library = [...s.library, entry];
+        this.emit({ type: 'library', at, entries: s.library });
+        return entry;
+      }
+      case 'library.remove': {
+        const { id } = params as { id: string };
+        const before = s.library.length;
+        s.library = s.library.filter((e) => e.id !== id);
+        this.emit({ type: 'library', at, entries: s.library });
+        return { removed: s.library.length < before };
+      }
+      case 'library.inspect': {
+        const { id } = params as { id: string };
+        const entry = s.library.find((e) => e.id === id);
+        if (!entry) throw new ApiError('not-found', `no library entry ${id}`);
+        return { entry, detected: entry.os ?? entry.kind, script: '#!ipxe\n' };
+      }
+      case 'assign.set': {
+        const a = params as Assignment;
+        s.assignments = [...s.assignments.filter((x) => x.mac !== a.mac), a];
+        this.emit({ type: 'assignments', at, assignments: s.assignments });
+        return s.assignments;
+      }
+      case 'assign.clear': {
+        const { mac } = params as { mac: string };
+        s.assignments = s.assignments.filter((x) => x.mac !== mac);
+        this.emit({ type: 'assignments', at, assignments: s.assignments });
+        return s.assignments;
+      }
+      case 'menu.set':
+        s.menu = params as MenuSettings;
+        this.emit({ type: 'menu', at, menu: s.menu });
+        return s.menu;
+      case 'logs.export':
+        return { fileName: 'pxekit-log.txt', content: 'fake log\n' };
+    }
+    throw new ApiError('unknown-command', `unknown command ${String(cmd)}`);
+  }
+
+  onEvent(listener: (event: ApiEvent) => void): () => void {
+    return this.events.add(listener);
+  }
+  onHello(listener: (hello: Hello) => void): () => void {
+    return this.hellos.add(listener);
+  }
+  onConnection(listener: (state: ConnectionState, detail?: string) => void): () => void {
+    return this.states.add(listener);
+  }
+  close(): void {
+    this.drop();
+  }
+}

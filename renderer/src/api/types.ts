@@ -1,0 +1,24 @@
+// The renderer's view of the one API contract (src/api/contract.ts). Type-only
+// re-exports plus the contract's two constants, so the bundle carries no engine code.
+export type {
+  ApiEvent,
+  Assignment,
+  CommandName,
+  Commands,
+  EventEnvelope,
+  HelloEnvelope,
+  LibraryEntry,
+  MenuSettings,
+  RequestEnvelope,
+  ResponseEnvelope,
+  ServeModeOption,
+  ServeOptions,
+  ServerMessage,
+  StateEvent,
+} from '../../../src/api/contract.js';
+export { API_VERSION, TOKEN_PROTOCOL_PREFIX } from '../../../src/api/contract.js';
+export type { NetInterface } from '../../../src/net/interfaces.js';
+export type { ClientSession, SessionState, SessionFailure, TimelineEntry, TransferSnapshot } from '../../../src/sessions/session.js';
+export { STATE_LABELS } from '../../../src/sessions/session.js';
+export type { StatusEvent, OtherDhcpServer, EngineState } from '../../../src/sessions/status.js';
+export type { WireEvent, LogEvent, LogLevel, DhcpEvent, TransferEvent, DropEvent } from '../../../src/sessions/events.js';

@@ -1,0 +1,43 @@
+// Component-test page: the real App over the in-memory FakeTransport, driven by
+// the UI tests through window.__pxekitFake (and window.__pxekitLog for bulk lines).
+import { StrictMode } from 'react';
+import { createRoot } from 'react-dom/client';
+import { App } from './App.js';
+import { FakeTransport } from './api/fake-transport.js';
+import type { ApiEvent } from './api/types.js';
+import { connectStores } from './store/feed.js';
+import { useUi, type Screen } from './store/ui.js';
+import './styles.css';
+
+declare global {
+  interface Window {
+    __pxekitFake: FakeTransport;
+    __pxekitHarness: {
+      emitMany(events: ApiEvent[]): void;
+      /** n synthetic log events, as the engine would send them, in one burst. */
+      floodLog(n: number, macs: string[]): void;
+      show(screen: Screen): void;
+    };
+  }
+}
+
+const fake = new FakeTransport();
+window.__pxekitFake = fake;
+window.__pxekitHarness = {
+  emitMany: (events) => events.forEach((e) => fake.emit(e)),
+  floodLog(n, macs) {
+    const sources = ['dhcp', 'tftp', 'http', 'boot', 'engine'] as const;
+    const levels = ['debug', 'info', 'info', 'info', 'warn', 'error'] as const;
+    const t0 = Date.now() - n;
+    for (let i = 0; i < n; i++) {
+      fake.emit({ type: 'log', at: t0 + i, level: levels[i % levels.length], source: sources[i % sources.length], message: `flood line ${i}`, mac: macs[i % macs.length] });
+    }
+  },
+  show: (screen) => useUi.setState({ screen }),
+};
+connectStores(fake);
+createRoot(document.getElementById('root')!).render(
+  <StrictMode>
+    <App />
+  </StrictMode>,
+);

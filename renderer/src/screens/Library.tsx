@@ -1,0 +1,213 @@
+// Step 2: the images PXE Kit can serve; one click serves one on the chosen NIC.
+import { useState, type DragEvent, type FormEvent } from 'react';
+import { bridge } from '../api/bridge.js';
+import type { LibraryEntry } from '../api/types.js';
+import { formatBytes } from '../format.js';
+import { command } from '../store/feed.js';
+import { useLibrary } from '../store/library.js';
+import { useStatus } from '../store/status.js';
+import { useUi } from '../store/ui.js';
+import { Assignments } from './Assignments.js';
+import { MenuSettingsForm } from './MenuSettings.js';
+import { ErrorNote, ProgressBar, errorText } from './common.js';
+
+const KIND_LABELS: Record<LibraryEntry['kind'], string> = {
+  iso: 'ISO image',
+  folder: 'Folder',
+  kernel: 'Linux kernel',
+  'ipxe-script': 'iPXE script',
+  efi: 'EFI program',
+  pxe: 'PXE program',
+};
+
+function AddImage() {
+  const [path, setPath] = useState('');
+  const [initrds, setInitrds] = useState('');
+  const [cmdline, setCmdline] = useState('');
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const [dragging, setDragging] = useState(false);
+  const b = bridge();
+
+  const add = async (p: string) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      const list = initrds
+        .split(/[\n,]/)
+        .map((s) => s.trim())
+        .filter(Boolean);
+      await command('library.add', { path: p.trim(), ...(list.length ? { initrds: list } : {}), ...(cmdline.trim() ? { cmdline: cmdline.trim() } : {}) });
+      setPath('');
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (path.trim()) void add(path);
+  };
+  const browse = async () => {
+    const chosen = (await b?.openImageDialog?.()) ?? [];
+    for (const p of chosen) await add(p);
+  };
+  const drop = async (e: DragEvent) => {
+    e.preventDefault();
+    setDragging(false);
+    if (!b?.pathForFile) return;
+    for (const f of Array.from(e.dataTransfer.files)) await add(b.pathForFile(f));
+  };
+
+  return (
+    <form
+      className={`card add-image${dragging ? ' dragging' : ''}`}
+      onSubmit={submit}
+      aria-labelledby="add-title"
+      onDragOver={(e) => {
+        if (b?.pathForFile) {
+          e.preventDefault();
+          setDragging(true);
+        }
+      }}
+      onDragLeave={() => setDragging(false)}
+      onDrop={(e) => void drop(e)}
+    >
+      <h3 id="add-title">Add an image</h3>
+      <p className="hint">An ISO, a folder, a Linux kernel (with its initrd), an iPXE script or an EFI program{b?.pathForFile ? ': drop it here or type its path' : ': type its path on this computer'}.</p>
+      <label className="field">
+        Image path
+        <input type="text" name="path" value={path} onChange={(e) => setPath(e.target.value)} placeholder="/home/me/images/debian-12.iso" required />
+      </label>
+      <label className="field">
+        Initrd paths <span className="hint">(kernels only; comma-separated)</span>
+        <input type="text" name="initrds" value={initrds} onChange={(e) => setInitrds(e.target.value)} />
+      </label>
+      <label className="field">
+        Kernel command line <span className="hint">(kernels only)</span>
+        <input type="text" name="cmdline" value={cmdline} onChange={(e) => setCmdline(e.target.value)} placeholder="console=ttyS0" />
+      </label>
+      <div className="row">
+        <button type="submit" className="primary" disabled={busy || !path.trim()}>
+          Add image
+        </button>
+        {b?.openImageDialog && (
+          <button type="button" onClick={() => void browse()} disabled={busy}>
+            Browse…
+          </button>
+        )}
+      </div>
+      <ErrorNote text={error} />
+    </form>
+  );
+}
+
+function Checksum({ e }: { e: LibraryEntry }) {
+  if (e.sha256) return <code title={e.sha256}>{e.sha256.slice(0, 12)}…</code>;
+  if (e.sha256Progress !== undefined) {
+    const pct = Math.round(e.sha256Progress * 100);
+    return <ProgressBar value={pct} label={`Checksum of ${e.name}`} text={`checksum ${pct}%`} />;
+  }
+  return <span className="hint">—</span>;
+}
+
+function EntryRow({ e, onServe, serving }: { e: LibraryEntry; onServe: (e: LibraryEntry) => void; serving: boolean }) {
+  const [error, setError] = useState<string>();
+  return (
+    <tr>
+      <th scope="row">
+        {e.name}
+        <div className="hint path">{e.path}</div>
+        {!e.present && (
+          <div className="badge bad" role="note">
+            File missing
+          </div>
+        )}
+        <ErrorNote text={error} />
+      </th>
+      <td>{[e.os, e.version].filter(Boolean).join(' ') || <span className="hint">not detected</span>}</td>
+      <td>{KIND_LABELS[e.kind]}</td>
+      <td className="num">{formatBytes(e.size)}</td>
+      <td>
+        <Checksum e={e} />
+      </td>
+      <td className="actions">
+        <button type="button" className="primary" onClick={() => onServe(e)} disabled={!e.present} aria-label={`Serve ${e.name}`}>
+          {serving ? 'Serving' : 'Serve'}
+        </button>
+        <button
+          type="button"
+          aria-label={`Remove ${e.name}`}
+          onClick={() => void command('library.remove', { id: e.id }).catch((err) => setError(errorText(err)))}
+        >
+          Remove
+        </button>
+      </td>
+    </tr>
+  );
+}
+
+export function Library() {
+  const { entries, error } = useLibrary();
+  const ui = useUi();
+  const status = useStatus((s) => s.status);
+  const [serveError, setServeError] = useState<string>();
+  const [starting, setStarting] = useState(false);
+
+  const serve = async (e: LibraryEntry) => {
+    setServeError(undefined);
+    if (!ui.iface) {
+      setServeError('Pick the network interface first (Network screen).');
+      return;
+    }
+    setStarting(true);
+    try {
+      const st = await command('serve.start', { iface: ui.iface, mode: ui.mode, imageId: e.id, ...(ui.range.trim() ? { range: ui.range.trim() } : {}) });
+      if (st.state === 'error') setServeError(st.message ?? 'The engine could not start serving.');
+      else useUi.setState({ screen: 'clients' });
+    } catch (err) {
+      setServeError(errorText(err));
+    } finally {
+      setStarting(false);
+    }
+  };
+
+  return (
+    <section aria-labelledby="lib-title" className="screen">
+      <div className="screen-head">
+        <h2 id="lib-title">Images</h2>
+        <span className="hint">{ui.iface ? `Serving goes out on ${ui.iface} (${ui.mode})` : 'No network interface picked yet'}</span>
+      </div>
+      <AddImage />
+      <ErrorNote text={error ?? serveError} />
+      {starting && <p role="status">Starting… (checking for other DHCP servers first)</p>}
+      <table className="grid" aria-label="Image library">
+        <thead>
+          <tr>
+            <th scope="col">Image</th>
+            <th scope="col">Detected OS</th>
+            <th scope="col">Kind</th>
+            <th scope="col">Size</th>
+            <th scope="col">Checksum</th>
+            <th scope="col">Actions</th>
+          </tr>
+        </thead>
+        <tbody>
+          {entries.length === 0 && (
+            <tr>
+              <td colSpan={6} className="hint">
+                No images yet: add one above.
+              </td>
+            </tr>
+          )}
+          {entries.map((e) => (
+            <EntryRow key={e.id} e={e} onServe={(x) => void serve(x)} serving={status?.state === 'serving' && status.image !== undefined && status.image === e.path} />
+          ))}
+        </tbody>
+      </table>
+      <Assignments />
+      <MenuSettingsForm />
+    </section>
+  );
+}

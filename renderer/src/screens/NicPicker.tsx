@@ -1,0 +1,121 @@
+// Step 1: which NIC faces the machines to boot, and how to serve on it.
+import { useState } from 'react';
+import type { NetInterface } from '../api/types.js';
+import { command } from '../store/feed.js';
+import { useInterfaces } from '../store/interfaces.js';
+import { useStatus } from '../store/status.js';
+import { useUi } from '../store/ui.js';
+import { ErrorNote } from './common.js';
+
+function warnings(n: NetInterface): string[] {
+  const w: string[] = [];
+  if (n.loopback) return ['Loopback: no machine can boot from it.'];
+  if (!n.linkUp) w.push('Link down: plug the cable into the switch with the machines to boot.');
+  if (!n.ipv4) w.push(n.note || `No IPv4 address: give ${n.name} a static address on the boot network (e.g. 192.168.50.1/24).`);
+  if (n.wireless) w.push('Wi-Fi: firmware cannot network-boot over Wi-Fi; pick the wired NIC on the boot switch.');
+  return w;
+}
+
+function NicCard({ n, selected }: { n: NetInterface; selected: boolean }) {
+  const w = warnings(n);
+  const id = `nic-${n.name}`;
+  return (
+    <li className={`card nic${selected ? ' selected' : ''}${n.usable ? '' : ' unusable'}`}>
+      <input
+        type="radio"
+        name="nic"
+        id={id}
+        value={n.name}
+        checked={selected}
+        disabled={n.loopback}
+        aria-describedby={w.length ? `${id}-warn` : undefined}
+        onChange={() => useUi.setState({ iface: n.name })}
+      />
+      <label htmlFor={id}>
+        <span className="nic-name">{n.name}</span>
+        <span className={`badge ${n.linkUp ? 'ok' : 'bad'}`}>{n.linkUp ? 'link up' : 'link down'}</span>
+        {n.wireless && <span className="badge warn">Wi-Fi</span>}
+        <span className="nic-detail">
+          <span>MAC {n.mac}</span>
+          <span>{n.ipv4 ? `IPv4 ${n.ipv4.address}/${n.ipv4.prefix}` : 'no IPv4 address'}</span>
+        </span>
+      </label>
+      {w.length > 0 && (
+        <ul className="warnings" id={`${id}-warn`}>
+          {w.map((t) => (
+            <li key={t}>{t}</li>
+          ))}
+        </ul>
+      )}
+    </li>
+  );
+}
+
+export function NicPicker() {
+  const { list, loaded, error } = useInterfaces();
+  const iface = useUi((s) => s.iface);
+  const mode = useUi((s) => s.mode);
+  const range = useUi((s) => s.range);
+  const status = useStatus((s) => s.status);
+  const [busy, setBusy] = useState(false);
+  const [refreshError, setRefreshError] = useState<string>();
+  const others = status?.otherDhcpServers ?? [];
+  const shown = list.filter((n) => !n.loopback);
+
+  const refresh = async () => {
+    setBusy(true);
+    setRefreshError(undefined);
+    try {
+      await command('interfaces.list', {});
+    } catch (e) {
+      setRefreshError((e as Error).message);
+    } finally {
+      setBusy(false);
+    }
+  };
+
+  return (
+    <section aria-labelledby="nic-title" className="screen">
+      <div className="screen-head">
+        <h2 id="nic-title">Network interface</h2>
+        <button type="button" onClick={() => void refresh()} disabled={busy}>
+          Refresh
+        </button>
+      </div>
+      <p className="hint">Pick the NIC cabled to the switch with the machines to boot.</p>
+      <ErrorNote text={error ?? refreshError} />
+      {others.length > 0 && (
+        <div className="alert warn" role="alert">
+          <strong>Another DHCP server is on this segment.</strong>{' '}
+          {others.map((o) => `${o.serverId} (offered ${o.offeredIp})`).join(', ')}. Use <em>Auto</em> or <em>Proxy</em> mode so PXE Kit only adds boot
+          information and leaves addresses to it.
+        </div>
+      )}
+      {loaded && shown.length === 0 && <p>No network interface found.</p>}
+      <fieldset className="plain">
+        <legend className="sr-only">Network interfaces</legend>
+        <ul className="cards" aria-label="Network interfaces">
+          {shown.map((n) => (
+            <NicCard key={n.name} n={n} selected={n.name === iface} />
+          ))}
+        </ul>
+      </fieldset>
+      <fieldset className="serve-options">
+        <legend>How to serve</legend>
+        {(['auto', 'dhcp', 'proxy'] as const).map((m) => (
+          <label key={m} className="inline">
+            <input type="radio" name="mode" value={m} checked={mode === m} onChange={() => useUi.setState({ mode: m })} />
+            {m === 'auto' ? 'Auto (proxy if another DHCP server answers)' : m === 'dhcp' ? 'DHCP server (PXE Kit hands out addresses)' : 'Proxy (boot info only)'}
+          </label>
+        ))}
+        <label className="field">
+          Address range <span className="hint">(DHCP mode, optional)</span>
+          <input type="text" value={range} placeholder="192.168.50.100-192.168.50.200" onChange={(e) => useUi.setState({ range: e.target.value })} />
+        </label>
+      </fieldset>
+      <button type="button" className="primary" disabled={!iface} onClick={() => useUi.setState({ screen: 'images' })}>
+        Next: choose an image
+      </button>
+    </section>
+  );
+}

@@ -1,0 +1,78 @@
+// Always on screen: where and how PXE Kit serves, how many machines it served; Stop.
+import { useState } from 'react';
+import { command } from '../store/feed.js';
+import { useSessions } from '../store/sessions.js';
+import { useStatus } from '../store/status.js';
+import { errorText } from './common.js';
+
+const STATE_TEXT: Record<string, string> = {
+  starting: 'Starting',
+  probing: 'Looking for other DHCP servers',
+  serving: 'Serving',
+  stopping: 'Stopping',
+  stopped: 'Stopped',
+  error: 'Error',
+};
+
+export function StatusBar() {
+  const { status, connection, connectionDetail } = useStatus();
+  const byMac = useSessions((s) => s.byMac);
+  const [error, setError] = useState<string>();
+  const sessions = Object.values(byMac);
+  const served = sessions.filter((s) => s.state === 'handed-off').length;
+  const state = status?.state ?? 'stopped';
+  const active = state === 'serving' || state === 'probing' || state === 'starting';
+  const p = status?.ports;
+
+  const stop = async () => {
+    setError(undefined);
+    try {
+      await command('serve.stop', {});
+    } catch (e) {
+      setError(errorText(e));
+    }
+  };
+
+  return (
+    <footer className={`statusbar st-${state}`} aria-label="Serving status">
+      <span className={`dot ${connection === 'open' ? (active ? 'on' : 'idle') : 'off'}`} aria-hidden="true" />
+      <dl>
+        <div>
+          <dt>Engine</dt>
+          <dd data-testid="engine-state">{connection === 'open' ? STATE_TEXT[state] : connection === 'connecting' ? 'Connecting…' : (connectionDetail ?? 'Disconnected')}</dd>
+        </div>
+        <div>
+          <dt>Interface</dt>
+          <dd>{status?.iface ? `${status.iface}${status.address ? ` (${status.address})` : ''}` : '—'}</dd>
+        </div>
+        <div>
+          <dt>Mode</dt>
+          <dd title={status?.modeReason}>{status?.mode ? (status.mode === 'proxy' ? 'Proxy DHCP' : 'DHCP server') : '—'}</dd>
+        </div>
+        <div>
+          <dt>Ports</dt>
+          <dd>{p ? `DHCP ${p.dhcp} · PXE ${p.pxe} · TFTP ${p.tftp} · HTTP ${p.http}` : '—'}</dd>
+        </div>
+        <div>
+          <dt>Machines served</dt>
+          <dd data-testid="served-count">
+            {served} of {sessions.length}
+          </dd>
+        </div>
+      </dl>
+      {state === 'error' && status?.message && (
+        <span className="status-message" role="alert">
+          {status.message}
+        </span>
+      )}
+      {error && (
+        <span className="status-message" role="alert">
+          {error}
+        </span>
+      )}
+      <button type="button" className="danger" onClick={() => void stop()} disabled={!active || connection !== 'open'}>
+        Stop serving
+      </button>
+    </footer>
+  );
+}

@@ -1,0 +1,101 @@
+// The only writer of the engine-data stores: hello, pushed events, and the
+// results of the commands the screens send (through `command`).
+import type { ApiEvent, CommandName, Commands } from '../api/types.js';
+import type { Transport } from '../api/transport.js';
+import { applyStatus, useStatus } from './status.js';
+import { replaceSessions, upsertSession } from './sessions.js';
+import { useInterfaces } from './interfaces.js';
+import { upsertEntry, useAssignments, useLibrary, useMenu } from './library.js';
+import { appendLog } from './log.js';
+import { eventToLine } from './log-lines.js';
+
+let current: Transport | undefined;
+
+export function applyEvent(ev: ApiEvent): void {
+  switch (ev.type) {
+    case 'status':
+      applyStatus(ev);
+      break;
+    case 'session':
+      upsertSession(ev.session);
+      break;
+    case 'library':
+      useLibrary.setState({ entries: ev.entries, loaded: true });
+      break;
+    case 'assignments':
+      useAssignments.setState({ assignments: ev.assignments });
+      break;
+    case 'menu':
+      useMenu.setState({ menu: ev.menu });
+      break;
+  }
+  const line = eventToLine(ev);
+  if (line) appendLog(line);
+}
+
+/** Results that carry state go into the stores too, so the screen shows them even before the event. */
+function applyResult<N extends CommandName>(cmd: N, result: Commands[N]['result']): void {
+  const r = result as unknown;
+  switch (cmd) {
+    case 'engine.status':
+    case 'serve.start':
+    case 'serve.stop':
+      applyStatus(r as Commands['engine.status']['result']);
+      break;
+    case 'interfaces.list':
+      useInterfaces.setState({ list: r as Commands['interfaces.list']['result'], loaded: true, error: undefined });
+      break;
+    case 'sessions.list':
+      replaceSessions(r as Commands['sessions.list']['result']);
+      break;
+    case 'library.list':
+      useLibrary.setState({ entries: r as Commands['library.list']['result'], loaded: true, error: undefined });
+      break;
+    case 'library.add':
+      upsertEntry(r as Commands['library.add']['result']);
+      break;
+    case 'assign.set':
+    case 'assign.clear':
+      useAssignments.setState({ assignments: r as Commands['assign.set']['result'] });
+      break;
+    case 'menu.set':
+      useMenu.setState({ menu: r as Commands['menu.set']['result'] });
+      break;
+  }
+}
+
+/** Sends a command through the connected transport and folds its result into the stores. */
+export async function command<N extends CommandName>(cmd: N, params: Commands[N]['params']): Promise<Commands[N]['result']> {
+  if (!current) throw new Error('not connected to the engine');
+  const result = await current.request(cmd, params);
+  applyResult(cmd, result);
+  return result;
+}
+
+/** Loads everything a fresh (or reconnected) UI needs; failures land in the stores as readable errors. */
+async function refresh(): Promise<void> {
+  const errText = (e: unknown) => (e instanceof Error ? e.message : String(e));
+  await Promise.all([
+    command('interfaces.list', {}).catch((e) => useInterfaces.setState({ error: errText(e), loaded: true })),
+    command('library.list', {}).catch((e) => useLibrary.setState({ error: errText(e), loaded: true })),
+  ]);
+}
+
+export function connectStores(t: Transport): () => void {
+  current = t;
+  const offs = [
+    t.onHello((h) => {
+      applyStatus(h.status);
+      replaceSessions(h.sessions);
+      useStatus.setState({ engineVersion: h.engineVersion });
+      void refresh();
+    }),
+    t.onEvent(applyEvent),
+    t.onConnection((state, detail) => useStatus.setState({ connection: state, connectionDetail: detail })),
+  ];
+  useStatus.setState({ connection: t.connection });
+  return () => {
+    for (const off of offs) off();
+    if (current === t) current = undefined;
+  };
+}

@@ -1,0 +1,27 @@
+// One session per machine, keyed by MAC; each event carries the whole snapshot.
+import { create } from 'zustand';
+import type { ClientSession } from '../api/types.js';
+
+export interface SessionsStore {
+  byMac: Record<string, ClientSession>;
+}
+
+export const useSessions = create<SessionsStore>(() => ({ byMac: {} }));
+
+export function upsertSession(s: ClientSession): void {
+  const mac = s.mac.toLowerCase();
+  const cur = useSessions.getState().byMac[mac];
+  if (cur && cur.lastSeen > s.lastSeen) return;
+  useSessions.setState((st) => ({ byMac: { ...st.byMac, [mac]: s } }));
+}
+
+export function replaceSessions(list: ClientSession[]): void {
+  const byMac: Record<string, ClientSession> = {};
+  for (const s of list) byMac[s.mac.toLowerCase()] = s;
+  useSessions.setState({ byMac });
+}
+
+/** First seen first: rows do not jump around while machines boot. */
+export function sessionsInOrder(byMac: Record<string, ClientSession>): ClientSession[] {
+  return Object.values(byMac).sort((a, b) => a.firstSeen - b.firstSeen || a.mac.localeCompare(b.mac));
+}
