@@ -356,3 +356,74 @@ export function udfToExtended(iso: Buffer, fe: UdfFe): void {
   old.copy(n, 216, 176, 176 + fe.lea + fe.lad);
   sealTag(iso, fe.at, 216 + fe.lea + fe.lad - 16);
 }
+
+/**
+ * Makes a UDF 1.02 image look like UDF 2.50 with a Metadata Partition (type 2 map): a
+ * metadata file (type 250) at partition block `metaFileLbn` maps metadata blocks onto the
+ * physical partition (identically, in two extents split at block `splitAt`), and every ICB
+ * reference (file set, root, each FID in `dirs`) is pointed at the metadata partition.
+ */
+export function udfToMetadataPartition(iso: Buffer, dirs: Array<{ pos: number; length: number }>, metaFileLbn: number, splitAt: number): void {
+  let lvdAt = -1;
+  let partStart = -1;
+  let partLen = 0;
+  let fsdAt = -1;
+  for (let s = 16; s * SECTOR + SECTOR <= iso.length && (lvdAt < 0 || partStart < 0 || fsdAt < 0); s++) {
+    const at = s * SECTOR;
+    const id = iso.readUInt16LE(at);
+    if (id === 6 && lvdAt < 0) lvdAt = at;
+    if (id === 5 && partStart < 0) [partStart, partLen] = [iso.readUInt32LE(at + 188), iso.readUInt32LE(at + 192)];
+    if (id === 256 && partStart >= 0) fsdAt = at;
+  }
+  if (lvdAt < 0 || fsdAt < 0) throw new Error('no UDF logical volume / file set descriptor');
+  // 1. The type 2 map, after the type 1 map; the file set now lives in partition reference 1.
+  const tableLen = iso.readUInt32LE(lvdAt + 264);
+  const physNum = iso.readUInt16LE(lvdAt + 440 + 4);
+  const m = lvdAt + 440 + tableLen;
+  iso.fill(0, m, m + 64);
+  iso[m] = 2;
+  iso[m + 1] = 64;
+  iso.write('*UDF Metadata Partition', m + 5, 'latin1');
+  iso.writeUInt16LE(0x0250, m + 28);
+  iso.writeUInt16LE(1, m + 36);
+  iso.writeUInt16LE(physNum, m + 38);
+  iso.writeUInt32LE(metaFileLbn, m + 40);
+  iso.writeUInt32LE(metaFileLbn, m + 44);
+  iso.writeUInt32LE(0xffffffff, m + 48);
+  iso.writeUInt32LE(32, m + 52);
+  iso.writeUInt16LE(1, m + 56);
+  iso.writeUInt32LE(tableLen + 64, lvdAt + 264);
+  iso.writeUInt32LE(iso.readUInt32LE(lvdAt + 268) + 1, lvdAt + 268);
+  iso.writeUInt16LE(1, lvdAt + 248 + 8);
+  sealTag(iso, lvdAt, 440 + tableLen + 64 - 16);
+  iso.writeUInt16LE(1, fsdAt + 400 + 8);
+  sealTag(iso, fsdAt, 512 - 16);
+  // 2. Every FID's ICB now names partition reference 1.
+  for (const d of dirs) {
+    for (let o = d.pos; o + 38 <= d.pos + d.length; ) {
+      const liu = iso.readUInt16LE(o + 36);
+      const total = (38 + liu + iso[o + 19] + 3) & ~3;
+      iso.writeUInt16LE(1, o + 20 + 8);
+      sealTag(iso, o, total - 16);
+      o += total;
+    }
+  }
+  // 3. The metadata file: an Extended File Entry of type 250 with two short_ads.
+  const fe = (partStart + metaFileLbn) * SECTOR;
+  iso.fill(0, fe, fe + SECTOR);
+  iso.writeUInt16LE(266, fe);
+  iso.writeUInt16LE(3, fe + 2);
+  iso.writeUInt32LE(metaFileLbn, fe + 12);
+  iso.writeUInt16LE(4, fe + 16 + 4); // strategy 4
+  iso.writeUInt16LE(1, fe + 16 + 8); // max entries
+  iso[fe + 16 + 11] = 250;
+  const bytes = partLen * SECTOR;
+  iso.writeBigUInt64LE(BigInt(bytes), fe + 56);
+  iso.writeBigUInt64LE(BigInt(bytes), fe + 64);
+  iso.writeUInt32LE(16, fe + 212);
+  iso.writeUInt32LE(splitAt * SECTOR, fe + 216);
+  iso.writeUInt32LE(0, fe + 220);
+  iso.writeUInt32LE(bytes - splitAt * SECTOR, fe + 224);
+  iso.writeUInt32LE(splitAt, fe + 228);
+  sealTag(iso, fe, 216 + 16 - 16);
+}

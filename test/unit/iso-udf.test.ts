@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BufferSource } from '../../src/files/published.js';
 import { IsoError, IsoImage } from '../../src/images/iso/index.js';
-import { SECTOR, assertSameBytes, buildIso, patternBytes, tempDir, udfEmbed, udfEntryForData, udfLongAdsWithAed, udfToExtended, writeTree } from '../helpers/iso-build.js';
+import { SECTOR, assertSameBytes, sealTag, buildIso, patternBytes, tempDir, udfEmbed, udfEntryForData, udfLongAdsWithAed, udfToExtended, udfToMetadataPartition, writeTree } from '../helpers/iso-build.js';
 
 const SMALL = Buffer.from('hello from inside the file entry\n');
 const BIG = patternBytes(300_000, 41);
@@ -68,4 +68,33 @@ test('UDF sparse (allocated, not recorded) extents read as zeros; an AED chain t
     })(),
     (e: unknown) => e instanceof IsoError && e.code === 'limit' && /allocation extents of block \d+ loop/.test(e.message),
   );
+});
+
+test('UDF 2.50 metadata partition (type 2 map): file entries found through the metadata file', async (t) => {
+  const { img, sector } = await base(t);
+  const pristine = await IsoImage.fromSource(new BufferSource(img), { tree: 'udf' });
+  const dirs = [(await pristine.stat(''))!, (await pristine.stat('dir'))!].map((d) => {
+    const x = d.extents[0];
+    assert.equal(x.kind, 'image');
+    return x.kind === 'image' ? { pos: x.pos, length: x.length } : { pos: 0, length: 0 };
+  });
+  const rootFeLbn = udfEntryForData(img, dirs[0].pos / SECTOR).lbn;
+  await pristine.close();
+  const small = udfEntryForData(img, await sector('small.txt'));
+  udfEmbed(img, small, SMALL);
+  // The metadata file takes small.txt's old block; split its mapping just below the root's entry.
+  udfToMetadataPartition(img, dirs, (await sector('small.txt')) - small.partStart, rootFeLbn - 1);
+  const iso = await IsoImage.fromSource(new BufferSource(img), { tree: 'udf' });
+  t.after(() => iso.close());
+  assert.deepEqual(iso.warnings, []);
+  await assertSameBytes(await iso.openFile('small.txt'), SMALL);
+  await assertSameBytes(await iso.openFile('big.bin'), BIG, 8);
+  await assertSameBytes(await iso.openFile('DIR/OTHER.BIN'), OTHER, 9);
+  // A metadata file that does not cover the entries is a clear error, not a wild read.
+  const lvd = img.indexOf(Buffer.from('*UDF Metadata Partition', 'latin1'));
+  const broken = Buffer.from(img);
+  broken.writeUInt32LE(0x7ff, lvd - 5 + 40);
+  const lvdAt = Math.floor(lvd / SECTOR) * SECTOR;
+  sealTag(broken, lvdAt, broken.readUInt16LE(lvdAt + 10));
+  await assert.rejects(IsoImage.fromSource(new BufferSource(broken), { tree: 'udf' }), (e: unknown) => e instanceof IsoError && /truncated: UDF metadata file entry at sector \d+ lies past the end/.test(e.message));
 });
