@@ -26,7 +26,7 @@ async function main(): Promise<void> {
   }
   if (want('iso')) {
     try {
-      const iso = (await import('./iso.js')) as { benchIso?: (o: { log: typeof log }) => Promise<{ summary?: string[] }> };
+      const iso = (await import(new URL('./iso.js', import.meta.url).href)) as { benchIso?: (o: { log: typeof log }) => Promise<{ summary?: string[] }> };
       if (iso.benchIso) summary.push(...((await iso.benchIso({ log })).summary ?? []));
     } catch (err) {
       log(`(ISO bench not available: ${(err as Error).message})`);
