@@ -5,6 +5,7 @@ import type { NetInterface } from '../net/interfaces.js';
 import type { WireEvent } from '../sessions/events.js';
 import type { ClientSession } from '../sessions/session.js';
 import type { StatusEvent } from '../sessions/status.js';
+import type { SessionUpdate } from '../sessions/tracker.js';
 
 export const API_VERSION = 1;
 
@@ -82,7 +83,7 @@ export type StateEvent =
   | { type: 'menu'; at: number; menu: MenuSettings };
 
 /** What the event stream carries: wire events, session snapshots, status, state changes. */
-export type ApiEvent = WireEvent | StatusEvent | { type: 'session'; at: number; session: ClientSession } | StateEvent;
+export type ApiEvent = WireEvent | StatusEvent | SessionUpdate | StateEvent;
 
 // ---- Envelopes on the wire (JSON text frames over WebSocket) ----
 

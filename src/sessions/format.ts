@@ -47,7 +47,7 @@ export function formatEvent(ev: EngineEvent, opts: { verbose?: boolean } = {}): 
     case 'session': {
       const s = ev.session;
       const last = s.timeline[s.timeline.length - 1];
-      if (!last || last.at !== ev.at) return undefined; // progress-only update
+      if (!last || ev.reason !== 'state') return undefined;
       if (s.state === 'failed' && s.failure) {
         return `${t} ** ${s.mac} FAILED: ${s.failure.message}${s.failure.pxeError ? ` (screen shows ${s.failure.pxeError})` : ''}`;
       }

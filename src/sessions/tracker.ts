@@ -21,6 +21,8 @@ const SCRIPT_ROLES = new Set(['script', 'boot script']);
 export interface SessionUpdate {
   type: 'session';
   at: number;
+  /** 'state': the session entered a new state; 'timeline': a new entry in the same state; 'progress': bytes moved. */
+  reason: 'state' | 'timeline' | 'progress';
   session: ClientSession;
 }
 
@@ -92,7 +94,7 @@ export class SessionTracker {
       s.timeline.push({ at, state, text });
       if (s.timeline.length > TIMELINE_MAX) s.timeline.splice(0, s.timeline.length - TIMELINE_MAX);
     }
-    this.emit(s, true);
+    this.emit(s, changed ? 'state' : 'timeline');
   }
 
   private fail(s: ClientSession, failure: SessionFailure): void {
@@ -122,7 +124,7 @@ export class SessionTracker {
       const file = ev.bootFile ? ` and ${ev.bootFile}` : '';
       if (s.state === 'ipxe' || (s.isIpxe && ev.isIpxe)) {
         if (ev.message === 'ack') s.timeline.push({ at: ev.at, state: s.state, text: `iPXE given ${ev.bootFile ?? 'no script'}` });
-        this.emit(s, true);
+        this.emit(s, 'timeline');
         return;
       }
       if (ev.message === 'offer' && (s.state === 'dhcp' || s.state === 'offered')) this.move(s, 'offered', `Offered ${what}${file}`, ev.at);
@@ -157,7 +159,7 @@ export class SessionTracker {
     if (ev.phase === 'progress') {
       s.current = t;
       s.progress = Math.max(s.progress, this.transferProgress(s));
-      return this.emit(s, false);
+      return this.emit(s, 'progress');
     }
     t.endedAt = ev.at;
     if (ev.phase === 'done') {
@@ -188,7 +190,7 @@ export class SessionTracker {
       // Firmware often opens a file only to learn its size (EDK2's tsize probe) and
       // aborts; an HTTP client may cancel a read it no longer needs. Not a failure.
       s.timeline.push({ at: ev.at, state: s.state, text: `${ev.file}: ${ev.error ?? 'closed early by the client'}` });
-      return this.emit(s, true);
+      return this.emit(s, 'timeline');
     }
     const early = s.state === 'bound' || s.state === 'offered' || s.state === 'boot-program';
     if (ev.errorCode === 'not-found') {
@@ -242,11 +244,11 @@ export class SessionTracker {
     return 0;
   }
 
-  private emit(s: ClientSession, force: boolean): void {
+  private emit(s: ClientSession, reason: SessionUpdate['reason']): void {
     const t = this.now();
-    if (!force && t - (this.lastProgressEmit.get(s.mac) ?? 0) < (this.opts.progressEveryMs ?? 250)) return;
+    if (reason === 'progress' && t - (this.lastProgressEmit.get(s.mac) ?? 0) < (this.opts.progressEveryMs ?? 250)) return;
     this.lastProgressEmit.set(s.mac, t);
-    this.opts.onUpdate({ type: 'session', at: t, session: structuredClone(s) });
+    this.opts.onUpdate({ type: 'session', at: t, reason, session: structuredClone(s) });
   }
 }
 
