@@ -31,11 +31,13 @@ export const FIRST_CONNECT_MS = 60_000;
 async function readTokenFromStdin(): Promise<string> {
   const rl = createInterface({ input: process.stdin });
   return new Promise((resolve, reject) => {
+    const onClose = () => reject(new UsageError('--token-stdin: stdin closed before a token line arrived'));
+    rl.once('close', onClose);
     rl.once('line', (line) => {
+      rl.off('close', onClose);
       rl.close();
       resolve(line.trim());
     });
-    rl.once('close', () => reject(new UsageError('--token-stdin: stdin closed before a token line arrived')));
   });
 }
 
