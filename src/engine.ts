@@ -17,7 +17,9 @@ import { TftpServer } from './tftp/server.js';
 import { HttpFileServer } from './http/server.js';
 import { locateIpxeBinaries } from './boot/ipxe-binaries.js';
 import { createBootPolicy, publishBootPrograms } from './boot/policy.js';
-import { publishImage, type ImageSpec } from './boot/publish-image.js';
+import type { ImageSpec } from './boot/publish-image.js';
+import { BootChooser } from './images/boot-chooser.js';
+import { ImageLibrary } from './images/library.js';
 
 export type ServeMode = 'auto' | 'dhcp' | 'proxy';
 
@@ -27,7 +29,10 @@ export interface EngineOptions {
   /** "A-B": first and last address of the pool. */
   range?: string;
   dataDir?: string;
-  image: ImageSpec;
+  /** The default image (ISO, kernel, script, program); optional when the library's menu or assignments say what to boot. */
+  image?: ImageSpec;
+  /** Each machine boots the default image (or its menu choice) once; its next network boot goes to the local disk. */
+  bootOnce?: boolean;
   /** Serve DHCP even though another DHCP server answers on the segment. */
   force?: boolean;
   httpPort?: number;
@@ -55,7 +60,7 @@ export class Engine extends EventEmitter {
   private tracker?: SessionTracker;
   private ticker?: NodeJS.Timeout;
   private status: StatusEvent = { type: 'status', at: Date.now(), state: 'stopped' };
-  private payload: string[] = [];
+  private chooser?: BootChooser;
   /** Set by stop(): a start() still probing or binding gives up at its next step. */
   private stopRequested = false;
 
@@ -109,15 +114,37 @@ export class Engine extends EventEmitter {
 
       const binaries = locateIpxeBinaries();
       publishBootPrograms(this.files, binaries);
-      const image = await publishImage(this.files, o.image, { serverIp: ipv4.address, httpPort });
-      this.payload = image.payloadPaths;
+      // The library (menu, per-MAC assignments, boot-once) lives in the data dir; the chooser
+      // picks each machine's script when it asks, so changes apply while serving.
+      const library = ImageLibrary.forDataDir(dataDir);
+      for (const w of library.warnings) this.publish({ type: 'log', at: Date.now(), level: 'warn', source: 'boot', message: w });
+      const chooser = new BootChooser({
+        files: this.files,
+        serverIp: ipv4.address,
+        httpPort,
+        library,
+        defaultImage: o.image,
+        bootOnce: o.bootOnce,
+        log: (message) => this.publish({ type: 'log', at: Date.now(), level: 'warn', source: 'boot', message }),
+      });
+      await chooser.start();
+      this.chooser = chooser;
+      if (!o.image && !library.menu().enabled && (await library.assignments()).length === 0) {
+        throw new EngineError('no image to serve: give an image, or turn on the library menu or assign images to machines');
+      }
 
       const { mode, reason, others } = await this.chooseMode(nic.name, ipv4.address, nic.mac);
       this.checkStillWanted();
       this.setStatus({ state: 'starting', iface: nic.name, address: ipv4.address, mode, modeReason: reason, otherDhcpServers: others });
 
-      this.tracker = new SessionTracker({ payloadFiles: () => this.payload, onUpdate: (u) => this.publish(u) });
-      const policy = createBootPolicy({ serverIp: ipv4.address, httpPort, binaries, scriptPathFor: image.scriptPathFor });
+      this.tracker = new SessionTracker({
+        payloadFiles: (mac) => chooser.payloadPathsFor(mac),
+        onUpdate: (u) => {
+          this.publish(u);
+          chooser.onSession(u.session);
+        },
+      });
+      const policy = createBootPolicy({ serverIp: ipv4.address, httpPort, binaries, scriptPathFor: (mac) => chooser.scriptPathFor(mac) });
       this.http = new HttpFileServer({ address: ipv4.address, port: httpPort, files: this.files, emit: this.onWire, macForIp: (ip) => this.dhcp?.macForIp(ip) });
       await this.http.start();
       this.checkStillWanted();
@@ -141,7 +168,7 @@ export class Engine extends EventEmitter {
       this.checkStillWanted();
       this.ticker = setInterval(() => this.tracker?.tick(), 1000);
       this.ticker.unref();
-      this.setStatus({ state: 'serving', image: image.description, ports: { dhcp: 67, pxe: 4011, tftp: o.tftpPort ?? 69, http: this.http.port } });
+      this.setStatus({ state: 'serving', image: chooser.description, ports: { dhcp: 67, pxe: 4011, tftp: o.tftpPort ?? 69, http: this.http.port } });
     } catch (err) {
       await this.stopServers();
       if (this.stopRequested) {
@@ -180,6 +207,8 @@ export class Engine extends EventEmitter {
     const closing = [this.dhcp?.stop(), this.tftp?.stop(), this.http?.stop()];
     await Promise.allSettled(closing);
     this.dhcp = this.tftp = this.http = undefined;
+    await this.chooser?.stop().catch(() => {});
+    this.chooser = undefined;
   }
 
   async stop(): Promise<void> {

@@ -65,7 +65,7 @@ export async function detectImageKind(path: string): Promise<ImageKind> {
 export async function imageSpecFromPath(path: string, extra: { initrds?: string[]; cmdline?: string } = {}): Promise<ResolvedImageSpec> {
   // Folders (unpacked ISOs) come in through the library, which says kind 'folder' itself.
   const st = await fsp.stat(path).catch(() => undefined);
-  if (st?.isFile() && (await looksLikeIso(path))) {
+  if (st?.isFile() && (/\.iso$/i.test(path) || (await looksLikeIso(path)))) {
     if (extra.initrds?.length) throw new Error(`${path} is an ISO image, not a kernel: initrds can only go with a kernel`);
     return { kind: 'iso', path, cmdline: extra.cmdline || undefined };
   }

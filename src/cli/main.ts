@@ -7,6 +7,7 @@ const USAGE = `usage: pxekit <command>
 
   interfaces [--json]      list network interfaces and which can serve
   serve [options] IMAGE    boot machines on one NIC (pxekit serve --help)
+  inspect [options] IMAGE  what an image (ISO, kernel, ...) is and the script PXE Kit would serve for it
   serve --ui [--ui-port N] the same, driven from a browser UI on 127.0.0.1 (prints its URL)
   demo [--uefi]            boot a virtual machine from PXE Kit in a private lab (no hardware needed)`;
 
@@ -34,6 +35,10 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       return serve(rest);
+    case 'inspect': {
+      const { inspect } = await import('./inspect.js');
+      return inspect(rest);
+    }
     case 'demo': {
       const { demo } = await import('./demo.js');
       return demo(rest);

@@ -1,13 +1,21 @@
 // pxekit serve: run the boot engine until Ctrl-C, printing events.
 import { parseArgs } from 'node:util';
-import { Engine, type ServeMode } from '../engine.js';
+import { Engine, type EngineOptions, type ServeMode } from '../engine.js';
 import { formatEvent, type EngineEvent } from '../sessions/format.js';
 import type { ImageSpec } from '../boot/publish-image.js';
+import { findHelpers, looksLikeIso } from '../images/publish-iso.js';
 
 export const SERVE_USAGE = `usage: pxekit serve [--iface NAME] [--mode auto|dhcp|proxy] [--range A-B] [--data-dir DIR]
-                    [--json] [--verbose] [--force] [--http-port N] [--initrd FILE]... [--cmdline ARGS] IMAGE
+                    [--json] [--verbose] [--force] [--http-port N] [--initrd FILE]... [--cmdline ARGS]
+                    [--boot-once] [--wimboot FILE] [--library] IMAGE
 
-IMAGE is a Linux kernel (with --initrd and --cmdline), an iPXE script, or an EFI/PXE boot program.
+IMAGE is an ISO (served in place: Windows/WinPE, Ubuntu, Debian live, Fedora/RHEL, Arch, or
+any bootable ISO), a Linux kernel (with --initrd and --cmdline), an iPXE script, or an EFI/PXE
+boot program. --cmdline adds kernel arguments to an ISO's Linux recipe too.
+  --boot-once   each machine boots IMAGE once; its next network boot goes to the local disk.
+  --wimboot F   wimboot for Windows ISOs (default resources/wimboot; https://github.com/ipxe/wimboot/releases).
+  --library     IMAGE is optional: machines boot what the library in the data dir says
+                (per-MAC assignments, the boot menu), IMAGE being the default.
   --mode auto   (default) listen for another DHCP server first: if one answers, add only the
                 boot information (proxyDHCP); if none does, hand out addresses too.
   --mode dhcp   hand out addresses; refuses to start if another DHCP server answers (unless --force).
@@ -42,6 +50,9 @@ export const SERVE_OPTIONS = {
   cmdline: { type: 'string', default: '' },
   router: { type: 'string' },
   dns: { type: 'string', multiple: true, default: [] as string[] },
+  'boot-once': { type: 'boolean', default: false },
+  wimboot: { type: 'string' },
+  library: { type: 'boolean', default: false },
 } as const;
 
 function parseServeOptions(argv: string[]) {
@@ -50,7 +61,7 @@ function parseServeOptions(argv: string[]) {
 
 export function parseServeArgs(argv: string[]) {
   const { values, positionals } = parseOrExplain(argv);
-  if (positionals.length !== 1) throw new UsageError(positionals.length ? 'give exactly one IMAGE' : 'missing IMAGE');
+  if (positionals.length > 1 || (positionals.length === 0 && !values.library)) throw new UsageError(positionals.length ? 'give exactly one IMAGE' : 'missing IMAGE');
   const mode = values.mode as ServeMode;
   if (!['auto', 'dhcp', 'proxy'].includes(mode)) throw new UsageError(`--mode must be auto, dhcp or proxy, not "${values.mode}"`);
   if (values.range && !/^\d+\.\d+\.\d+\.\d+-\d+\.\d+\.\d+\.\d+$/.test(values.range)) throw new UsageError('--range must look like 192.168.50.100-192.168.50.200');
@@ -60,7 +71,7 @@ export function parseServeArgs(argv: string[]) {
     if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${name} must be a number`);
     return n;
   };
-  const image: ImageSpec = { path: positionals[0], initrds: values.initrd as string[], cmdline: values.cmdline as string };
+  const image: ImageSpec | undefined = positionals.length ? { path: positionals[0], initrds: values.initrd as string[], cmdline: values.cmdline as string } : undefined;
   return {
     engine: {
       iface: values.iface,
@@ -73,7 +84,9 @@ export function parseServeArgs(argv: string[]) {
       router: values.router,
       dns: (values.dns as string[]).length ? (values.dns as string[]) : undefined,
       image,
+      bootOnce: values['boot-once'] as boolean,
     },
+    wimboot: values.wimboot as string | undefined,
     json: values.json as boolean,
     verbose: values.verbose as boolean,
   };
@@ -83,7 +96,14 @@ export async function serve(argv: string[]): Promise<number> {
   // --ui: the API and the browser UI on 127.0.0.1 (IMAGE optional: chosen in the UI).
   if (argv.includes('--ui')) return (await import('../api/ui-serve.js')).serveUi(argv);
   const args = parseServeArgs(argv);
-  const engine = new Engine(args.engine);
+  // An ISO is recognised here so its options (wimboot) go with it; other kinds are detected by the engine.
+  const opts: EngineOptions = { ...args.engine };
+  const img = args.engine.image;
+  if (img && img.kind === undefined && (/\.iso$/i.test(img.path) || (await looksLikeIso(img.path)))) {
+    if (img.initrds?.length) throw new UsageError(`${img.path} is an ISO image: --initrd goes with a kernel only`);
+    opts.image = { kind: 'iso', path: img.path, cmdline: img.cmdline || undefined, helpers: findHelpers({ wimboot: args.wimboot }) };
+  } else if (args.wimboot) findHelpers({ wimboot: args.wimboot });
+  const engine = new Engine(opts);
   const print = (ev: EngineEvent) => {
     if (args.json) process.stdout.write(JSON.stringify(ev) + '\n');
     else {

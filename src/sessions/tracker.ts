@@ -28,7 +28,7 @@ export interface SessionUpdate {
 
 export interface TrackerOptions {
   /** Published paths that must all be delivered before the machine counts as handed off (kernel + every initrd). */
-  payloadFiles: () => string[];
+  payloadFiles: (mac?: string) => string[];
   /** A running session with no traffic for this long has gone silent. */
   silentAfterMs?: number;
   /** Minimum gap between two progress updates of one session. */
@@ -220,7 +220,7 @@ export class SessionTracker {
   }
 
   private payloadDelivered(s: ClientSession): boolean {
-    const needed = this.opts.payloadFiles();
+    const needed = this.opts.payloadFiles(s.mac);
     if (needed.length === 0) return false;
     const done = new Set(s.transfers.filter((t) => t.state === 'done').map((t) => t.file.replace(/^\/+/, '')));
     return needed.every((f) => done.has(f));
@@ -236,7 +236,7 @@ export class SessionTracker {
       return size > 0 ? Math.min(1, ts.reduce((a, t) => a + t.bytes, 0) / size) : 0;
     };
     if (payload.length) {
-      const total = this.opts.payloadFiles().length || payload.length;
+      const total = this.opts.payloadFiles(s.mac).length || payload.length;
       const share = Math.min(1, payload.length / total);
       return Math.floor(45 + 54 * frac(payload) * share);
     }

@@ -1,0 +1,85 @@
+// pxekit inspect IMAGE: what PXE Kit detects in an image and the iPXE script a machine
+// would get, without serving anything.
+import { parseArgs } from 'node:util';
+import { looksLikeIso, findHelpers } from '../images/publish-iso.js';
+import { inspectImage } from '../images/inspect.js';
+import type { ImageSpec } from '../boot/publish-image.js';
+import { IsoError } from '../images/iso/index.js';
+
+export const INSPECT_USAGE = `usage: pxekit inspect [--initrd FILE]... [--cmdline ARGS] [--wimboot FILE] [--server IP] [--http-port N] [--files] [--json] IMAGE
+
+Prints what IMAGE is (OS, version, BIOS/UEFI, the files it boots from) and the iPXE script
+PXE Kit would serve for it. IMAGE: an ISO, an unpacked ISO folder, a kernel, an iPXE script or an EFI/PXE program.
+  --server IP   the address the script's URLs use (default: a placeholder)
+  --files       also list every file of an ISO or folder`;
+
+export async function inspect(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      initrd: { type: 'string', multiple: true, default: [] },
+      cmdline: { type: 'string', default: '' },
+      wimboot: { type: 'string' },
+      server: { type: 'string', default: '<server>' },
+      'http-port': { type: 'string', default: '8080' },
+      files: { type: 'boolean', default: false },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(INSPECT_USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) {
+    console.error(`pxekit: ${positionals.length ? 'give exactly one IMAGE' : 'missing IMAGE'}\n${INSPECT_USAGE}`);
+    return 2;
+  }
+  const path = positionals[0];
+  const helpers = findHelpers({ wimboot: values.wimboot });
+  const { statSync } = await import('node:fs');
+  const isDir = (() => {
+    try {
+      return statSync(path).isDirectory();
+    } catch {
+      return false;
+    }
+  })();
+  let spec: ImageSpec;
+  if (isDir) spec = { kind: 'folder', path, cmdline: values.cmdline || undefined, helpers };
+  else if (/\.iso$/i.test(path) || (await looksLikeIso(path))) spec = { kind: 'iso', path, cmdline: values.cmdline || undefined, helpers };
+  else spec = { path, initrds: values.initrd as string[], cmdline: values.cmdline as string };
+  try {
+    const r = await inspectImage(spec, { serverIp: values.server as string, httpPort: Number(values['http-port']), helpers });
+    if (values.json) {
+      const out = {
+        kind: r.spec.kind,
+        recipe: r.plan?.recipe,
+        os: r.plan?.os,
+        version: r.plan?.version,
+        bootModes: r.plan?.bootModes,
+        method: r.plan?.method,
+        loads: r.plan?.files,
+        notes: r.plan?.notes,
+        files: values.files ? r.files?.map((f) => ({ path: f.path, type: f.type, size: f.size })) : undefined,
+        detected: r.detected,
+        script: r.script,
+      };
+      console.log(JSON.stringify(out, null, 2));
+      return 0;
+    }
+    console.log(r.detected);
+    if (values.files && r.files) {
+      console.log('\nfiles:');
+      for (const f of r.files) console.log(`  ${f.type === 'directory' ? 'd' : '-'} ${String(f.size).padStart(12)}  ${f.path}${f.type === 'directory' ? '/' : ''}`);
+    }
+    console.log(`\niPXE script (for a machine asking PXE Kit at ${values.server}:${values['http-port']}):\n`);
+    console.log(r.script);
+    return 0;
+  } catch (err) {
+    const what = err instanceof IsoError ? `${path} is not a usable ISO: ${err.message}` : (err as Error).message;
+    console.error(`pxekit: ${what}`);
+    return 1;
+  }
+}

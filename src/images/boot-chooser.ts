@@ -1,0 +1,198 @@
+// Decides, per machine and at the moment it asks, which script it gets: its boot-once
+// local-disk script, its assigned image, the library menu, or the default image. The
+// library can change while serving (the UI adds an image, assigns a machine): images are
+// re-published in the background and every script request reads the current settings.
+import { basename } from 'node:path';
+import { bufferFile, type PublishedFiles } from '../files/published.js';
+import { httpUrl, macFromScriptName, macToHyphens } from '../boot/ipxe-script.js';
+import { publishImage, type ImageSpec, type PublishedImage } from '../boot/publish-image.js';
+import type { ClientSession } from '../sessions/session.js';
+import type { ImageLibrary, StoredEntry } from './library.js';
+import { localBootScript, menuScript, messageScript } from './menu.js';
+import { safeId } from './publish-iso.js';
+
+export interface BootChooserOptions {
+  files: PublishedFiles;
+  serverIp: string;
+  httpPort: number;
+  library?: ImageLibrary;
+  /** What every machine without an assignment boots (when the menu is off). */
+  defaultImage?: ImageSpec;
+  /** Machines booting the default image (or a menu choice) boot it once, then from the local disk. */
+  bootOnce?: boolean;
+  /** Problems worth telling the technician (an image that could not be opened). */
+  log?: (message: string) => void;
+}
+
+interface Handing {
+  imageId: string;
+  bootOnce: boolean;
+  payload: string[];
+}
+
+const SCRIPT_PREFIX = 'ipxe/';
+
+export class BootChooser {
+  private defaultImg?: PublishedImage;
+  private defaultKey?: string;
+  private readonly images = new Map<string, { img: PublishedImage; path: string }>();
+  private readonly handing = new Map<string, Handing>();
+  private syncing: Promise<void> = Promise.resolve();
+  private resyncWanted = false;
+  private stopped = false;
+  description = 'nothing';
+
+  constructor(private readonly o: BootChooserOptions) {}
+
+  private url(p: string): string {
+    return httpUrl(this.o.serverIp, this.o.httpPort, p);
+  }
+
+  async start(): Promise<void> {
+    const { files, library } = this.o;
+    const spec = this.o.defaultImage;
+    if (spec) {
+      const libId = 'id' in spec && spec.id && library?.entry(spec.id) ? spec.id : undefined;
+      if (libId) this.defaultKey = libId;
+      else {
+        this.defaultImg = await publishImage(files, spec, { serverIp: this.o.serverIp, httpPort: this.o.httpPort, registerScripts: false });
+        this.defaultKey = `default:${'path' in spec ? spec.path : spec.kernel}`;
+        this.description = this.defaultImg.description;
+      }
+    }
+    await this.sync();
+    if (this.defaultKey && !this.defaultImg) this.description = this.images.get(this.defaultKey)?.img.description ?? this.defaultKey;
+    if (!spec) this.description = library?.menu().enabled ? 'the library menu' : 'the library assignments';
+    library?.on('change', this.onLibraryChange);
+    files.addDynamic(SCRIPT_PREFIX, (rest) => this.resolveScript(rest));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.o.library?.off('change', this.onLibraryChange);
+    await this.syncing;
+    this.o.files.removeDynamic(SCRIPT_PREFIX);
+    this.defaultImg?.unpublish();
+    for (const { img } of this.images.values()) img.unpublish();
+    this.images.clear();
+  }
+
+  private onLibraryChange = (ev: { type: string }): void => {
+    if (ev.type !== 'library') return;
+    void this.sync();
+  };
+
+  /** Publishes present library entries not yet published, unpublishes removed ones. Serialised. */
+  sync(): Promise<void> {
+    if (this.resyncWanted) return this.syncing;
+    this.resyncWanted = true;
+    this.syncing = this.syncing.then(async () => {
+      this.resyncWanted = false;
+      if (this.stopped || !this.o.library) return;
+      const entries = (await this.o.library.list()).filter((e) => e.present);
+      const want = new Set(entries.map((e) => e.id));
+      for (const [id, { img }] of this.images) {
+        if (!want.has(id)) {
+          img.unpublish();
+          this.images.delete(id);
+        }
+      }
+      for (const e of entries) {
+        if (this.images.has(e.id) || this.stopped) continue;
+        const stored = this.o.library.entry(e.id) as StoredEntry;
+        try {
+          const img = await publishImage(this.o.files, this.o.library.imageSpecNow(stored), {
+            serverIp: this.o.serverIp,
+            httpPort: this.o.httpPort,
+            filePrefix: `lib/${e.id}/`,
+            registerScripts: false,
+          });
+          this.images.set(e.id, { img, path: e.path });
+        } catch (err) {
+          this.o.log?.(`library image "${e.name}" cannot be served: ${(err as Error).message}`);
+        }
+      }
+    });
+    return this.syncing;
+  }
+
+  scriptPathFor(mac: string): string {
+    return `${SCRIPT_PREFIX}${macToHyphens(mac)}.ipxe`;
+  }
+
+  /** The paths whose delivery hands this machine off: those of the image it was last given. */
+  payloadPathsFor(mac?: string): string[] {
+    const h = mac ? this.handing.get(mac.toLowerCase()) : undefined;
+    if (h) return h.payload;
+    return this.defaultImg?.payloadPaths ?? [];
+  }
+
+  /** Feed every session update here: a boot-once machine that was handed off goes to the local disk next time. */
+  onSession(s: ClientSession): void {
+    if (s.state !== 'handed-off') return;
+    const h = this.handing.get(s.mac.toLowerCase());
+    if (h?.bootOnce) this.o.library?.markBootedOnce(s.mac, h.imageId);
+  }
+
+  private imageFor(id: string): PublishedImage | undefined {
+    if (this.defaultImg && id === this.defaultKey) return this.defaultImg;
+    return this.images.get(id)?.img;
+  }
+
+  private give(mac: string, imageId: string, bootOnce: boolean): string {
+    const img = this.imageFor(imageId)!;
+    this.handing.set(mac, { imageId, bootOnce, payload: img.payloadPaths });
+    return img.scriptFor(mac);
+  }
+
+  private titleOf(id: string): string {
+    const e = this.o.library?.entry(id);
+    if (!e) return id;
+    const os = [e.os, e.version].filter(Boolean).join(' ');
+    return os && os !== e.name && e.os !== 'Linux' ? `${e.name} (${os})` : e.name;
+  }
+
+  /** The script for one machine, as of now. */
+  scriptFor(macIn: string): string {
+    const mac = macIn.toLowerCase();
+    const lib = this.o.library;
+    const once = lib?.bootedOnce(mac);
+    const a = lib?.assignmentFor(mac);
+    if (a) {
+      if (a.bootOnce && once?.imageId === a.imageId) return localBootScript(`${mac} already booted "${this.titleOf(a.imageId)}" once`);
+      if (this.imageFor(a.imageId)) return this.give(mac, a.imageId, a.bootOnce);
+      return messageScript(`the image assigned to ${mac} ("${this.titleOf(a.imageId)}") is not available: is its file still there?`);
+    }
+    const menu = lib?.menu();
+    const items = [...this.images.keys()].filter((id) => lib?.entry(id));
+    if (menu?.enabled && items.length) {
+      if (this.o.bootOnce && once) return localBootScript(`${mac} already booted once`);
+      return menuScript({
+        items: items.map((id) => ({ id, title: this.titleOf(id), url: this.url(`${SCRIPT_PREFIX}img/${id}/${macToHyphens(mac)}.ipxe`) })),
+        timeoutSeconds: menu.timeoutSeconds,
+        defaultId: menu.defaultEntryId,
+        includeLocalBoot: menu.includeLocalBoot,
+      });
+    }
+    if (this.defaultKey && this.imageFor(this.defaultKey)) {
+      if (this.o.bootOnce && once?.imageId === this.defaultKey) return localBootScript(`${mac} already booted ${this.defaultImg ? basename(this.defaultKey.slice(8)) : `"${this.titleOf(this.defaultKey)}"`} once`);
+      return this.give(mac, this.defaultKey, !!this.o.bootOnce);
+    }
+    return messageScript(`no image is chosen for ${mac}: pick a default image, assign one to this machine or turn on the menu`);
+  }
+
+  private resolveScript(rest: string) {
+    const mac = macFromScriptName(rest);
+    if (mac) return bufferFile(`${SCRIPT_PREFIX}${rest}`, this.scriptFor(mac), 'boot script');
+    // A menu choice: ipxe/img/<id>/<mac>.ipxe
+    const m = /^img\/([^/]+)\/([^/]+)$/.exec(rest);
+    const chosenMac = m && macFromScriptName(m[2]);
+    if (!m || !chosenMac || !this.imageFor(m[1])) return undefined;
+    return bufferFile(`${SCRIPT_PREFIX}${rest}`, this.give(chosenMac, m[1], !!this.o.bootOnce), 'boot script');
+  }
+}
+
+/** The id a single ISO given on the command line is served under ("iso/<id>/..."). */
+export function defaultIsoId(path: string): string {
+  return safeId(basename(path));
+}

@@ -1,0 +1,80 @@
+// "What is this image and what would a machine get?": the words `pxekit inspect` prints
+// and the library's inspect command returns.
+import { PublishedFiles } from '../files/published.js';
+import { publishImage, imageSpecFromPath, type ImageSpec, type ResolvedImageSpec } from '../boot/publish-image.js';
+import { openImage, publishOpened, type HelperPaths } from './publish-iso.js';
+import type { RecipePlan } from './recipes/index.js';
+import type { TreeEntry } from './tree.js';
+
+export interface InspectOptions {
+  serverIp: string;
+  httpPort: number;
+  helpers?: HelperPaths;
+  /** The iso/<id>/ segment. */
+  id?: string;
+  /** The MAC the sample script is for. */
+  mac?: string;
+}
+
+export interface InspectResult {
+  spec: ResolvedImageSpec;
+  plan?: RecipePlan;
+  /** Every file of an ISO/folder tree. */
+  files?: TreeEntry[];
+  detected: string;
+  script: string;
+}
+
+const SAMPLE_MAC = '52:54:00:00:00:01';
+
+function size(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1 << 20) return `${(n / 1024).toFixed(1)} KiB`;
+  if (n < 1 << 30) return `${(n / (1 << 20)).toFixed(1)} MiB`;
+  return `${(n / (1 << 30)).toFixed(2)} GiB`;
+}
+
+export async function inspectImage(given: ImageSpec, o: InspectOptions): Promise<InspectResult> {
+  const spec: ResolvedImageSpec = given.kind === undefined ? await imageSpecFromPath(given.path, given) : given;
+  if (spec.kind === 'iso' || spec.kind === 'folder') {
+    const opened = await openImage(spec.path, spec.helpers ?? o.helpers);
+    try {
+      const files: TreeEntry[] = [];
+      for await (const e of opened.tree.walk()) files.push(e);
+      const pub = await publishOpened(new PublishedFiles(), opened, { id: spec.id ?? o.id, serverIp: o.serverIp, httpPort: o.httpPort, cmdline: spec.cmdline });
+      const p = opened.plan;
+      const fileCount = files.filter((f) => f.type === 'file').length;
+      const total = files.reduce((a, f) => a + (f.type === 'file' ? f.size : 0), 0);
+      const lines = [
+        `image:      ${spec.path} (${opened.kind === 'iso' ? `ISO, ${size(opened.size)}` : 'folder'})`,
+        `detected:   ${[p.os, p.version].filter(Boolean).join(' ')} [${p.recipe}]`,
+        `boot modes: ${p.bootModes.length ? p.bootModes.map((m) => m.toUpperCase()).join(', ') : 'none'}`,
+        `how:        ${p.method}`,
+      ];
+      if (opened.kind === 'iso') {
+        const boot = opened.tree.boot;
+        const eltorito = [boot?.bios ? 'BIOS' : '', boot?.uefi ? `UEFI (${size(boot.uefi.size)} ESP image)` : ''].filter(Boolean).join(', ');
+        lines.push(`El Torito:  ${eltorito || 'none'}`);
+        if (opened.tree.volumeId) lines.push(`volume:     ${opened.tree.volumeId}`);
+      }
+      lines.push(`loads:      ${p.files.length ? p.files.map((f) => `${f.path} (${f.role}, ${size(files.find((x) => x.path.toLowerCase() === f.path.toLowerCase())?.size ?? 0)})`).join(', ') : p.payloadIso ? 'the whole ISO' : 'nothing'}`);
+      if (p.helpers.length) lines.push(`helpers:    ${p.helpers.map((h) => `${h} (${opened.helpers[h] ?? 'missing'})`).join(', ')}`);
+      lines.push(`files:      ${fileCount} files, ${size(total)}`);
+      for (const n of p.notes) lines.push(`note:       ${n}`);
+      const result = { spec, plan: p, files, detected: lines.join('\n'), script: pub.script() };
+      return result;
+    } finally {
+      await opened.tree.close();
+    }
+  }
+  const files = new PublishedFiles();
+  const img = await publishImage(files, spec, { serverIp: o.serverIp, httpPort: o.httpPort, filePrefix: 'image/' });
+  try {
+    const what = spec.kind === 'kernel' ? spec.kernel : spec.path;
+    const lines = [`image:      ${what}`, `detected:   ${img.description}`, 'boot modes: BIOS, UEFI (whatever the program supports)', `serves:     ${img.paths.join(', ')}`];
+    return { spec, detected: lines.join('\n'), script: img.scriptFor(o.mac ?? SAMPLE_MAC) };
+  } finally {
+    img.unpublish();
+  }
+}
+
