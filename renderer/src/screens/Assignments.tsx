@@ -76,9 +76,9 @@ export function Assignments() {
             ))}
           </datalist>
         </label>
-        <label className="field">
-          Image
-          <select value={imageId} onChange={(e) => setImageId(e.target.value)}>
+        <div className="field">
+          <label htmlFor="assign-image">Image</label>
+          <select id="assign-image" value={imageId} onChange={(e) => setImageId(e.target.value)}>
             <option value="">Choose…</option>
             {entries.map((e) => (
               <option key={e.id} value={e.id}>
@@ -86,7 +86,7 @@ export function Assignments() {
               </option>
             ))}
           </select>
-        </label>
+        </div>
         <label className="inline">
           <input type="checkbox" checked={bootOnce} onChange={(e) => setBootOnce(e.target.checked)} />
           Boot once

@@ -132,17 +132,19 @@ function EntryRow({ e, onServe, serving }: { e: LibraryEntry; onServe: (e: Libra
       <td>
         <Checksum e={e} />
       </td>
-      <td className="actions">
-        <button type="button" className="primary" onClick={() => onServe(e)} disabled={!e.present} aria-label={`Serve ${e.name}`}>
-          {serving ? 'Serving' : 'Serve'}
-        </button>
-        <button
-          type="button"
-          aria-label={`Remove ${e.name}`}
-          onClick={() => void command('library.remove', { id: e.id }).catch((err) => setError(errorText(err)))}
-        >
-          Remove
-        </button>
+      <td>
+        <div className="actions">
+          <button type="button" className="primary" onClick={() => onServe(e)} disabled={!e.present} aria-label={`${serving ? 'Serving' : 'Serve'} ${e.name}`}>
+            {serving ? 'Serving' : 'Serve'}
+          </button>
+          <button
+            type="button"
+            aria-label={`Remove ${e.name}`}
+            onClick={() => void command('library.remove', { id: e.id }).catch((err) => setError(errorText(err)))}
+          >
+            Remove
+          </button>
+        </div>
       </td>
     </tr>
   );

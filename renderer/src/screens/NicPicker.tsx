@@ -11,7 +11,8 @@ function warnings(n: NetInterface): string[] {
   const w: string[] = [];
   if (n.loopback) return ['Loopback: no machine can boot from it.'];
   if (!n.linkUp) w.push('Link down: plug the cable into the switch with the machines to boot.');
-  if (!n.ipv4) w.push(n.note || `No IPv4 address: give ${n.name} a static address on the boot network (e.g. 192.168.50.1/24).`);
+  // The engine's note says what to do (it knows the OS); it is about the link first when the link is down.
+  if (!n.ipv4) w.push(/^no IPv4/i.test(n.note) ? n.note : `No IPv4 address: give ${n.name} a static address on the boot network (e.g. 192.168.50.1/24).`);
   if (n.wireless) w.push('Wi-Fi: firmware cannot network-boot over Wi-Fi; pick the wired NIC on the boot switch.');
   return w;
 }
