@@ -1,6 +1,6 @@
 // What the preload exposes to the renderer as `window.pxekit` (desktop only; in a
 // plain browser it is absent). Types only, plus the channel names main uses: the
-// sandboxed preload cannot import local modules, so it repeats the four names.
+// sandboxed preload cannot import local modules, so it repeats the names.
 import type { EngineLifecycleState } from './engine-lifecycle.js';
 
 export interface EngineStateInfo {
@@ -11,6 +11,8 @@ export interface EngineStateInfo {
 
 export interface DesktopBridge {
   readonly isDesktop: true;
+  /** Where the engine's API listens (ws://127.0.0.1:PORT/api) and this run's token; rejects while the engine is not running. */
+  connection(): Promise<{ url: string; token: string }>;
   /** Native "open image" dialog; absolute paths, [] when cancelled. */
   openImageDialog(): Promise<string[]>;
   /** The absolute path of a dropped file ('' when it is not a local file). */
@@ -25,6 +27,7 @@ export interface DesktopBridge {
 }
 
 export const CHANNELS = {
+  connection: 'pxekit:connection',
   openImage: 'pxekit:open-image',
   saveLogs: 'pxekit:save-logs',
   engineState: 'pxekit:engine-state',

@@ -105,6 +105,10 @@ function registerIpc(): void {
     await writeFile(r.filePath, content);
     return r.filePath;
   });
+  handle(CHANNELS.connection, () => {
+    if (!endpoint) throw new Error(`the engine is not running (${stateInfo.state})`);
+    return { url: endpoint.wsUrl, token: endpoint.token };
+  });
   handle(CHANNELS.engineState, () => stateInfo);
   handle(CHANNELS.restartEngine, async () => {
     await lifecycle.start().catch(() => undefined); // outcome arrives as state changes

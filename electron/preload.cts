@@ -7,6 +7,7 @@ import type { DesktopBridge, EngineStateInfo } from './bridge.js';
 
 const bridge: DesktopBridge = {
   isDesktop: true,
+  connection: () => ipcRenderer.invoke('pxekit:connection') as Promise<{ url: string; token: string }>,
   openImageDialog: () => ipcRenderer.invoke('pxekit:open-image') as Promise<string[]>,
   pathForFile: (file: File) => {
     try {
