@@ -20,6 +20,11 @@ import { createBootPolicy, publishBootPrograms } from './boot/policy.js';
 import type { ImageSpec } from './boot/publish-image.js';
 import { BootChooser } from './images/boot-chooser.js';
 import { ImageLibrary } from './images/library.js';
+import type { DhcpServerOptions } from './dhcp/context.js';
+import { FieldDiagnostics, rogueDiagnosis } from './diagnostics/field.js';
+import type { SeenDhcpServer } from './diagnostics/rogue-watch.js';
+import type { Diagnosis, DiagnosisTimings } from './diagnostics/types.js';
+import type { EvidenceFiles, JobReport } from './diagnostics/report.js';
 
 export type ServeMode = 'auto' | 'dhcp' | 'proxy';
 
@@ -42,6 +47,10 @@ export interface EngineOptions {
   leaseSeconds?: number;
   router?: string;
   dns?: string[];
+  /** Diagnosis deadlines (tests shorten them; PXEKIT_DIAG_TIMINGS too). */
+  diagnosisTimings?: Partial<DiagnosisTimings>;
+  /** How often the rogue-DHCP watcher probes while serving (ms; 0 = no watcher). Default 4000 (PXEKIT_WATCH_MS). */
+  watchEveryMs?: number;
 }
 
 export class EngineError extends Error {
@@ -61,6 +70,8 @@ export class Engine extends EventEmitter {
   private ticker?: NodeJS.Timeout;
   private status: StatusEvent = { type: 'status', at: Date.now(), state: 'stopped' };
   private chooser?: BootChooser;
+  private dhcpOptions?: DhcpServerOptions;
+  private field?: FieldDiagnostics;
   /** Set by stop(): a start() still probing or binding gives up at its next step. */
   private stopRequested = false;
 
@@ -74,6 +85,21 @@ export class Engine extends EventEmitter {
 
   sessions() {
     return this.tracker?.list() ?? [];
+  }
+
+  /** Every diagnosis of this run (machines and engine-wide). */
+  diagnoses(): Diagnosis[] {
+    return this.field?.diagnoses() ?? [];
+  }
+
+  /** The job report of this run so far. */
+  report(): JobReport | undefined {
+    return this.field?.report(this.status, this.sessions());
+  }
+
+  /** Writes the pcapng and the job report (JSON + HTML) of this run into dir. */
+  writeEvidence(dir: string): EvidenceFiles | undefined {
+    return this.field?.writeEvidence(dir, this.status, this.sessions());
   }
 
   private publish(ev: EngineEvent): void {
@@ -95,7 +121,55 @@ export class Engine extends EventEmitter {
     this.publish(ev);
     this.tracker?.handle(ev);
     if (ev.type === 'dhcp' && ev.refusal) this.tracker?.refuse(ev.mac, ev.refusal, ev.at);
+    // A proxy answers a refused client with nothing: its log line carries the refusal.
+    if (ev.type === 'log' && ev.refusal && ev.mac) this.tracker?.refuse(ev.mac, ev.refusal, ev.at);
+    this.field?.onWire(ev);
   };
+
+  /** Another DHCP server answered on the segment while we serve (src/diagnostics/rogue-watch.ts). */
+  private onRogueServer = (s: SeenDhcpServer): void => {
+    void this.reactToRogue(s).catch((err: Error) => this.publish({ type: 'log', at: Date.now(), level: 'error', source: 'engine', message: `reacting to another DHCP server: ${err.message}` }));
+  };
+
+  private async reactToRogue(s: SeenDhcpServer): Promise<void> {
+    const known = this.status.otherDhcpServers ?? [];
+    // Already known (the start-up probe found it, or the watcher heard it through another relay).
+    if (known.some((k) => k.serverId === s.serverId)) return;
+    const others = [...known, { serverId: s.serverId, from: s.from, offeredIp: s.offeredIp, ...(s.mac ? { mac: s.mac } : {}) }];
+    const name = `${s.serverId}${s.mac ? ` (${s.mac})` : ''} offered ${s.offeredIp}`;
+    const iface = this.status.iface ?? '';
+    const want = this.opts.mode ?? 'auto';
+    if (this.status.mode === 'proxy') {
+      // proxyDHCP expects an address server on the segment: worth showing, not a problem.
+      this.setStatus({ state: this.status.state, otherDhcpServers: others });
+      this.publish({ type: 'log', at: Date.now(), level: 'info', source: 'engine', message: `DHCP server on ${iface}: ${name} (it hands out the addresses; PXE Kit adds the boot information)` });
+      return;
+    }
+    let reaction: string;
+    if (this.status.mode === 'dhcp' && !this.status.dhcpSuspended && !this.opts.force && this.dhcpOptions) {
+      // Two address servers on one segment hand out conflicting addresses: ours goes quiet first.
+      await this.dhcp?.stop();
+      this.dhcp = undefined;
+      if (want === 'auto') {
+        this.dhcpOptions = { ...this.dhcpOptions, mode: 'proxy' };
+        const proxy = new DhcpServer(this.dhcpOptions);
+        await proxy.start();
+        // stop() may have run meanwhile: then this server must not outlive it.
+        if (this.stopRequested) return void (await proxy.stop());
+        this.dhcp = proxy;
+        reaction = 'PXE Kit switched to proxyDHCP: it no longer hands out addresses, only the boot information.';
+        this.setStatus({ state: this.status.state, mode: 'proxy', modeReason: `another DHCP server appeared while serving: ${name}; PXE Kit switched to proxyDHCP`, otherDhcpServers: others, message: reaction });
+      } else {
+        reaction = 'PXE Kit stopped handing out addresses (--mode dhcp without --force); TFTP and HTTP go on for machines already booting.';
+        this.setStatus({ state: this.status.state, dhcpSuspended: `another DHCP server appeared while serving: ${name}`, otherDhcpServers: others, message: reaction });
+      }
+    } else {
+      reaction = this.opts.force ? 'PXE Kit goes on handing out addresses (--force): expect address conflicts.' : 'PXE Kit no longer hands out addresses.';
+      this.setStatus({ state: this.status.state, otherDhcpServers: others, message: `another DHCP server on ${iface}: ${name}` });
+    }
+    this.publish({ type: 'log', at: Date.now(), level: 'warn', source: 'engine', message: `Another DHCP server on ${iface}: ${name}. ${reaction}` });
+    this.field?.note(rogueDiagnosis(s, iface, reaction));
+  }
 
   private checkStillWanted(): void {
     if (this.stopRequested) throw new EngineError('stopped while starting');
@@ -144,6 +218,23 @@ export class Engine extends EventEmitter {
           chooser.onSession(u.session);
         },
       });
+      const startupOthers = others;
+      this.field = new FieldDiagnostics({
+        iface: nic.name,
+        serverIp: ipv4.address,
+        mac: nic.mac,
+        httpPort,
+        tftpPort: o.tftpPort,
+        timings: o.diagnosisTimings,
+        watchEveryMs: o.watchEveryMs,
+        knownServers: () => startupOthers,
+        onDiagnosis: (ev) => {
+          this.publish(ev);
+          if (ev.mac) this.tracker?.diagnose(ev.mac, ev.diagnosis);
+        },
+        onRogueServer: this.onRogueServer,
+        onWarning: (message) => this.publish({ type: 'log', at: Date.now(), level: 'warn', source: 'engine', message }),
+      });
       const policy = createBootPolicy({ serverIp: ipv4.address, httpPort, binaries, scriptPathFor: (mac) => chooser.scriptPathFor(mac) });
       this.http = new HttpFileServer({ address: ipv4.address, port: httpPort, files: this.files, emit: this.onWire, macForIp: (ip) => this.dhcp?.macForIp(ip) });
       await this.http.start();
@@ -151,7 +242,7 @@ export class Engine extends EventEmitter {
       this.tftp = new TftpServer({ iface: nic.name, ifaceAddress: ipv4.address, port: o.tftpPort ?? 69, files: this.files, emit: this.onWire });
       await this.tftp.start();
       this.checkStillWanted();
-      this.dhcp = new DhcpServer({
+      this.dhcpOptions = {
         iface: nic.name,
         serverIp: ipv4.address,
         prefix: ipv4.prefix,
@@ -163,10 +254,18 @@ export class Engine extends EventEmitter {
         dns: o.dns,
         policy,
         emit: this.onWire,
-      });
+        ownMac: nic.mac,
+        tap: this.field.recorder.tapDhcp,
+      };
+      this.dhcp = new DhcpServer(this.dhcpOptions);
       await this.dhcp.start();
       this.checkStillWanted();
-      this.ticker = setInterval(() => this.tracker?.tick(), 1000);
+      await this.field.start();
+      this.checkStillWanted();
+      this.ticker = setInterval(() => {
+        this.tracker?.tick();
+        this.field?.tick();
+      }, 1000);
       this.ticker.unref();
       this.setStatus({ state: 'serving', image: chooser.description, ports: { dhcp: 67, pxe: 4011, tftp: o.tftpPort ?? 69, http: this.http.port } });
     } catch (err) {
@@ -204,7 +303,7 @@ export class Engine extends EventEmitter {
 
   private async stopServers(): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);
-    const closing = [this.dhcp?.stop(), this.tftp?.stop(), this.http?.stop()];
+    const closing = [this.dhcp?.stop(), this.tftp?.stop(), this.http?.stop(), this.field?.stop()];
     await Promise.allSettled(closing);
     this.dhcp = this.tftp = this.http = undefined;
     await this.chooser?.stop().catch(() => {});

@@ -7,7 +7,7 @@ import { findHelpers, looksLikeIso } from '../images/publish-iso.js';
 
 export const SERVE_USAGE = `usage: pxekit serve [--iface NAME] [--mode auto|dhcp|proxy] [--range A-B] [--data-dir DIR]
                     [--json] [--verbose] [--force] [--http-port N] [--initrd FILE]... [--cmdline ARGS]
-                    [--boot-once] [--wimboot FILE] [--library] IMAGE
+                    [--boot-once] [--wimboot FILE] [--library] [--evidence DIR] IMAGE
 
 IMAGE is an ISO (served in place: Windows/WinPE, Ubuntu, Debian live, Fedora/RHEL, Arch, or
 any bootable ISO), a Linux kernel (with --initrd and --cmdline), an iPXE script, or an EFI/PXE
@@ -20,6 +20,8 @@ boot program. --cmdline adds kernel arguments to an ISO's Linux recipe too.
                 boot information (proxyDHCP); if none does, hand out addresses too.
   --mode dhcp   hand out addresses; refuses to start if another DHCP server answers (unless --force).
   --mode proxy  never hand out addresses; answer PXE clients only.
+  --evidence DIR  at stop, write a pcapng of the DHCP/TFTP/HTTP traffic PXE Kit saw and a
+                job report (HTML + JSON: who booted what, step times, failures, diagnoses).
 
 pxekit serve --ui [--ui-port N] [options] [IMAGE]
   Start the API and the user interface on 127.0.0.1 and print its URL (with a per-run token);
@@ -50,6 +52,7 @@ export const SERVE_OPTIONS = {
   cmdline: { type: 'string', default: '' },
   router: { type: 'string' },
   dns: { type: 'string', multiple: true, default: [] as string[] },
+  evidence: { type: 'string' },
   'boot-once': { type: 'boolean', default: false },
   wimboot: { type: 'string' },
   library: { type: 'boolean', default: false },
@@ -89,6 +92,7 @@ export function parseServeArgs(argv: string[]) {
     wimboot: values.wimboot as string | undefined,
     json: values.json as boolean,
     verbose: values.verbose as boolean,
+    evidence: values.evidence as string | undefined,
   };
 }
 
@@ -135,5 +139,19 @@ export async function serve(argv: string[]): Promise<number> {
     return 1;
   }
   await done;
+  if (args.evidence) {
+    // The run's evidence, once every port is closed (src/diagnostics/report.ts).
+    try {
+      const files = engine.writeEvidence(args.evidence);
+      if (files) {
+        const msg = `evidence written: ${[files.pcapng, files.json, files.html].filter(Boolean).join(', ')}`;
+        if (args.json) print({ type: 'log', at: Date.now(), level: 'info', source: 'engine', message: msg });
+        else process.stdout.write(msg + '\n');
+      }
+    } catch (err) {
+      process.stderr.write(`pxekit: could not write the evidence to ${args.evidence}: ${(err as Error).message}\n`);
+      return 1;
+    }
+  }
   return 0;
 }

@@ -1,7 +1,7 @@
 // What the message handlers (full-mode.ts, proxy-mode.ts, boot-server.ts) get
 // from the server: configuration, leases, and ways to answer and report.
 import type { BootOffer, BootPolicy } from '../boot/decision.js';
-import type { ClientInfo } from '../boot/client.js';
+import type { ClientArch, ClientInfo } from '../boot/client.js';
 import type { EmitWireEvent, LogLevel } from '../sessions/events.js';
 import type { LeaseStore } from './leases.js';
 import type { DhcpPacket } from './packet.js';
@@ -31,6 +31,18 @@ export interface DhcpServerOptions {
   /** Ports, for tests; default 67 and 4011. */
   dhcpPort?: number;
   pxePort?: number;
+  /** The served NIC's own MAC: DHCP messages from it (PXE Kit's own rogue-server probes) are never answered. */
+  ownMac?: string;
+  /** Sees every well-formed DHCP payload received and sent (the evidence recorder's pcapng). */
+  tap?: (rec: DhcpTapRecord) => void;
+}
+
+export interface DhcpTapRecord {
+  at: number;
+  direction: 'in' | 'out';
+  payload: Buffer;
+  src: { address: string; port: number };
+  dst: { address: string; port: number };
 }
 
 /** Where a reply goes and which socket sends it. */
@@ -47,7 +59,7 @@ export interface HandlerContext {
   leases?: LeaseStore;
   /** Sends and reports a reply (a DhcpEvent 'out'). */
   send(req: DhcpPacket, reply: DhcpPacket, to: Destination, info: ReplyInfo): void;
-  log(level: LogLevel, message: string, mac?: string): void;
+  log(level: LogLevel, message: string, mac?: string, extra?: { refusal?: string; arch?: ClientArch }): void;
   /** Remembers ip<->mac seen on the wire (proxy mode has no leases of its own). */
   observe(ip: string | undefined, mac: string): void;
 }
@@ -76,7 +88,10 @@ export function bootAnswer(ctx: HandlerContext, client: ClientInfo, source: 'dhc
   }
   if (decision.kind === 'offer') return { offer: decision };
   const what = source === 'proxy' ? 'no proxyDHCP answer' : 'address only, no boot file';
-  ctx.log('warn', `${client.mac} (${client.arch}): ${what}: ${decision.reason}`, client.mac);
+  // A proxy sends nothing to a refused client, so the log line is the only trace: it carries the
+  // refusal for the session (in full DHCP mode the address-only reply carries it instead).
+  const extra = source === 'proxy' ? { refusal: decision.reason, arch: client.arch } : undefined;
+  ctx.log('warn', `${client.mac} (${client.arch}): ${what}: ${decision.reason}`, client.mac, extra);
   return { refusal: decision.reason };
 }
 

@@ -5,6 +5,7 @@
 import type dgram from 'node:dgram';
 import { openUdpSocket } from '../net/udp.js';
 import type { LogLevel } from '../sessions/events.js';
+import type { ClientArch } from '../boot/client.js';
 import { decodePacket, DhcpDecodeError, encodePacketReport } from './codec.js';
 import { classifyClient } from './classify.js';
 import type { DhcpServerOptions, Destination, HandlerContext, ReplyInfo } from './context.js';
@@ -44,7 +45,7 @@ export class DhcpServer {
       prefix,
       netmask: prefixToNetmask(prefix),
       send: (req, reply, to, info) => this.send(req, reply, to, info),
-      log: (level, message, mac) => this.log(level, message, mac),
+      log: (level, message, mac, extra) => this.log(level, message, mac, extra),
       observe: (ip, mac) => ip && ip !== '0.0.0.0' && this.seen.set(ip, mac),
     };
   }
@@ -121,11 +122,17 @@ export class DhcpServer {
       return;
     }
     const client = classifyClient(req);
+    // Our own rogue-server probe (src/diagnostics/rogue-watch.ts) is not a client.
+    if (this.opts.ownMac && client.mac === this.opts.ownMac.toLowerCase()) return void this.counters.ignored++;
     const port = kind === 'dhcp' ? (this.opts.dhcpPort ?? 67) : (this.opts.pxePort ?? 4011);
+    this.opts.tap?.({
+      at: Date.now(), direction: 'in', payload: buf, src: { address: rinfo.address, port: rinfo.port },
+      dst: { address: kind === 'pxe' || req.ciaddr !== '0.0.0.0' ? this.opts.serverIp : '255.255.255.255', port },
+    });
     const ip = getIp(req, Opt.REQUESTED_IP) ?? (req.ciaddr !== '0.0.0.0' ? req.ciaddr : undefined);
     this.opts.emit({
       type: 'dhcp', at: Date.now(), direction: 'in', message: messageName(type)!, mac: client.mac, xid: req.xid, port,
-      ip, arch: client.arch, vendorClass: client.vendorClass, isIpxe: client.isIpxe, serverId: getIp(req, Opt.SERVER_ID),
+      ip, arch: client.arch, vendorClass: client.vendorClass, isIpxe: client.isIpxe, serverId: getIp(req, Opt.SERVER_ID), secs: req.secs,
     });
     const handled = (async () => {
       if (kind === 'pxe') handleBootServer(this.ctx, req, type, rinfo);
@@ -141,6 +148,8 @@ export class DhcpServer {
     const { buffer, dropped } = encodePacketReport(reply, { maxPayload: maxPayloadFor(req) });
     if (dropped.length) this.log('warn', `reply to ${info.client.mac} too big for the client; left out options ${dropped.join(', ')}`, info.client.mac);
     const message = messageName(messageType(reply) ?? 0) ?? 'ack';
+    const srcPort = to.socket === 'dhcp' ? (this.opts.dhcpPort ?? 67) : (this.opts.pxePort ?? 4011);
+    this.opts.tap?.({ at: Date.now(), direction: 'out', payload: buffer, src: { address: this.opts.serverIp, port: srcPort }, dst: { address: to.address, port: to.port } });
     sock.send(buffer, to.port, to.address, (err) => {
       if (err) return this.log('warn', `could not send ${message} to ${to.address}:${to.port}: ${err.message}`, info.client.mac);
       this.counters.sent++;
@@ -155,7 +164,7 @@ export class DhcpServer {
     });
   }
 
-  private log(level: LogLevel, message: string, mac?: string): void {
-    this.opts.emit({ type: 'log', at: Date.now(), level, source: this.opts.mode === 'proxy' ? 'proxy' : 'dhcp', message, ...(mac ? { mac } : {}) });
+  private log(level: LogLevel, message: string, mac?: string, extra?: { refusal?: string; arch?: ClientArch }): void {
+    this.opts.emit({ type: 'log', at: Date.now(), level, source: this.opts.mode === 'proxy' ? 'proxy' : 'dhcp', message, ...(mac ? { mac } : {}), ...extra });
   }
 }

@@ -27,6 +27,8 @@ export interface DhcpEvent {
   serverId?: string;
   /** Set when the boot policy refused this client a boot file: why, in plain words. */
   refusal?: string;
+  /** For incoming messages: the DHCP "secs" field, how long the client says it has been trying. */
+  secs?: number;
 }
 
 export type TransferPhase = 'start' | 'progress' | 'done' | 'error';
@@ -67,6 +69,9 @@ export interface LogEvent {
   source: 'engine' | 'dhcp' | 'proxy' | 'tftp' | 'http' | 'boot' | 'net';
   message: string;
   mac?: string;
+  /** Set when the boot policy refused this machine a boot file and nothing was sent (proxy mode): why. */
+  refusal?: string;
+  arch?: ClientArch;
 }
 
 /** Counters of packets dropped as malformed, per protocol. */

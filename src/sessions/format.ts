@@ -4,8 +4,9 @@ import type { SessionUpdate } from './tracker.js';
 import { formatBytes } from './tracker.js';
 import { STATE_LABELS } from './session.js';
 import type { StatusEvent } from './status.js';
+import type { DiagnosisEvent } from '../diagnostics/types.js';
 
-export type EngineEvent = WireEvent | SessionUpdate | StatusEvent;
+export type EngineEvent = WireEvent | SessionUpdate | StatusEvent | DiagnosisEvent;
 
 function time(at: number): string {
   return new Date(at).toISOString().slice(11, 19);
@@ -44,6 +45,14 @@ export function formatEvent(ev: EngineEvent, opts: { verbose?: boolean } = {}): 
       return `${t} ${ev.source.padEnd(5)} ${ev.level === 'info' ? '' : ev.level.toUpperCase() + ': '}${ev.message}`;
     case 'drop':
       return opts.verbose ? `${t} ${ev.protocol.padEnd(5)} dropped a malformed packet from ${ev.from}: ${ev.reason}` : undefined;
+    case 'diagnosis': {
+      const d = ev.diagnosis;
+      return [
+        `${t} ** ${d.mac ?? 'PXE Kit'} DIAGNOSIS: ${d.title}${d.pxeError ? ` (screen shows ${d.pxeError})` : ''}`,
+        `         likely: ${d.causes.join('; or ')}`,
+        `         fix: ${d.fix}`,
+      ].join('\n');
+    }
     case 'session': {
       const s = ev.session;
       const last = s.timeline[s.timeline.length - 1];

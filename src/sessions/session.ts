@@ -1,6 +1,7 @@
 // One machine's boot, as a technician follows it: where it is, how far along,
 // and what went wrong. Plain data so it can cross the API unchanged.
 import type { ClientArch } from '../boot/client.js';
+import type { Diagnosis } from '../diagnostics/types.js';
 
 export type SessionState =
   | 'dhcp' // DISCOVER seen, nothing settled yet
@@ -83,6 +84,8 @@ export interface ClientSession {
   current?: TransferSnapshot;
   transfers: TransferSnapshot[];
   failure?: SessionFailure;
+  /** What PXE Kit concluded about this boot attempt's problem (src/diagnostics): code, PXE error, causes, fix. */
+  diagnosis?: Diagnosis;
   /** Most recent first? No: oldest first, bounded. */
   timeline: TimelineEntry[];
   /** How many times this machine started over from DHCP within this run. */

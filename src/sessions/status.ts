@@ -20,5 +20,7 @@ export interface StatusEvent {
   ports?: { dhcp: number; pxe: number; tftp: number; http: number };
   image?: string;
   otherDhcpServers?: OtherDhcpServer[];
+  /** Set in --mode dhcp when another DHCP server appeared while serving: PXE Kit stopped handing out addresses, and why. */
+  dhcpSuspended?: string;
   message?: string;
 }

@@ -1,6 +1,7 @@
 // Folds wire events into one session per machine (MAC). The protocol modules
 // say what happened on the wire; this decides what it means for the boot.
 import type { DhcpEvent, TransferEvent, WireEvent } from './events.js';
+import type { Diagnosis } from '../diagnostics/types.js';
 import {
   STATE_LABELS,
   STATE_PROGRESS,
@@ -136,6 +137,7 @@ export class SessionTracker {
   private restart(s: ClientSession, at: number): void {
     s.boots += 1;
     s.failure = undefined;
+    s.diagnosis = undefined;
     s.current = undefined;
     s.transfers = [];
     s.isIpxe = false;
@@ -210,6 +212,16 @@ export class SessionTracker {
       });
     }
     this.fail(s, { code: ev.errorCode === 'access-violation' ? 'not-found' : 'io', message: ev.error ?? `Transfer of ${ev.file} failed`, at: ev.at });
+  }
+
+  /** Attaches a diagnosis (src/diagnostics) to the machine's session, with a timeline entry. */
+  diagnose(mac: string, d: Diagnosis): void {
+    const s = this.sessions.get(mac);
+    if (!s) return;
+    s.diagnosis = d;
+    s.timeline.push({ at: d.at, state: s.state, text: `Diagnosis: ${d.title}` });
+    if (s.timeline.length > TIMELINE_MAX) s.timeline.splice(0, s.timeline.length - TIMELINE_MAX);
+    this.emit(s, 'timeline');
   }
 
   /** Records that a machine cannot be given a boot file (wrong/unsupported architecture). */

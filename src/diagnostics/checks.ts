@@ -1,0 +1,168 @@
+// Host checks before serving: can PXE Kit serve on this NIC, on this machine?
+// Each check says what it found and, when something is wrong, how to fix it.
+// Port checks really try to bind (device-bound, like the engine), so they see
+// what the engine will see: in use (and by whom), or no privilege.
+import net from 'node:net';
+import { readFileSync } from 'node:fs';
+import { defaultInterface, listInterfaces, resolveInterface, type NetInterface } from '../net/interfaces.js';
+import { NetError } from '../net/errors.js';
+import { openUdpSocket, privilegeHelp } from '../net/udp.js';
+import { describePortOwners } from '../net/port-owner.js';
+import { evaluateFirewall, firewallFixCommands, formatCommand, readWindowsFirewall, type FirewallRule } from './windows-firewall.js';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
+
+export interface HostCheck {
+  id: 'interface' | 'wifi' | 'privilege' | 'port-67' | 'port-69' | 'port-4011' | 'port-http' | 'firewall';
+  status: CheckStatus;
+  title: string;
+  detail: string;
+  fix?: string;
+  /** Commands that apply the fix (Windows Firewall rules), for a UI's "fix it" button. */
+  fixCommands?: string[][];
+}
+
+export interface HostCheckOptions {
+  iface?: string;
+  httpPort?: number;
+  tftpPort?: number;
+  /** For tests: pretend to be another OS (the firewall check), and give its rule listing. */
+  platform?: NodeJS.Platform;
+  firewallRules?: FirewallRule[];
+  interfaces?: NetInterface[];
+}
+
+/** Linux: effective capabilities from /proc/self/status. */
+function linuxCaps(): bigint | undefined {
+  try {
+    const m = /^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'));
+    return m ? BigInt(`0x${m[1]}`) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const CAP_NET_BIND_SERVICE = 10n;
+const CAP_NET_RAW = 13n;
+
+function privilegeCheck(platform: NodeJS.Platform): HostCheck {
+  const title = 'Privilege for ports 67, 69 and 4011';
+  if (platform === 'linux') {
+    if (process.getuid?.() === 0) return { id: 'privilege', status: 'ok', title, detail: 'running as root' };
+    const caps = linuxCaps();
+    const has = (c: bigint) => caps !== undefined && (caps & (1n << c)) !== 0n;
+    if (has(CAP_NET_BIND_SERVICE) && has(CAP_NET_RAW)) return { id: 'privilege', status: 'ok', title, detail: 'node has cap_net_bind_service and cap_net_raw' };
+    return { id: 'privilege', status: 'fail', title, detail: 'not root and without cap_net_bind_service/cap_net_raw: ports below 1024 and binding to one NIC are refused', fix: privilegeHelp() };
+  }
+  if (platform === 'win32') return { id: 'privilege', status: 'skip', title, detail: 'checked by the port checks below (Windows lets any user bind these ports; the firewall is what stops traffic)' };
+  if (process.getuid?.() === 0) return { id: 'privilege', status: 'ok', title, detail: 'running as root' };
+  return { id: 'privilege', status: 'fail', title, detail: 'not root: ports below 1024 are refused', fix: privilegeHelp() };
+}
+
+async function udpPortCheck(id: HostCheck['id'], nic: NetInterface & { ipv4: NonNullable<NetInterface['ipv4']> }, port: number, purpose: string, anyAddress: boolean): Promise<HostCheck> {
+  const title = `${purpose} (UDP ${port}) free on ${nic.name}`;
+  try {
+    const sock = await openUdpSocket({ iface: nic.name, ifaceAddress: nic.ipv4.address, port, anyAddress, broadcast: anyAddress, purpose });
+    await new Promise<void>((resolve) => sock.close(() => resolve()));
+    return { id, status: 'ok', title, detail: 'free' };
+  } catch (err) {
+    if (err instanceof NetError) {
+      const [what, ...help] = err.message.split('. ');
+      return { id, status: 'fail', title, detail: `${what}.`, fix: help.join('. ') || undefined };
+    }
+    return { id, status: 'fail', title, detail: (err as Error).message };
+  }
+}
+
+async function tcpPortCheck(nic: NetInterface & { ipv4: NonNullable<NetInterface['ipv4']> }, port: number): Promise<HostCheck> {
+  const title = `HTTP (TCP ${port}) free on ${nic.ipv4.address}`;
+  const server = net.createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: nic.ipv4.address, port, exclusive: true }, () => resolve());
+    });
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    return { id: 'port-http', status: 'ok', title, detail: 'free' };
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') {
+      const owner = describePortOwners('tcp', port);
+      return {
+        id: 'port-http', status: 'fail', title, detail: `TCP port ${port} is already in use${owner ? ` by ${owner}` : ''}.`,
+        fix: `Stop that program, or choose another port with --http-port (e.g. ${port === 8080 ? 8081 : 8080}).`,
+      };
+    }
+    if (code === 'EACCES') return { id: 'port-http', status: 'fail', title, detail: `no permission for TCP port ${port}`, fix: privilegeHelp() };
+    return { id: 'port-http', status: 'fail', title, detail: (err as Error).message };
+  }
+}
+
+export async function firewallCheck(platform: NodeJS.Platform, httpPort: number, rules?: FirewallRule[], program = process.execPath): Promise<HostCheck> {
+  const title = 'Windows Firewall lets DHCP, TFTP and HTTP in';
+  if (platform !== 'win32') return { id: 'firewall', status: 'skip', title, detail: 'not Windows' };
+  const listing = rules ?? (await readWindowsFirewall());
+  const verdict = evaluateFirewall(listing ?? [], program, httpPort);
+  const fixCommands = firewallFixCommands(program, httpPort);
+  if (verdict.state === 'ok') return { id: 'firewall', status: 'ok', title, detail: verdict.programRule ? `allowed by rule "${verdict.programRule}"` : 'inbound rules allow every port PXE Kit uses' };
+  if (verdict.state === 'unknown') {
+    return {
+      id: 'firewall', status: 'warn', title, detail: 'could not read the firewall rules (netsh failed, or its output is not in English)',
+      fix: `If machines get no answer, add the rules in an elevated prompt: ${fixCommands.map(formatCommand).join(' && ')}`, fixCommands,
+    };
+  }
+  const parts = [
+    ...(verdict.missing.length ? [`no inbound allow rule for ${verdict.missing.map((n) => `${n.what} (${n.protocol.toUpperCase()} ${n.port})`).join(', ')}`] : []),
+    ...(verdict.blocking.length ? [`blocked by rule(s) ${verdict.blocking.map((b) => `"${b}"`).join(', ')}`] : []),
+  ];
+  return {
+    id: 'firewall', status: 'fail', title, detail: parts.join('; '),
+    fix:
+      `Add the rules (PXE Kit can do it when run as Administrator): ${fixCommands.map(formatCommand).join(' && ')}` +
+      (verdict.blocking.length ? '; and disable the blocking rule(s) (a block rule wins over any allow rule).' : ''),
+    fixCommands,
+  };
+}
+
+/** All the checks, in the order a technician fixes things. */
+export async function runHostChecks(o: HostCheckOptions = {}): Promise<HostCheck[]> {
+  const platform = o.platform ?? process.platform;
+  const httpPort = o.httpPort ?? 8080;
+  const checks: HostCheck[] = [];
+  let nic: (NetInterface & { ipv4: NonNullable<NetInterface['ipv4']> }) | undefined;
+  try {
+    const all = o.interfaces ?? listInterfaces();
+    const picked = o.iface ? resolveInterface(o.iface, all) : defaultInterface(all);
+    nic = resolveInterface(picked.name, all);
+    checks.push({ id: 'interface', status: 'ok', title: `Interface ${nic.name}`, detail: `${nic.ipv4.address}/${nic.ipv4.prefix}, link up, MAC ${nic.mac}` });
+  } catch (err) {
+    const msg = (err as Error).message;
+    const [what, ...help] = msg.split('. ');
+    checks.push({ id: 'interface', status: 'fail', title: `Interface ${o.iface ?? '(automatic)'}`, detail: `${what}.`, fix: help.join('. ') || undefined });
+  }
+  if (nic?.wireless) {
+    checks.push({
+      id: 'wifi', status: 'warn', title: `${nic.name} is Wi-Fi`, detail: 'firmware cannot network-boot over Wi-Fi, and serving DHCP on a Wi-Fi network disturbs everyone on it',
+      fix: 'Use the wired NIC cabled to the switch with the machines to boot (a USB Ethernet adapter works).',
+    });
+  } else if (nic) checks.push({ id: 'wifi', status: 'ok', title: `${nic.name} is wired`, detail: 'not a wireless interface' });
+  const priv = privilegeCheck(platform);
+  checks.push(priv);
+  if (nic && priv.status !== 'fail') {
+    checks.push(await udpPortCheck('port-67', nic, 67, 'DHCP', true));
+    checks.push(await udpPortCheck('port-69', nic, o.tftpPort ?? 69, 'TFTP', false));
+    checks.push(await udpPortCheck('port-4011', nic, 4011, 'PXE boot server', false));
+    checks.push(await tcpPortCheck(nic, httpPort));
+  } else {
+    for (const [id, what] of [['port-67', 'UDP 67'], ['port-69', 'UDP 69'], ['port-4011', 'UDP 4011'], ['port-http', `TCP ${httpPort}`]] as const) {
+      checks.push({ id, status: 'skip', title: `${what} free`, detail: nic ? 'needs the privilege above first' : 'needs a usable interface first' });
+    }
+  }
+  checks.push(await firewallCheck(platform, httpPort, o.firewallRules));
+  return checks;
+}
+
+export function formatChecks(checks: HostCheck[]): string {
+  const mark: Record<CheckStatus, string> = { ok: 'ok  ', warn: 'WARN', fail: 'FAIL', skip: '-   ' };
+  return checks.map((c) => `${mark[c.status]} ${c.title}: ${c.detail}${c.fix ? `\n     fix: ${c.fix}` : ''}`).join('\n');
+}
