@@ -12,7 +12,7 @@ export const API_VERSION = 1;
 
 export type ServeModeOption = 'auto' | 'dhcp' | 'proxy';
 
-/** What "Serve" needs. The image is a library entry id or a path on the engine's machine. */
+/** What "Serve" needs. The image is a library entry id or a path on the engine's machine, or neither when the library's menu/assignments say what to boot. */
 export interface ServeOptions {
   iface: string;
   mode: ServeModeOption;
@@ -25,6 +25,8 @@ export interface ServeOptions {
   httpPort?: number;
   /** Seconds to listen for another DHCP server before serving (auto/dhcp modes). Default 5. */
   probeSeconds?: number;
+  /** Each machine boots the image once; its next network boot goes to the local disk. */
+  bootOnce?: boolean;
 }
 
 /** One entry of the image library (filled in by the library module, issue 3). */

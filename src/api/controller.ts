@@ -10,10 +10,11 @@ import type { StatusEvent } from '../sessions/status.js';
 import type { ClientSession } from '../sessions/session.js';
 import type { ImageSpec } from '../boot/publish-image.js';
 import type { ApiEvent, CommandName, Commands, ServeOptions } from './contract.js';
+import { findHelpers, looksLikeIso } from '../images/publish-iso.js';
 import { EventRing } from './event-ring.js';
 import { loadLibraryBackend, type LibraryBackend } from './library-backend.js';
 
-export type ApiErrorCode = 'not-available' | 'busy' | 'serve-failed' | 'not-found' | 'invalid-params' | 'internal';
+export type ApiErrorCode = 'not-available' | 'busy' | 'serve-failed' | 'library-error' | 'invalid-params' | 'internal';
 
 export class ApiError extends Error {
   constructor(
@@ -33,6 +34,8 @@ export interface ControllerOptions {
   library?: LibraryBackend | null;
   /** Extra engine options the CLI knows and the API does not expose (router, dns, tftpPort...). */
   engineDefaults?: Partial<EngineOptions>;
+  /** wimboot for Windows ISOs served by path (pxekit serve --wimboot). */
+  wimboot?: string;
   /** For tests: build the engine. */
   createEngine?: (opts: EngineOptions) => Engine;
 }
@@ -90,6 +93,17 @@ export class Controller extends EventEmitter {
     return this.library;
   }
 
+  /** Library refusals (file missing, unknown id, not an image) reach the UI as 'library-error' with the library's own words. */
+  private async withLib<T>(fn: (l: LibraryBackend) => Promise<T>): Promise<T> {
+    const l = await this.lib();
+    try {
+      return await fn(l);
+    } catch (err) {
+      if (err instanceof ApiError) throw err;
+      throw new ApiError('library-error', err instanceof Error ? err.message : String(err));
+    }
+  }
+
   private readonly handlers: Handlers = {
     'engine.status': () => this.status(),
     'engine.shutdown': () => {
@@ -107,13 +121,13 @@ export class Controller extends EventEmitter {
       return this.status();
     },
     'sessions.list': () => this.sessions(),
-    'library.list': async () => (await this.lib()).list(),
-    'library.add': async (p) => (await this.lib()).add(p),
-    'library.remove': async (p) => ({ removed: await (await this.lib()).remove(p.id) }),
-    'library.inspect': async (p) => (await this.lib()).inspect(p.id),
-    'assign.set': async (p) => (await this.lib()).setAssignment(p),
-    'assign.clear': async (p) => (await this.lib()).clearAssignment(p.mac),
-    'menu.set': async (p) => (await this.lib()).setMenu(p),
+    'library.list': () => this.withLib((l) => l.list()),
+    'library.add': (p) => this.withLib((l) => l.add(p)),
+    'library.remove': (p) => this.withLib(async (l) => ({ removed: await l.remove(p.id) })),
+    'library.inspect': (p) => this.withLib((l) => l.inspect(p.id)),
+    'assign.set': (p) => this.withLib((l) => l.setAssignment(p)),
+    'assign.clear': (p) => this.withLib((l) => l.clearAssignment(p.mac)),
+    'menu.set': (p) => this.withLib((l) => l.setMenu(p)),
     'logs.export': (p) => this.exportLogs(p.format),
   };
 
@@ -129,9 +143,11 @@ export class Controller extends EventEmitter {
     if (this.engine && ACTIVE.has(this.engine.currentStatus().state)) {
       throw new ApiError('busy', `already ${this.engine.currentStatus().state} on ${this.engine.currentStatus().iface ?? 'an interface'}: stop first`);
     }
-    const image: ImageSpec = p.imageId
+    const image: ImageSpec | undefined = p.imageId
       ? await (await this.lib()).imageSpecFor(p.imageId)
-      : { path: p.imagePath!, initrds: p.initrds ?? [], cmdline: p.cmdline ?? '' };
+      : p.imagePath
+        ? await this.specForPath(p)
+        : undefined;
     this.detachEngine();
     const opts: EngineOptions = {
       ...this.opts.engineDefaults,
@@ -140,6 +156,7 @@ export class Controller extends EventEmitter {
       mode: p.mode,
       range: p.range,
       force: p.force,
+      bootOnce: p.bootOnce ?? extra.bootOnce ?? this.opts.engineDefaults?.bootOnce,
       httpPort: p.httpPort ?? extra.httpPort ?? this.opts.engineDefaults?.httpPort,
       probeSeconds: p.probeSeconds ?? extra.probeSeconds ?? this.opts.engineDefaults?.probeSeconds,
       dataDir: this.dataDir,
@@ -154,6 +171,16 @@ export class Controller extends EventEmitter {
       throw new ApiError('serve-failed', err instanceof Error ? err.message : String(err));
     }
     return engine.currentStatus();
+  }
+
+  /** An ISO is recognised here so its helpers (wimboot) go with it; other kinds are detected by the engine (as pxekit serve does). */
+  private async specForPath(p: ServeOptions): Promise<ImageSpec> {
+    const path = p.imagePath!;
+    if (/\.iso$/i.test(path) || (await looksLikeIso(path).catch(() => false))) {
+      if (p.initrds?.length) throw new ApiError('invalid-params', `${path} is an ISO image: initrds go with a kernel only`);
+      return { kind: 'iso', path, cmdline: p.cmdline || undefined, helpers: findHelpers({ wimboot: this.opts.wimboot }) };
+    }
+    return { path, initrds: p.initrds ?? [], cmdline: p.cmdline ?? '' };
   }
 
   private onEngineEvent = (ev: EngineEvent): void => {

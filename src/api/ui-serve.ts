@@ -76,15 +76,19 @@ export async function serveUi(argv: string[]): Promise<number> {
   const mode = v.mode as ServeModeOption;
   if (!['auto', 'dhcp', 'proxy'].includes(mode)) throw new UsageError(`--mode must be auto, dhcp or proxy, not "${v.mode}"`);
   const uiPort = port(v['ui-port'], '--ui-port');
+  const serveAtOnce = positionals.length === 1 || v.library;
+  if (serveAtOnce && !v.iface) throw new UsageError('with IMAGE or --library, --ui needs --iface too (or choose both in the UI)');
   const token = await obtainToken(v);
 
   const controller = new Controller({
     dataDir: v['data-dir'],
+    wimboot: v.wimboot,
     engineDefaults: {
       router: v.router,
       dns: v.dns.length ? [...v.dns] : undefined,
       httpPort: v['http-port'] ? port(v['http-port'], '--http-port') : undefined,
       probeSeconds: v['probe-seconds'] ? port(v['probe-seconds'], '--probe-seconds') : undefined,
+      bootOnce: v['boot-once'],
     },
   });
   const server = new ApiServer({ controller, token, port: uiPort, rendererDir: v['renderer-dir'] ?? defaultRendererDir(), extraOrigins: [...v['ui-allow-origin']] });
@@ -119,10 +123,10 @@ export async function serveUi(argv: string[]): Promise<number> {
 
   if (v['exit-with-parent']) watchParent(server, v['token-stdin'] ?? false, shutdown);
 
-  if (positionals.length === 1) {
-    if (!v.iface) throw new UsageError('with IMAGE, --ui needs --iface too (or choose both in the UI)');
+  // With IMAGE (or --library) and --iface, serving starts at once; the UI then follows it.
+  if (serveAtOnce) {
     controller
-      .startServing({ iface: v.iface, mode, range: v.range, force: v.force, imagePath: positionals[0], initrds: [...v.initrd], cmdline: v.cmdline })
+      .startServing({ iface: v.iface!, mode, range: v.range, force: v.force, imagePath: positionals[0], initrds: [...v.initrd], cmdline: v.cmdline })
       .catch((err: Error) => {
         if (!v.json) process.stderr.write(`pxekit: ${err.message}\n`);
       });

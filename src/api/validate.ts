@@ -65,7 +65,7 @@ const validators: { [N in CommandName]: (p: unknown) => Commands[N]['params'] } 
   'sessions.list': (p) => none(p, 'sessions.list'),
   'library.list': (p) => none(p, 'library.list'),
   'serve.start': (p) => {
-    const o = fields(p, ['iface', 'mode', 'range', 'force', 'imageId', 'imagePath', 'initrds', 'cmdline', 'httpPort', 'probeSeconds'], 'serve.start');
+    const o = fields(p, ['iface', 'mode', 'range', 'force', 'imageId', 'imagePath', 'initrds', 'cmdline', 'httpPort', 'probeSeconds', 'bootOnce'], 'serve.start');
     const mode = str(o, 'mode');
     if (mode !== 'auto' && mode !== 'dhcp' && mode !== 'proxy') throw new ValidationError('"mode" must be auto, dhcp or proxy');
     const out: ServeOptions = {
@@ -79,8 +79,10 @@ const validators: { [N in CommandName]: (p: unknown) => Commands[N]['params'] } 
       cmdline: str(o, 'cmdline', { optional: true }),
       httpPort: int(o, 'httpPort', 1, 65535, true),
       probeSeconds: int(o, 'probeSeconds', 0, 60, true),
+      bootOnce: bool(o, 'bootOnce', true),
     };
-    if (!out.imageId === !out.imagePath) throw new ValidationError('give exactly one of "imageId" or "imagePath"');
+    // Neither is fine: the library's menu or per-machine assignments decide (the engine says so if they do not).
+    if (out.imageId && out.imagePath) throw new ValidationError('give "imageId" or "imagePath", not both');
     return out;
   },
   'library.add': (p) => {

@@ -94,9 +94,10 @@ test('serve --ui: commands round-trip over WebSocket, events stream, API unreach
   const sessions = await c.call('sessions.list', {});
   assert.equal(sessions.length, 1);
 
-  // Stop releases the ports: serving again on the same ports works.
+  // Stop releases the ports: serving again on the same ports works, this time a library entry.
   assert.equal((await c.call('serve.stop', {})).state, 'stopped');
-  assert.equal((await c.call('serve.start', { iface: lab.serverIf, mode: 'dhcp', imagePath: kernel, probeSeconds: 1, httpPort })).state, 'serving');
+  const entry = await c.call('library.add', { path: kernel, name: 'lab kernel' });
+  assert.equal((await c.call('serve.start', { iface: lab.serverIf, mode: 'dhcp', imageId: entry.id, probeSeconds: 1, httpPort })).state, 'serving');
   const exported = await c.call('logs.export', { format: 'jsonl' });
   assert.ok(exported.content.split('\n').filter(Boolean).some((l) => (JSON.parse(l) as { type: string; message?: string }).message === 'ack'));
 

@@ -32,11 +32,11 @@ test('parameterless commands: {} or absent; anything else refused', () => {
   assert.equal(code({ v: 1, id: 1, cmd: 'sessions.list', params: 'all' }), 'invalid-params');
 });
 
-test('serve.start: required fields, enums, ranges, one image source, no unknown fields', () => {
+test('serve.start: required fields, enums, ranges, at most one image source, no unknown fields', () => {
   const base = { iface: 'eth1', mode: 'auto', imagePath: '/srv/vmlinuz' };
   const ok = req({ v: 1, id: 1, cmd: 'serve.start', params: { ...base, initrds: ['/srv/initrd'], cmdline: 'quiet', httpPort: 8080, probeSeconds: 1, range: '10.0.0.100-10.0.0.200', force: true } });
   assert.ok(ok.ok);
-  assert.deepEqual(ok.request.params, { ...base, initrds: ['/srv/initrd'], cmdline: 'quiet', httpPort: 8080, probeSeconds: 1, range: '10.0.0.100-10.0.0.200', force: true, imageId: undefined });
+  assert.deepEqual(ok.request.params, { ...base, initrds: ['/srv/initrd'], cmdline: 'quiet', httpPort: 8080, probeSeconds: 1, range: '10.0.0.100-10.0.0.200', force: true, imageId: undefined, bootOnce: undefined });
   const bad = (params: unknown) => code({ v: 1, id: 1, cmd: 'serve.start', params });
   assert.equal(bad({ ...base, mode: 'rogue' }), 'invalid-params');
   assert.equal(bad({ mode: 'auto', imagePath: '/x' }), 'invalid-params');
@@ -48,7 +48,8 @@ test('serve.start: required fields, enums, ranges, one image source, no unknown 
   assert.equal(bad({ ...base, initrds: [1] }), 'invalid-params');
   assert.equal(bad({ ...base, imagePath: 'a\0b' }), 'invalid-params');
   assert.equal(bad({ ...base, imageId: 'abc' }), 'invalid-params', 'both image sources');
-  assert.equal(bad({ iface: 'eth1', mode: 'auto' }), 'invalid-params', 'no image source');
+  assert.equal(bad({ iface: 'eth1', mode: 'auto' }), 'ok', 'no image: the library menu/assignments decide');
+  assert.equal(bad({ ...base, bootOnce: 1 }), 'invalid-params');
   assert.equal(bad({ ...base, force: 'yes' }), 'invalid-params');
   assert.equal(bad({ ...base, extra: 1 }), 'invalid-params');
   assert.equal(bad({ ...base, cmdline: 'x'.repeat(5000) }), 'invalid-params');
