@@ -195,6 +195,7 @@ describe('renderer screens (fake transport)', { skip }, () => {
         const at = Date.now() + 1000;
         fake.emit({
           type: 'session',
+          reason: 'state',
           at,
           session: { mac, ip: '192.168.50.102', arch: 'efi-x64', isIpxe: true, firstSeen: at - 30_000, lastSeen: at, state: 'handed-off', progress: 100, transfers: [], timeline: [{ at, state: 'handed-off', text: 'done' }], boots: 1 },
         });

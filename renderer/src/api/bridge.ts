@@ -1,15 +1,19 @@
-// The Electron preload bridge (electron/preload exposes it as window.pxekit via
-// contextBridge). The renderer never sees Node or ipcRenderer: only these calls.
-// In a plain browser (pxekit serve --ui) there is no bridge: the token comes from
-// the URL fragment and the API lives on the page's own host.
+// The Electron preload bridge, window.pxekit (electron/bridge.ts DesktopBridge).
+// The desktop window loads the engine's own page (http://127.0.0.1:PORT/#token=...),
+// so the API endpoint and token come from the URL in both builds; the bridge adds
+// native dialogs, drag-and-drop paths and saving exported logs. Every member is
+// optional here: the renderer checks before using, so an older/newer shell degrades.
 
 export interface PxekitBridge {
-  /** Where the engine's API listens (ws://127.0.0.1:PORT/...) and this run's token. */
-  connection(): Promise<{ url: string; token: string }>;
+  readonly isDesktop?: true;
+  /** Where the engine's API listens and this run's token, if the shell hands them over itself. */
+  connection?(): Promise<{ url: string; token: string }>;
   /** Native "open" dialog for images; absolute paths, empty when cancelled. */
   openImageDialog?(): Promise<string[]>;
-  /** Absolute path of a file dropped on the window (Electron's webUtils.getPathForFile). */
+  /** Absolute path of a file dropped on the window ('' when not a local file). */
   pathForFile?(file: File): string;
+  /** Native save dialog for an exported log; the saved path, or null when cancelled. */
+  saveLogs?(fileName: string, content: string): Promise<string | null>;
 }
 
 declare global {
@@ -31,10 +35,10 @@ export function tokenFromHash(hash: string = location.hash): string | undefined 
   return params.get('token') ?? undefined;
 }
 
-/** Where to connect: the Electron bridge's answer, else this page's host plus the fragment's token. */
+/** Where to connect: the bridge's answer if it has one, else this page's host plus the fragment's token. */
 export async function resolveConnection(): Promise<{ url: string; token: string }> {
   const b = bridge();
-  if (b) return b.connection();
+  if (b?.connection) return b.connection();
   const token = tokenFromHash();
   if (!token) throw new Error('No API token: open the address pxekit printed (it ends with #token=...).');
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';

@@ -165,6 +165,9 @@ export function Library() {
     }
     setStarting(true);
     try {
+      // One engine at a time: serving another image (or on another NIC) restarts it.
+      const cur = useStatus.getState().status?.state;
+      if (cur === 'serving' || cur === 'probing' || cur === 'starting') await command('serve.stop', {});
       const st = await command('serve.start', { iface: ui.iface, mode: ui.mode, imageId: e.id, ...(ui.range.trim() ? { range: ui.range.trim() } : {}) });
       if (st.state === 'error') setServeError(st.message ?? 'The engine could not start serving.');
       else useUi.setState({ screen: 'clients' });

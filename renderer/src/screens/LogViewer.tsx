@@ -1,6 +1,7 @@
 // The live log: up to 100,000 lines, only the visible rows in the DOM (fixed row
 // height, absolute positioning), filters, search, pause/follow and export.
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import { bridge } from '../api/bridge.js';
 import type { LogLevel } from '../api/types.js';
 import { clockTime } from '../format.js';
 import { command } from '../store/feed.js';
@@ -92,7 +93,10 @@ export function LogViewer() {
     setError(undefined);
     try {
       const r = await command('logs.export', { format });
-      download(r.fileName, r.content, format === 'jsonl' ? 'application/x-ndjson' : 'text/plain');
+      // Desktop: a native save dialog; browser: a download.
+      const save = bridge()?.saveLogs;
+      if (save) await save(r.fileName, r.content);
+      else download(r.fileName, r.content, format === 'jsonl' ? 'application/x-ndjson' : 'text/plain');
     } catch (e) {
       setError(errorText(e));
     }

@@ -29,7 +29,8 @@ export function eventToLine(ev: ApiEvent): Omit<LogLine, 'seq'> | undefined {
     case 'session': {
       const s = ev.session;
       const last = s.timeline[s.timeline.length - 1];
-      if (!last || last.at !== ev.at) return undefined; // progress-only update
+      // Progress-only updates are for the clients screen, not the log.
+      if (!last || ev.reason === 'progress') return undefined;
       const mac = s.mac.toLowerCase();
       if (s.state === 'failed' && s.failure) return { at: ev.at, level: 'error', protocol: 'boot', mac, text: `FAILED: ${s.failure.message}${s.failure.pxeError ? ` (screen shows ${s.failure.pxeError})` : ''}` };
       return { at: ev.at, level: 'info', protocol: 'boot', mac, text: `${STATE_LABELS[s.state]}: ${last.text}` };
