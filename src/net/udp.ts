@@ -15,6 +15,14 @@ export interface UdpBindOptions {
   broadcast?: boolean;
   /** SO_REUSEADDR: share the port with another socket that also set it (e.g. a DHCP client's port 68 for the probe). */
   reuseAddr?: boolean;
+  /**
+   * Bind a port of our own (port 0 gets a fresh one, shared with nobody), then leave
+   * SO_REUSEADDR on so that exactly one more socket of ours, opened with reuseAddr,
+   * can join it. TFTP transfers use this: the transfer socket connect()s to its client
+   * (the kernel then routes that client's packets to it and skips a route lookup per
+   * packet) and the second, unconnected socket hears packets from any other TID.
+   */
+  shareAfterBind?: boolean;
   /** What the port is for, for error messages ("DHCP", "TFTP"...). */
   purpose?: string;
   /**
@@ -94,7 +102,7 @@ export async function openUdpSocket(opts: UdpBindOptions): Promise<dgram.Socket>
       const { openDeviceBoundFd, clearReuseAddr } = await import('./sockopt-linux.js');
       const fd = openDeviceBoundFd({ device: opts.iface, address, port: opts.port, broadcast: opts.broadcast, reuseAddr: opts.reuseAddr });
       await adopt(sock, fd);
-      if (!opts.reuseAddr) clearReuseAddr(fd);
+      if (!opts.reuseAddr && !opts.shareAfterBind) clearReuseAddr(fd);
     } else {
       await bindPlain(sock, process.platform === 'win32' ? opts.ifaceAddress : address, opts.port);
       if (opts.broadcast) sock.setBroadcast(true);

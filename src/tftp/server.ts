@@ -273,10 +273,29 @@ export class TftpServer {
       this.refusal(rinfo, name, 'io', `cannot read "${name}": ${(err as Error).message}`);
       return undefined;
     }
-    let sock: dgram.Socket;
+    let sock: dgram.Socket | undefined;
+    let stray: dgram.Socket | undefined;
     try {
-      sock = await openUdpSocket({ iface: this.opts.iface, ifaceAddress: this.opts.ifaceAddress, port: 0, purpose: 'TFTP transfer', lookup: literalLookup });
+      // The transfer's own port (its TID), connect()ed to the client: the kernel hands
+      // this socket only that client's packets and sends without a route lookup per
+      // packet (lockstep transfers are bound by per-packet cost). A second, unconnected
+      // socket on the same port hears every other sender, so a wrong TID still gets
+      // error 5 (RFC 1350 section 4): for unicast UDP, Linux delivers to the socket
+      // whose bound and connected addresses match best, and a connected one wins for its peer.
+      const base = { iface: this.opts.iface, ifaceAddress: this.opts.ifaceAddress, purpose: 'TFTP transfer', lookup: literalLookup };
+      sock = await openUdpSocket({ ...base, port: 0, shareAfterBind: true });
+      stray = await openUdpSocket({ ...base, port: sock.address().port, reuseAddr: true });
+      const s = sock;
+      // dgram passes a connect error to the callback (its typings omit the argument).
+      await new Promise<void>((resolve, reject) => s.connect(rinfo.port, rinfo.address, ((err?: Error) => (err ? reject(err) : resolve())) as () => void));
     } catch (err) {
+      for (const s of [sock, stray]) {
+        try {
+          s?.close();
+        } catch {
+          /* not open */
+        }
+      }
       await source.close().catch(() => undefined);
       this.reply(encodeError(ERR_UNDEFINED, 'Server error'), rinfo);
       this.refusal(rinfo, name, 'io', `cannot open a transfer socket: ${(err as Error).message}`);
@@ -286,6 +305,7 @@ export class TftpServer {
     return new Transfer({
       id: this.nextId(),
       sock,
+      stray,
       peerAddress: rinfo.address,
       peerPort: rinfo.port,
       file: name,

@@ -10,6 +10,12 @@
 //
 // Disk reads never sit between an ACK and the next DATA: the file is read in segments
 // of at least one window, and the segment after the one being sent is read ahead.
+//
+// The hot path is one ACK in, one DATA out (lockstep at 512-byte blocks is 2,048
+// packets per MiB), so it allocates nothing: a segment holds ready-framed DATA packets
+// ([opcode, block, data] back to back) with one Buffer view per packet made when the
+// segment slot is created, and the retransmission timer is not re-armed per packet (it
+// fires at most once per timeout and compares against the time of the last send).
 import type dgram from 'node:dgram';
 import type { ByteSource } from '../files/published.js';
 import type { EmitWireEvent, TransferEvent } from '../sessions/events.js';
@@ -24,14 +30,20 @@ const PROGRESS_MS = 250;
 
 interface Segment {
   k: number;
+  /** Packets back to back: 4-byte DATA header + blksize bytes each. */
   buf: Buffer;
+  /** One view per full-size packet of buf (the last block of the file gets its own, shorter view). */
+  packets: Buffer[];
   ready: boolean;
   loading: Promise<void> | null;
 }
 
 export interface TransferInit {
   id: string;
+  /** The transfer's socket, connect()ed to the peer. */
   sock: dgram.Socket;
+  /** An unconnected socket on the same port: packets from any other TID land here. */
+  stray?: dgram.Socket;
   peerAddress: string;
   peerPort: number;
   /** The name as the client asked for it (for events). */
@@ -64,9 +76,10 @@ export class Transfer {
   private readonly maxRetries: number;
   private readonly blocksPerSegment: number;
   private readonly segments: Segment[] = [];
-  /** 4-byte DATA headers, a ring larger than two windows so a header is never rewritten while its packet may still be queued. */
-  private readonly headers: Buffer[] = [];
-  private readonly emptyData = Buffer.alloc(0);
+  /** Scratch space a segment is read into before it is framed into packets. */
+  private readonly scratch: Buffer[] = [];
+  /** The final block's packet (shorter than blksize, possibly header only). */
+  private lastPacket: Buffer | undefined;
 
   private state: State = 'oack';
   /** Highest block the client acknowledged (absolute count; the wire number is this & 0xffff). */
@@ -76,6 +89,8 @@ export class Transfer {
   private windowEnd = 0;
   private retries = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** When the current window (or OACK) was last sent; the timer measures silence from here. */
+  private lastSendAt = 0;
   private waitingForDisk = false;
   private lastProgressAt = 0;
   private acksSinceClock = 0;
@@ -97,15 +112,17 @@ export class Transfer {
     this.timeoutMs = init.negotiated.timeoutMs ?? init.timeoutMs;
     this.maxRetries = init.retries;
     this.blocksPerSegment = Math.max(this.windowsize, Math.ceil(MIN_SEGMENT_BYTES / this.blksize));
-    const ring = 2 * this.windowsize + 2;
-    const hdrs = Buffer.alloc(4 * ring);
-    for (let i = 0; i < ring; i++) {
-      const h = hdrs.subarray(4 * i, 4 * i + 4);
-      h.writeUInt16BE(OP_DATA, 0);
-      this.headers.push(h);
-    }
     this.sock.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
     this.sock.on('error', (err) => this.fail('io', `socket error: ${err.message}`, false));
+    init.stray?.on('message', (_msg, rinfo) => this.onStray(rinfo));
+    init.stray?.on('error', () => undefined);
+  }
+
+  /** RFC 1350 section 4: a packet from another TID gets error 5 and does not disturb the transfer. */
+  private onStray(rinfo: dgram.RemoteInfo): void {
+    if (this.state === 'ended') return;
+    this.init.counters.wrongTid++;
+    this.init.stray?.send(encodeError(ERR_UNKNOWN_TID, 'Unknown transfer ID'), rinfo.port, rinfo.address);
   }
 
   private event(phase: TransferEvent['phase'], extra: Partial<TransferEvent> = {}): void {
@@ -129,7 +146,8 @@ export class Transfer {
     const n = this.init.negotiated;
     this.init.counters.transfersStarted++;
     this.event('start', { bytes: 0, detail: `blksize=${this.blksize} windowsize=${this.windowsize} timeout=${this.timeoutMs}ms${n.oack.length ? ' oack=' + n.oack.map(([k, v]) => `${k}:${v}`).join(',') : ''}` });
-    this.timer = setTimeout(() => this.onTimeout(), this.timeoutMs);
+    this.lastSendAt = Date.now();
+    this.timer = setTimeout(this.onTimer, this.timeoutMs);
     if (n.oack.length) {
       this.state = 'oack';
       this.sendOack();
@@ -141,22 +159,17 @@ export class Transfer {
 
   private sendOack(): void {
     this.send(encodeOack(this.init.negotiated.oack));
-    this.timer?.refresh();
+    this.lastSendAt = Date.now();
   }
 
   private send(buf: Buffer | Buffer[]): void {
     this.init.counters.packetsSent++;
-    this.sock.send(buf, this.peerPort, this.peerAddress);
+    this.sock.send(buf);
   }
 
   private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     if (this.state === 'ended') return;
-    if (rinfo.port !== this.peerPort || rinfo.address !== this.peerAddress) {
-      // RFC 1350 section 4: a packet from another TID gets error 5 and does not disturb the transfer.
-      this.init.counters.wrongTid++;
-      this.sock.send(encodeError(ERR_UNKNOWN_TID, 'Unknown transfer ID'), rinfo.port, rinfo.address);
-      return;
-    }
+    // The socket is connected: the kernel only hands it the peer's packets (others go to `stray`).
     // Fast path: the packet that carries every transfer.
     if (msg.length >= 4 && msg[0] === 0 && msg[1] === OP_ACK) {
       this.onAck((msg[2] << 8) | msg[3]);
@@ -229,12 +242,19 @@ export class Transfer {
     this.event('error', { errorCode: 'aborted', error: `the client aborted at block ${this.acked + 1} (error ${code}: ${message})` });
   }
 
-  private onTimeout(): void {
+  /** Fires at most once per timeout: re-arms for the rest of the period if something was sent since. */
+  private readonly onTimer = (): void => {
     if (this.state === 'ended') return;
-    if (this.waitingForDisk) {
-      this.timer?.refresh();
+    const silent = Date.now() - this.lastSendAt;
+    if (silent + 2 < this.timeoutMs || this.waitingForDisk) {
+      this.timer = setTimeout(this.onTimer, this.waitingForDisk ? this.timeoutMs : this.timeoutMs - silent);
       return;
     }
+    this.onTimeout();
+    if ((this.state as State) !== 'ended') this.timer = setTimeout(this.onTimer, this.timeoutMs);
+  };
+
+  private onTimeout(): void {
     if (++this.retries > this.maxRetries) {
       const what = this.state === 'oack' ? 'the client never acknowledged our options' : `client stopped acknowledging at block ${this.acked + 1} of ${this.lastBlock}`;
       this.fail('timeout', `${what} (${this.maxRetries} retries, ${this.timeoutMs} ms apart)`, true);
@@ -249,37 +269,61 @@ export class Transfer {
   private sendWindow(from: number): void {
     this.nextSend = from;
     this.windowEnd = Math.min(from + this.windowsize - 1, this.lastBlock);
+    this.lastSendAt = Date.now();
     this.pump();
-    this.timer?.refresh();
   }
 
   private pump(): void {
-    const bs = this.blksize;
+    const bps = this.blocksPerSegment;
+    const counters = this.init.counters;
     while (this.nextSend <= this.windowEnd) {
       const n = this.nextSend;
-      const start = (n - 1) * bs;
-      const len = Math.min(bs, this.size - start);
-      let data: Buffer = this.emptyData;
-      if (len > 0) {
-        const k = Math.floor((n - 1) / this.blocksPerSegment);
+      let pkt: Buffer;
+      if (n === this.lastBlock) {
+        pkt = this.finalPacket();
+        if (!pkt) return; // waiting for its segment
+      } else {
+        const k = Math.floor((n - 1) / bps);
         const seg = this.segment(k);
         if (!seg.ready) {
           this.waitOnDisk(seg);
           return;
         }
-        const off = start - k * this.blocksPerSegment * bs;
-        data = seg.buf.subarray(off, off + len);
+        const i = n - 1 - k * bps;
+        pkt = seg.packets[i];
         // Read ahead: the next segment loads while this one is on the wire.
-        if (off === 0 && (k + 1) * this.blocksPerSegment * bs < this.size) this.segment(k + 1);
+        if (i === 0 && (k + 1) * bps < this.lastBlock) this.segment(k + 1);
       }
-      const h = this.headers[n % this.headers.length];
-      h[2] = (n >> 8) & 0xff;
-      h[3] = n & 0xff;
-      this.init.counters.packetsSent++;
-      this.init.counters.bytesSent += len;
-      this.sock.send(len > 0 ? [h, data] : h, this.peerPort, this.peerAddress);
+      // The header's block number is written in place: a packet is only ever rewritten
+      // with the same number (a retransmission) until its slot is reused two segments on.
+      pkt[2] = (n >> 8) & 0xff;
+      pkt[3] = n & 0xff;
+      counters.packetsSent++;
+      counters.bytesSent += pkt.length - 4;
+      this.sock.send(pkt);
       this.nextSend = n + 1;
     }
+  }
+
+  /** The last block's packet (the only short one), or undefined while its bytes load. */
+  private finalPacket(): Buffer {
+    if (this.lastPacket) return this.lastPacket;
+    const n = this.lastBlock;
+    const len = this.size - (n - 1) * this.blksize;
+    if (len === 0) {
+      this.lastPacket = Buffer.from([0, OP_DATA, 0, 0]);
+      return this.lastPacket;
+    }
+    const k = Math.floor((n - 1) / this.blocksPerSegment);
+    const seg = this.segment(k);
+    if (!seg.ready) {
+      this.waitOnDisk(seg);
+      return undefined as unknown as Buffer;
+    }
+    const off = (n - 1 - k * this.blocksPerSegment) * (this.blksize + 4);
+    // A copy: the segment's slot may be reused by a rollback while the last block is retransmitted.
+    this.lastPacket = Buffer.from(seg.buf.subarray(off, off + 4 + len));
+    return this.lastPacket;
   }
 
   private waitOnDisk(seg: Segment): void {
@@ -288,8 +332,8 @@ export class Transfer {
     void seg.loading!.then(() => {
       this.waitingForDisk = false;
       if (this.state !== 'data') return;
+      this.lastSendAt = Date.now();
       this.pump();
-      this.timer?.refresh();
     });
   }
 
@@ -298,20 +342,36 @@ export class Transfer {
     const slot = k % 3;
     let seg = this.segments[slot];
     if (seg && seg.k === k) return seg;
-    const bytes = this.blocksPerSegment * this.blksize;
+    const bs = this.blksize;
+    const bps = this.blocksPerSegment;
+    const bytes = bps * bs;
     if (!seg) {
-      seg = { k, buf: Buffer.allocUnsafe(Math.min(bytes, this.size)), ready: false, loading: null };
+      // Blocks in a segment: all of them, or as many as the file has (small files).
+      const count = Math.min(bps, this.lastBlock);
+      const buf = Buffer.allocUnsafe(count * (bs + 4));
+      const packets: Buffer[] = [];
+      for (let i = 0; i < count; i++) {
+        buf[i * (bs + 4)] = 0;
+        buf[i * (bs + 4) + 1] = OP_DATA;
+        packets.push(buf.subarray(i * (bs + 4), (i + 1) * (bs + 4)));
+      }
+      seg = { k, buf, packets, ready: false, loading: null };
       this.segments[slot] = seg;
+      this.scratch[slot] = Buffer.allocUnsafe(Math.min(bytes, this.size));
     } else {
       seg.k = k;
       seg.ready = false;
     }
     const s = seg;
+    const scratch = this.scratch[slot];
     const pos = k * bytes;
     const want = Math.min(bytes, this.size - pos);
-    s.loading = this.readFully(s.buf, want, pos).then(
+    s.loading = this.readFully(scratch, want, pos).then(
       () => {
-        if (s.k === k) s.ready = true;
+        if (s.k !== k) return;
+        // Frame: copy each block behind its header (a memcpy of the segment, cheap next to a syscall per packet).
+        for (let off = 0, i = 0; off < want; off += bs, i++) scratch.copy(s.buf, i * (bs + 4) + 4, off, Math.min(off + bs, want));
+        s.ready = true;
       },
       (err: Error) => this.fail('io', `read error: ${err.message}`, true),
     );
@@ -338,7 +398,7 @@ export class Transfer {
     if (this.state === 'ended') return;
     if (tellClient) {
       try {
-        this.sock.send(encodeError(ERR_UNDEFINED, code === 'timeout' ? 'Timeout' : code === 'io' ? 'Read error' : 'Transfer aborted'), this.peerPort, this.peerAddress);
+        this.sock.send(encodeError(ERR_UNDEFINED, code === 'timeout' ? 'Timeout' : code === 'io' ? 'Read error' : 'Transfer aborted'));
       } catch {
         /* socket already gone */
       }
@@ -360,10 +420,12 @@ export class Transfer {
     clearTimeout(this.timer);
     // Close after the queued sends (the final ERROR, if any) have gone out.
     setImmediate(() => {
-      try {
-        this.sock.close();
-      } catch {
-        /* already closed */
+      for (const s of [this.sock, this.init.stray]) {
+        try {
+          s?.close();
+        } catch {
+          /* already closed */
+        }
       }
     });
     this.source.close().catch(() => undefined);
