@@ -59,6 +59,7 @@ export class EvidenceRecorder {
   private readonly packets: PcapPacket[] = [];
   private dropped = 0;
   private readonly transfers = new Map<string, TransferRecord>();
+  private readonly tcp = new Map<string, { c: number; s: number }>();
   private readonly max: number;
 
   constructor(private readonly opts: EvidenceOptions) {
@@ -136,22 +137,27 @@ export class EvidenceRecorder {
     const server = { address: this.opts.serverIp, port: this.opts.httpPort };
     const who = ev.mac ? ` (${ev.mac})` : '';
     const path = ev.file.startsWith('/') ? ev.file : `/${ev.file}`;
-    if (ev.phase === 'start') {
+    // Sequence numbers follow each connection (client ip:port), and the server's jumps over
+    // the body it sent: readers see the body as "not captured", which is the truth.
+    const key = `${client.address}:${client.port}`;
+    const conn = this.tcp.get(key) ?? { c: 1, s: 1 };
+    this.tcp.set(key, conn);
+    if (this.tcp.size > 4096) this.tcp.delete(this.tcp.keys().next().value as string);
+    const request = (): void => {
       const range = /bytes=\S+/.exec(ev.detail ?? '')?.[0];
-      const req = `GET ${path} HTTP/1.1\r\nHost: ${server.address}:${server.port}\r\n${range ? `Range: ${range}\r\n` : ''}\r\n`;
-      this.push({ at: ev.at, data: tcpPacket(client, server, 1, 1, Buffer.from(req, 'latin1')), comment: `${SYNTH_HTTP}${who}` });
-      return;
-    }
+      const req = Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${server.address}:${server.port}\r\n${range ? `Range: ${range}\r\n` : ''}\r\n`, 'latin1');
+      this.push({ at: ev.at, data: tcpPacket(client, server, conn.c, conn.s, req), comment: `${SYNTH_HTTP}${who}` });
+      conn.c += req.length;
+    };
+    if (ev.phase === 'start') return request();
     let status: string | undefined;
-    if (ev.phase === 'done') status = `HTTP/1.1 200 OK\r\nContent-Length: ${ev.bytes}\r\n\r\n`;
+    if (ev.phase === 'done') status = `HTTP/1.1 ${/bytes=/.test(ev.detail ?? '') ? '206 Partial Content' : '200 OK'}\r\nContent-Length: ${ev.bytes}\r\n\r\n`;
     else if (ev.errorCode === 'not-found') status = 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n';
     if (!status) return;
-    if (ev.phase === 'error') {
-      const req = `GET ${path} HTTP/1.1\r\nHost: ${server.address}:${server.port}\r\n\r\n`;
-      this.push({ at: ev.at, data: tcpPacket(client, server, 1, 1, Buffer.from(req, 'latin1')), comment: `${SYNTH_HTTP}${who}` });
-    }
-    const reqLen = 1; // sequence numbers are illustrative only
-    this.push({ at: ev.at, data: tcpPacket(server, client, 1, 1 + reqLen, Buffer.from(status, 'latin1')), comment: `${SYNTH_HTTP}${who}${ev.phase === 'done' ? ` (${ev.bytes} bytes delivered)` : ''}` });
+    if (ev.phase === 'error') request();
+    const head = Buffer.from(status, 'latin1');
+    this.push({ at: ev.at, data: tcpPacket(server, client, conn.s, conn.c, head), comment: `${SYNTH_HTTP}${who}${ev.phase === 'done' ? ` (${ev.bytes}-byte body delivered, not recorded)` : ''}` });
+    conn.s += head.length + (ev.phase === 'done' ? ev.bytes : 0);
   }
 
   transferRecords(): TransferRecord[] {
