@@ -33,6 +33,8 @@ export interface QemuClientOptions {
   onSerialLine?: (line: string) => void;
   /** QEMU's own stderr lines. */
   onQemuError?: (line: string) => void;
+  /** Keep QEMU's stdin open so sendSerial() can type on the serial console (menus). */
+  serialInput?: boolean;
 }
 
 export function randomMac(): string {
@@ -137,7 +139,9 @@ export class QemuClient {
         `virtio-net-pci,netdev=n0,mac=${this.mac},romfile=,bootindex=1`,
       );
     }
-    this.process = lab.spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.process = lab.spawn('qemu-system-x86_64', args, { stdio: [opts.serialInput ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    // Keys typed after QEMU exited must not crash the test runner (EPIPE).
+    this.process.stdin?.on('error', () => {});
     this.exited = new Promise((resolve) => {
       this.process.once('exit', (code) => resolve(code));
       this.process.once('error', (err) => {
@@ -156,6 +160,12 @@ export class QemuClient {
       this.stderr.push(line);
       opts.onQemuError?.(line);
     });
+  }
+
+  /** Types on the guest's serial console (SeaBIOS sercon and OVMF both read keys from it). Needs serialInput. */
+  sendSerial(text: string): void {
+    if (!this.process.stdin) throw new Error('QemuClient: start it with serialInput: true to type on the console');
+    if (!this.process.stdin.destroyed) this.process.stdin.write(text);
   }
 
   /** Starts a guest on a new tap of the lab's bridge. */

@@ -1,0 +1,53 @@
+// End-to-end: a casper-layout live ISO built from the lab's Debian kernel + marker
+// initramfs, served in place by the real `pxekit serve live.iso`, boots QEMU on BIOS
+// (SeaBIOS + iPXE ROM) and UEFI (OVMF's PXE): iPXE loads casper/vmlinuz and casper/initrd
+// out of the ISO, and the kernel command line carries casper's url= pointing at the ISO.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { e2eSkipReason, fixturesOnce, MARKER_TIMEOUT, TEST_TIMEOUT } from '../helpers/qemu-boot.js';
+import { buildLiveIso, forMac } from '../helpers/live-iso.js';
+import { VirtualLab } from '../../src/lab/virtual-lab.js';
+import { QemuClient } from '../../src/lab/qemu.js';
+import { LabEngine } from '../../src/lab/engine-cli.js';
+
+const skip = e2eSkipReason();
+
+for (const firmware of ['bios', 'uefi'] as const) {
+  test(`${firmware.toUpperCase()} machine boots a casper live ISO served in place by pxekit serve live.iso`, { skip, timeout: TEST_TIMEOUT }, async (t) => {
+    const fx = fixturesOnce();
+    const lab = VirtualLab.create();
+    t.after(() => lab.destroy());
+    const iso = buildLiveIso(lab.file('live-src'), lab.file('live.iso'), fx);
+    const token = randomBytes(4).toString('hex');
+    const engine = LabEngine.start(lab, {
+      mode: 'dhcp',
+      kernel: iso,
+      cmdline: `console=ttyS0 pxekit.token=${token}`,
+      dataDir: lab.file('data'),
+      args: ['--range', `${lab.subnet}.20-${lab.subnet}.40`],
+    });
+    t.after(() => engine.stop());
+    const status = await engine.serving(90_000);
+    assert.match(String(status.image), /Ubuntu 24\.04 LTS/);
+    const qemu = QemuClient.start({ lab, firmware });
+    t.after(() => qemu.kill());
+    let line: string;
+    try {
+      line = await qemu.waitForLine(fx.marker, MARKER_TIMEOUT[firmware]);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}\n${engine.tail(25)}`);
+    }
+    assert.match(line, new RegExp(`pxekit\\.token=${token}\\b`));
+    // casper's arguments, pointing at the ISO PXE Kit serves.
+    assert.match(line, /boot=casper netboot=url url=http:\/\/[0-9.]+:8080\/iso\/live\.iso ip=dhcp/);
+    const done = engine.events.filter((e) => forMac(qemu.mac)(e) && e.type === 'transfer' && e.phase === 'done').map((e) => String(e.file).replace(/^\/+/, ''));
+    assert.ok(done.includes('iso/live/casper/vmlinuz'), `kernel read from inside the ISO: ${JSON.stringify(done)}`);
+    assert.ok(done.includes('iso/live/casper/initrd'), `initrd read from inside the ISO: ${JSON.stringify(done)}`);
+    await engine.waitFor((e) => e.type === 'session' && forMac(qemu.mac)(e) && (e.session as { state: string }).state === 'handed-off', 'handed-off', 10_000);
+    // casper's initramfs would now fetch the ISO: check that URL really serves it (by range, as a client would).
+    const head = lab.exec('curl', ['-s', '-r', '32769-32773', `http://${lab.serverIp}:8080/iso/live.iso`]);
+    assert.equal(head, 'CD001');
+    assert.equal(await engine.stop(), 0);
+  });
+}
