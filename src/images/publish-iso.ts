@@ -5,6 +5,7 @@
 import { existsSync, promises as fsp, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { diskFile, type PublishedFile, type PublishedFiles } from '../files/published.js';
+import { IsoSliceSource } from './slice.js';
 import { httpUrl } from '../boot/ipxe-script.js';
 import { packageRoot } from '../boot/ipxe-binaries.js';
 import { IsoImage } from './iso/index.js';
@@ -128,7 +129,14 @@ export async function publishOpened(files: PublishedFiles, opened: OpenedImage, 
     path: prefix + e.path,
     role: roles.get(e.path.toLowerCase()) ?? 'image file',
     size: async () => e.size,
-    open: () => (opened.kind === 'folder' ? diskFile(prefix + e.path, folderFilePath(opened.path, e.path), 'image file').open() : tree.openFile(e.path)),
+    open: () => {
+      if (opened.kind === 'folder') return diskFile(prefix + e.path, folderFilePath(opened.path, e.path), 'image file').open();
+      // Almost every file is one contiguous run in the image: serve it as a window of the
+      // ISO file (the kernel's readahead, one stream per transfer). Others go through the reader.
+      const x = e.extents;
+      if (e.size > 0 && x?.length === 1 && x[0].kind === 'image' && x[0].length >= e.size) return IsoSliceSource.open(opened.path, x[0].pos, e.size, opened.size);
+      return tree.openFile(e.path);
+    },
   });
   files.addDynamic(prefix, (rest) => {
     const e = index.get(rest.toLowerCase());

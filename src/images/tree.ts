@@ -4,7 +4,7 @@ import { promises as fsp } from 'node:fs';
 import { join, resolve, sep } from 'node:path';
 import { DiskFileSource, type ByteSource } from '../files/published.js';
 import type { IsoImage } from './iso/index.js';
-import type { BootInfo } from './iso/index.js';
+import type { BootInfo, Extent } from './iso/index.js';
 
 export interface TreeEntry {
   name: string;
@@ -12,6 +12,8 @@ export interface TreeEntry {
   path: string;
   type: 'file' | 'directory' | 'other';
   size: number;
+  /** ISO only: where the bytes lie in the image file (one contiguous run for almost every file). */
+  extents?: readonly Extent[];
 }
 
 export interface ImageTree {
@@ -61,11 +63,12 @@ export async function firstFile(tree: ImageTree, candidates: string[]): Promise<
 }
 
 export function isoTree(iso: IsoImage): ImageTree {
-  const conv = (e: { name: string; path: string; type: string; size: number }): TreeEntry => ({
+  const conv = (e: { name: string; path: string; type: string; size: number; extents: readonly Extent[] }): TreeEntry => ({
     name: e.name,
     path: e.path,
     type: e.type === 'file' || e.type === 'directory' ? e.type : 'other',
     size: e.size,
+    ...(e.type === 'file' ? { extents: e.extents } : {}),
   });
   return {
     kind: 'iso',
