@@ -194,6 +194,7 @@ export class Diagnostician {
       }
       return;
     }
+    if (ev.direction === 'out' && ev.refusal) this.onRefusal(ev.mac, ev.refusal, ev.arch, ev.at);
     if (ev.direction !== 'out' || ev.isIpxe) return;
     if (ev.message === 'offer' && !ev.proxy && c.offerAt === undefined) {
       c.offerAt = ev.at;
@@ -272,6 +273,8 @@ export class Diagnostician {
     c.offerAt = undefined;
     if (ev.protocol === 'tftp') c.ackAt = undefined;
     const role = ev.role ?? '';
+    // iPXE asking for anything past its script (payload, a chained script, a menu) means HTTP works.
+    if (ev.protocol === 'http' && !SCRIPT_ROLES.has(role) && (ev.phase === 'start' || ev.phase === 'error')) c.scriptDoneAt = undefined;
     if (ev.phase === 'start') {
       c.bootDoneAt = undefined;
       if (PAYLOAD_ROLES.has(role)) c.scriptDoneAt = undefined;
@@ -292,7 +295,8 @@ export class Diagnostician {
     }
     if (ev.phase !== 'error' || ev.errorCode === 'aborted') return;
     if (ev.errorCode === 'not-found') return this.onNotFound(c, ev);
-    if (ev.errorCode === 'timeout' && ev.protocol === 'tftp') return this.onStall(c, ev);
+    // A client whose port closed mid-transfer (ICMP port unreachable): it gave up or restarted.
+    if (ev.protocol === 'tftp' && (ev.errorCode === 'timeout' || (ev.errorCode === 'io' && /ECONNREFUSED/.test(ev.error ?? '')))) return this.onStall(c, ev);
   }
 
   private checkArch(c: ClientState, ev: TransferEvent): boolean {
@@ -448,6 +452,8 @@ export class Diagnostician {
       if (c.bootDoneAt !== undefined && t - c.bootDoneAt >= tm.silentAfterBootProgramMs) {
         const file = c.bootDoneFile;
         c.bootDoneAt = undefined;
+        // A program for the wrong firmware cannot run: that diagnosis already explains the silence.
+        if (c.given.has('wrong-arch-file')) continue;
         const uefi = (c.arch ?? '').startsWith('efi') || (file ?? '').endsWith('.efi');
         this.give(
           c,
