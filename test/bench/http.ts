@@ -30,8 +30,46 @@ export interface HttpBenchResult {
   sizeMiB: number;
   parallel: number;
   rows: HttpBenchRow[];
-  /** PXE Kit / nginx, per mode. */
-  ratio: { single: number; parallel: number };
+  /** PXE Kit / nginx, per mode; `range`: random 256 KiB Range reads on one keep-alive connection (as iPXE sanboot reads an ISO). */
+  ratio: { single: number; parallel: number; range: number };
+  /** Range reads per second, median of rounds. */
+  rangeReadsPerSec: { pxekit: number; nginx: number };
+}
+
+/** Range reads per run, and their length. */
+const RANGE_READS = 200;
+const RANGE_BYTES = 256 * 1024;
+
+/**
+ * RANGE_READS random Range requests in ONE curl (--next keeps the connection), each checked
+ * for a 206 and the right length; resolves the seconds curl took. Offsets come from a fixed seed.
+ */
+function fetchRanges(lab: Lab, url: string, size: number, seed: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const args: string[] = [];
+    let x = seed >>> 0 || 1;
+    for (let i = 0; i < RANGE_READS; i++) {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      x >>>= 0;
+      const start = (x % Math.floor((size - RANGE_BYTES) / 4096)) * 4096;
+      if (i > 0) args.push('--next');
+      args.push('-s', '--noproxy', '*', '-o', '/dev/null', '-r', `${start}-${start + RANGE_BYTES - 1}`, '-w', '%{http_code} %{size_download}\n', url);
+    }
+    const t0 = process.hrtime.bigint();
+    const c = lab.spawn(lab.clientNs, 'curl', args);
+    let out = '';
+    c.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    c.on('error', reject);
+    c.on('close', (code) => {
+      const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+      const lines = out.trim().split('\n');
+      const bad = lines.filter((l) => l !== `206 ${RANGE_BYTES}`);
+      if (code !== 0 || lines.length !== RANGE_READS || bad.length) reject(new Error(`range reads from ${url}: exit ${code}, ${lines.length} answers, unexpected: ${bad.slice(0, 3).join('; ')}`));
+      else resolve(secs);
+    });
+  });
 }
 
 async function freePort(address: string): Promise<number> {
@@ -180,10 +218,21 @@ export async function benchHttp(opts: HttpBenchOptions = {}): Promise<HttpBenchR
       { server: 'pxekit', mode: 'parallel', mibPerSec: ours.parallel },
       { server: 'nginx', mode: 'parallel', mibPerSec: theirs.parallel },
     ];
-    const ratio = { single: ours.single / theirs.single, parallel: ours.parallel / theirs.parallel };
+    // Range reads, alternating the two servers round by round.
+    const rangeRates: number[][] = [[], []];
+    const urls = [`http://${lab.serverIp}:${server.port}/image.bin`, `http://${lab.serverIp}:${nginxPort}/image.bin`];
+    for (let r = 0; r < Math.max(rounds, 3); r++) {
+      for (let k = 0; k < 2; k++) {
+        const kk = (k + r) % 2;
+        rangeRates[kk].push(RANGE_READS / (await fetchRanges(lab, urls[kk], size, 12345 + r)));
+      }
+    }
+    const rangeReadsPerSec = { pxekit: median(rangeRates[0]), nginx: median(rangeRates[1]) };
+    log(`  range reads (${RANGE_READS} x ${RANGE_BYTES / 1024} KiB at random offsets, one connection): PXE Kit ${rangeReadsPerSec.pxekit.toFixed(0)}/s, nginx ${rangeReadsPerSec.nginx.toFixed(0)}/s`);
+    const ratio = { single: ours.single / theirs.single, parallel: ours.parallel / theirs.parallel, range: rangeReadsPerSec.pxekit / rangeReadsPerSec.nginx };
     for (const r of rows) log(`  ${r.server.padEnd(7)} ${r.mode === 'single' ? '1 client  ' : `${parallel} clients`}  ${r.mibPerSec.toFixed(0).padStart(6)} MiB/s`);
-    log(`  ratio PXE Kit/nginx: 1 client ${ratio.single.toFixed(2)}, ${parallel} clients ${ratio.parallel.toFixed(2)}`);
-    return { sizeMiB, parallel, rows, ratio };
+    log(`  ratio PXE Kit/nginx: 1 client ${ratio.single.toFixed(2)}, ${parallel} clients ${ratio.parallel.toFixed(2)}, range reads ${ratio.range.toFixed(2)}`);
+    return { sizeMiB, parallel, rows, ratio, rangeReadsPerSec };
   } finally {
     await server?.stop();
     await lab.killChildren(); // nginx, by PID

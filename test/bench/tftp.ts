@@ -1,68 +1,87 @@
-// TFTP throughput: PXE Kit's TFTP server against tftpd-hpa and dnsmasq on the same file,
-// over a lab veth, fetched by atftp (the one client here that speaks every option,
-// windowsize included) inside the client namespace. Prints MiB/s and the ratio of PXE Kit
-// to the best anchor for each option set.
-// Run alone: node dist/test/bench/tftp.js [--size-mib 32] [--rounds 3]
-import { chmodSync, createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+// TFTP throughput: PXE Kit's TFTP server (in a process of its own) against tftpd-hpa,
+// dnsmasq and atftpd serving the same files over the same lab veth, fetched by atftp
+// (the one client here that speaks every option, windowsize included) inside the client
+// namespace. Each server listens on its own address of the veth, so all run at once and
+// rounds interleave (A B C D, B C D A, ...): load from anything else on the machine
+// spreads evenly over them, and ratios stay meaningful when absolute figures do not.
+//
+// Cases: file sizes x option sets x clients at once. Single-client rows are medians of
+// interleaved rounds; N-client rows start N atftp at once against one server and report
+// the aggregate rate (N x size / time until the last one finished) and the slowest client.
+// CPU µs per DATA packet is the server's own CPU time (children included: tftpd-hpa forks
+// one per transfer) over the packets a transfer needs: a figure that load does not bend much.
+//
+// Run alone: node dist/test/bench/tftp.js [--quick] [--rounds N]
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { once } from 'node:events';
-import { pathToFileURL } from 'node:url';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { Lab, requireRoot } from '../helpers/lab.js';
-import { TftpServer } from '../../src/tftp/server.js';
-import { PublishedFiles, diskFile } from '../../src/files/published.js';
+import { ensureAtftpd, median, procUsage, sleep, table, treeCpuSeconds, writeRandomFile } from './common.js';
 
-export interface TftpBenchOptions {
-  sizeMiB?: number;
-  rounds?: number;
-  log?: (line: string) => void;
-}
-
-export type TftpBenchServer = 'pxekit' | 'tftpd-hpa' | 'dnsmasq';
+export type TftpBenchServer = 'pxekit' | 'tftpd-hpa' | 'dnsmasq' | 'atftpd';
 
 export interface TftpBenchCase {
   name: string;
   /** atftp --option arguments. */
   options: string[];
+  blksize: number;
+}
+
+export const TFTP_BENCH_CASES: TftpBenchCase[] = [
+  { name: '512', options: [], blksize: 512 },
+  { name: '1468', options: ['blksize 1468'], blksize: 1468 },
+  { name: '1468+ws16', options: ['blksize 1468', 'windowsize 16'], blksize: 1468 },
+];
+
+export interface TftpBenchOptions {
+  /** File sizes for single-client runs (MiB). */
+  sizesMiB?: number[];
+  /** [clients at once, file size MiB] pairs for the concurrent runs. */
+  concurrent?: Array<[number, number]>;
+  /** Rounds per single-client case (sizes >= 64 MiB get one). */
+  rounds?: number;
+  quick?: boolean;
+  /** Option sets by name ('512', '1468', '1468+ws16'); all by default. */
+  cases?: string[];
+  log?: (line: string) => void;
 }
 
 export interface TftpBenchRow {
   server: TftpBenchServer;
+  sizeMiB: number;
   case: string;
-  /** Median over rounds. */
+  clients: number;
+  /** Single client: median MiB/s over rounds. N clients: aggregate MiB/s. */
   mibPerSec: number;
+  /** N clients: seconds until the last one finished. */
+  slowestSec?: number;
+  /** Clients that failed (N-client runs). */
+  failed: number;
+  /** Server CPU time per DATA packet, µs (median over rounds). */
+  cpuUsPerPacket?: number;
 }
 
 export interface TftpBenchResult {
-  sizeMiB: number;
   rows: TftpBenchRow[];
-  /** PXE Kit / best anchor, per case. */
+  /** "size case xN" -> PXE Kit / best anchor. */
   ratio: Record<string, number>;
+  summary: string[];
 }
 
-export const TFTP_BENCH_CASES: TftpBenchCase[] = [
-  { name: 'blksize 512 (no options)', options: [] },
-  { name: 'blksize 1468', options: ['blksize 1468'] },
-  { name: 'blksize 1468 + windowsize 16', options: ['blksize 1468', 'windowsize 16'] },
-];
-
-async function writeRandomFile(path: string, sizeMiB: number): Promise<void> {
-  const out = createWriteStream(path);
-  const block = randomBytes(1024 * 1024);
-  for (let i = 0; i < sizeMiB; i++) {
-    block.writeUInt32LE(i, 0);
-    if (!out.write(Buffer.from(block))) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'finish');
+interface Target {
+  server: TftpBenchServer;
+  address: string;
+  /** The process whose CPU time is the server's. */
+  pid: () => number | undefined;
 }
 
-/** One atftp download into a file; resolves seconds (wall clock around the client) after checking the size. */
-function fetchOnce(lab: Lab, server: string, file: string, options: string[], size: number, dest: string): Promise<number> {
+/** One atftp download; resolves seconds (wall clock around the client). `dest` undefined: /dev/null, exit code only. */
+function fetchOnce(lab: Lab, server: string, file: string, options: string[], size: number, dest?: string): Promise<number> {
   return new Promise((resolve, reject) => {
-    const args = ['--get', '-r', file, '-l', dest];
+    const args = ['--get', '-r', file, '-l', dest ?? '/dev/null'];
     for (const o of options) args.push('--option', o);
     args.push(server);
     const t0 = process.hrtime.bigint();
@@ -73,148 +92,209 @@ function fetchOnce(lab: Lab, server: string, file: string, options: string[], si
     c.on('error', reject);
     c.on('close', (code) => {
       const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-      let got = -1;
-      try {
-        got = statSync(dest).size;
-      } catch {
-        /* no file */
+      let got = size;
+      if (dest) {
+        try {
+          got = statSync(dest).size;
+        } catch {
+          got = -1;
+        }
       }
-      if (code !== 0 || got !== size) reject(new Error(`atftp ${file} ${options.join(',')}: exit ${code}, ${got} of ${size} bytes: ${out}`));
+      if (code !== 0 || got !== size) reject(new Error(`atftp ${server} ${file} ${options.join(',')}: exit ${code}, ${got} of ${size} bytes: ${out.trim()}`));
       else resolve(secs);
     });
   });
 }
 
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-/** One server under test, listening on its own lab address (so all three run at once and rounds interleave). */
-interface Target {
-  server: TftpBenchServer;
-  address: string;
-}
-
-/**
- * Medians per server for one option set. Rounds interleave the servers (A B C, B C A, ...)
- * so that load from anything else on the machine spreads evenly over them.
- */
-async function measureCase(lab: Lab, targets: Target[], c: TftpBenchCase, size: number, rounds: number, dest: string): Promise<Map<TftpBenchServer, number>> {
-  const mib = size / (1024 * 1024);
-  const rates = new Map<TftpBenchServer, number[]>(targets.map((t) => [t.server, []]));
-  for (const t of targets) await fetchOnce(lab, t.address, 'image.bin', c.options, size, dest); // warm-up: page cache, JIT
-  for (let r = 0; r < rounds; r++) {
-    for (let i = 0; i < targets.length; i++) {
-      const t = targets[(i + r) % targets.length];
-      rates.get(t.server)!.push(mib / (await fetchOnce(lab, t.address, 'image.bin', c.options, size, dest)));
-    }
-  }
-  return new Map([...rates].map(([k, v]) => [k, median(v)]));
-}
-
-async function waitReady(lab: Lab, child: ChildProcess, what: string, address: string, dest: string): Promise<void> {
+async function waitReady(lab: Lab, child: ChildProcess, what: string, address: string): Promise<void> {
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   for (let i = 0; i < 50; i++) {
     if (child.exitCode !== null) throw new Error(`${what} exited: ${stderr}`);
     try {
-      await fetchOnce(lab, address, 'probe.txt', [], 6, dest);
+      await fetchOnce(lab, address, 'probe.txt', [], 6);
       return;
     } catch {
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
   }
   throw new Error(`${what} did not start: ${stderr}`);
 }
 
+const packetsFor = (bytes: number, blksize: number): number => Math.floor(bytes / blksize) + 1;
+
 export async function benchTftp(opts: TftpBenchOptions = {}): Promise<TftpBenchResult> {
-  const sizeMiB = opts.sizeMiB ?? 32;
-  const rounds = opts.rounds ?? 3;
+  const quick = opts.quick ?? false;
+  const sizesMiB = opts.sizesMiB ?? (quick ? [1, 8] : [1, 32, 128]);
+  const concurrent = opts.concurrent ?? (quick ? [[20, 1]] : [[20, 1], [60, 1], [20, 32], [60, 32]]);
+  const rounds = opts.rounds ?? (quick ? 1 : 3);
   const log = opts.log ?? ((l: string) => console.log(l));
+  const cases = TFTP_BENCH_CASES.filter((c) => !opts.cases || opts.cases.includes(c.name));
   const why = requireRoot();
   if (why) throw new Error(`the TFTP bench ${why}`);
+  const atftpd = ensureAtftpd(log);
 
   const lab = Lab.create({ serverInRoot: true });
   const dir = mkdtempSync(join(tmpdir(), 'pxk-bench-tftp-'));
   const root = join(dir, 'root');
   const dest = join(dir, 'out.bin');
-  let server: TftpServer | undefined;
+  let pxk: ChildProcess | undefined;
   try {
     lab.ip(lab.clientNs, ['addr', 'add', `${lab.subnet}.2/24`, 'dev', lab.clientIf]);
     // tftpd-hpa drops to user "tftp": the tree must be world-readable.
     chmodSync(dir, 0o755);
     mkdirSync(root, { mode: 0o755 });
-    const file = join(root, 'image.bin');
-    log(`tftp bench: writing a ${sizeMiB} MiB file`);
-    await writeRandomFile(file, sizeMiB);
+    const allSizes = [...new Set([...sizesMiB, ...concurrent.map(([, s]) => s)])];
+    for (const s of allSizes) {
+      await writeRandomFile(join(root, `image-${s}.bin`), s * 1024 * 1024);
+      chmodSync(join(root, `image-${s}.bin`), 0o644);
+    }
     writeFileSync(join(root, 'probe.txt'), 'probe\n');
-    chmodSync(file, 0o644);
     chmodSync(join(root, 'probe.txt'), 0o644);
-    const size = sizeMiB * 1024 * 1024;
-    log(`tftp bench: ${sizeMiB} MiB, atftp client over a veth (MTU 1500), median of ${rounds} interleaved rounds`);
 
-    const hpaIp = `${lab.subnet}.3`;
-    const dnsmasqIp = `${lab.subnet}.4`;
-    for (const ip of [hpaIp, dnsmasqIp]) lab.ip(null, ['addr', 'add', `${ip}/24`, 'dev', lab.serverIf]);
+    const ip = (n: number) => `${lab.subnet}.${n}`;
+    for (const n of [3, 4, 5]) lab.ip(null, ['addr', 'add', `${ip(n)}/24`, 'dev', lab.serverIf]);
+    const targets: Target[] = [];
 
-    // PXE Kit, in process.
-    const files = new PublishedFiles();
-    files.add(diskFile('image.bin', file, 'bench'));
-    files.add(diskFile('probe.txt', join(root, 'probe.txt'), 'bench'));
-    server = new TftpServer({ iface: lab.serverIf, ifaceAddress: lab.serverIp, files, emit: () => undefined });
-    await server.start();
-    // tftpd-hpa, foreground, bound to its lab address only.
-    const hpa = lab.spawn(null, 'in.tftpd', ['-L', '-s', root, '-a', `${hpaIp}:69`]);
-    await waitReady(lab, hpa, 'in.tftpd', hpaIp, dest);
-    // dnsmasq as a TFTP server only (--port=0: no DNS), bound to its lab address only.
+    // PXE Kit, in a process of its own. maxPerClient is raised: every bench client shares
+    // one source address here, where a classroom has one address per machine.
+    const child = fileURLToPath(new URL('./tftp-child.js', import.meta.url));
+    pxk = lab.spawn(null, process.execPath, [child, lab.serverIf, lab.serverIp, root, '69', '100'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const pxkLines = createInterface({ input: pxk.stdout! });
+    await new Promise<void>((resolve, reject) => {
+      pxkLines.once('line', (l) => (l === 'ready' ? resolve() : reject(new Error(`PXE Kit child: ${l}`))));
+      pxk!.once('exit', (code) => reject(new Error(`PXE Kit child exited (${code})`)));
+    });
+    const pxkPid = pxk.pid!;
+    targets.push({ server: 'pxekit', address: lab.serverIp, pid: () => pxkPid });
+
+    const hpa = lab.spawn(null, 'in.tftpd', ['-L', '-s', root, '-a', `${ip(3)}:69`]);
+    await waitReady(lab, hpa, 'in.tftpd', ip(3));
+    targets.push({ server: 'tftpd-hpa', address: ip(3), pid: () => hpa.pid });
+
+    // dnsmasq as a TFTP server only (--port=0: no DNS); its default cap of 50 transfers is raised for the 60-client runs.
     const dnsmasq = lab.spawn(null, 'dnsmasq', [
-      '--no-daemon',
-      '--conf-file=/dev/null',
-      '--port=0',
-      '--enable-tftp',
-      `--tftp-root=${root}`,
-      `--listen-address=${dnsmasqIp}`,
-      '--bind-interfaces',
-      '--user=root',
-      '--pid-file',
-      '--log-facility=-',
+      '--no-daemon', '--conf-file=/dev/null', '--port=0', '--enable-tftp', `--tftp-root=${root}`, '--tftp-max=200',
+      `--listen-address=${ip(4)}`, '--bind-interfaces', '--user=root', '--pid-file', '--log-facility=-',
     ]);
-    await waitReady(lab, dnsmasq, 'dnsmasq', dnsmasqIp, dest);
+    await waitReady(lab, dnsmasq, 'dnsmasq', ip(4));
+    targets.push({ server: 'dnsmasq', address: ip(4), pid: () => dnsmasq.pid });
 
-    const targets: Target[] = [
-      { server: 'pxekit', address: lab.serverIp },
-      { server: 'tftpd-hpa', address: hpaIp },
-      { server: 'dnsmasq', address: dnsmasqIp },
-    ];
+    if (atftpd) {
+      const a = lab.spawn(null, atftpd, ['--daemon', '--no-fork', '--port', '69', '--bind-address', ip(5), '--user', 'root.root', '--group', 'root', '--logfile', '/dev/null', '--maxthread', '200', root]);
+      await waitReady(lab, a, 'atftpd', ip(5));
+      targets.push({ server: 'atftpd', address: ip(5), pid: () => a.pid });
+    }
+    log(`tftp bench: servers ${targets.map((t) => t.server).join(', ')}; atftp client; sizes ${sizesMiB.join('/')} MiB single (median of ${rounds} interleaved rounds), concurrent ${concurrent.map(([n, s]) => `${n}x${s} MiB`).join(', ')}`);
+
     const rows: TftpBenchRow[] = [];
-    for (const c of TFTP_BENCH_CASES) {
-      const m = await measureCase(lab, targets, c, size, rounds, dest);
-      for (const t of targets) {
-        rows.push({ server: t.server, case: c.name, mibPerSec: m.get(t.server)! });
-        log(`  ${t.server.padEnd(9)}  ${c.name.padEnd(30)} ${m.get(t.server)!.toFixed(2).padStart(8)} MiB/s`);
+    const show = (r: TftpBenchRow) =>
+      log(
+        `  ${r.server.padEnd(9)} ${String(r.sizeMiB).padStart(4)} MiB ${r.case.padEnd(10)} x${String(r.clients).padEnd(3)} ${r.mibPerSec.toFixed(2).padStart(8)} MiB/s` +
+          (r.cpuUsPerPacket !== undefined ? `  ${r.cpuUsPerPacket.toFixed(1).padStart(6)} µs CPU/packet` : '') +
+          (r.slowestSec !== undefined ? `  slowest ${r.slowestSec.toFixed(2)} s` : '') +
+          (r.failed ? `  FAILED ${r.failed}` : ''),
+      );
+
+    // Single client.
+    for (const sizeMiB of sizesMiB) {
+      const size = sizeMiB * 1024 * 1024;
+      const file = `image-${sizeMiB}.bin`;
+      const n = sizeMiB >= 64 ? 1 : rounds;
+      for (const c of cases) {
+        const rates = new Map<TftpBenchServer, number[]>(targets.map((t) => [t.server, []]));
+        const cpu = new Map<TftpBenchServer, number[]>(targets.map((t) => [t.server, []]));
+        if (sizeMiB < 64) for (const t of targets) await fetchOnce(lab, t.address, file, c.options, size, dest); // warm-up: page cache, JIT
+        for (let r = 0; r < n; r++) {
+          for (let i = 0; i < targets.length; i++) {
+            const t = targets[(i + r) % targets.length];
+            const c0 = treeCpuSeconds(t.pid()!);
+            const secs = await fetchOnce(lab, t.address, file, c.options, size, dest);
+            await sleep(20); // tftpd-hpa's transfer child is reaped (its CPU time lands in cutime)
+            const c1 = treeCpuSeconds(t.pid()!);
+            rates.get(t.server)!.push(sizeMiB / secs);
+            cpu.get(t.server)!.push(((c1 - c0) * 1e6) / packetsFor(size, c.blksize));
+          }
+        }
+        for (const t of targets) {
+          const row: TftpBenchRow = { server: t.server, sizeMiB, case: c.name, clients: 1, mibPerSec: median(rates.get(t.server)!), failed: 0, cpuUsPerPacket: median(cpu.get(t.server)!) };
+          rows.push(row);
+          show(row);
+        }
+      }
+    }
+
+    // N clients at once, one run per server (rotating the order per case).
+    let turn = 0;
+    for (const [clients, sizeMiB] of concurrent) {
+      const size = sizeMiB * 1024 * 1024;
+      for (const c of cases) {
+        turn++;
+        for (let i = 0; i < targets.length; i++) {
+          const t = targets[(i + turn) % targets.length];
+          const t0 = process.hrtime.bigint();
+          const results = await Promise.allSettled(Array.from({ length: clients }, () => fetchOnce(lab, t.address, `image-${sizeMiB}.bin`, c.options, size)));
+          const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+          const ok = results.filter((r) => r.status === 'fulfilled').length;
+          const row: TftpBenchRow = { server: t.server, sizeMiB, case: c.name, clients, mibPerSec: (ok * sizeMiB) / secs, slowestSec: secs, failed: clients - ok };
+          rows.push(row);
+          show(row);
+          if (row.failed) log(`    first failure: ${(results.find((r) => r.status === 'rejected') as PromiseRejectedResult).reason}`);
+          await sleep(300);
+        }
       }
     }
 
     const ratio: Record<string, number> = {};
-    for (const c of TFTP_BENCH_CASES) {
-      const ours = rows.find((r) => r.server === 'pxekit' && r.case === c.name)!.mibPerSec;
-      const best = Math.max(...rows.filter((r) => r.server !== 'pxekit' && r.case === c.name).map((r) => r.mibPerSec));
-      ratio[c.name] = ours / best;
-      log(`  ratio PXE Kit / best anchor, ${c.name}: ${ratio[c.name].toFixed(2)}`);
+    const summary: string[] = [];
+    const keys = [...new Set(rows.map((r) => `${r.sizeMiB}|${r.case}|${r.clients}`))];
+    const tbl: string[][] = [['TFTP case', ...targets.map((t) => t.server), 'PXE Kit / best']];
+    for (const k of keys) {
+      const [s, c, n] = k.split('|');
+      const rs = rows.filter((r) => `${r.sizeMiB}|${r.case}|${r.clients}` === k);
+      const ours = rs.find((r) => r.server === 'pxekit')!;
+      const best = Math.max(...rs.filter((r) => r.server !== 'pxekit').map((r) => r.mibPerSec));
+      const name = `${s} MiB ${c} x${n}`;
+      ratio[name] = ours.failed ? 0 : ours.mibPerSec / best;
+      tbl.push([name, ...targets.map((t) => {
+        const r = rs.find((x) => x.server === t.server)!;
+        return `${r.mibPerSec.toFixed(1)}${r.failed ? ` (${r.failed} failed)` : ''}`;
+      }), ratio[name].toFixed(2)]);
+      summary.push(`TFTP ${name}: PXE Kit / best anchor = ${ratio[name].toFixed(2)}`);
     }
-    return { sizeMiB, rows, ratio };
+    log('\nTFTP MiB/s (single client: median; xN: aggregate)\n' + table(tbl));
+    const cpuRows = rows.filter((r) => r.cpuUsPerPacket !== undefined && r.sizeMiB === sizesMiB[sizesMiB.length - 1]);
+    if (cpuRows.length) {
+      const ctbl: string[][] = [['server CPU µs per DATA packet', ...targets.map((t) => t.server)]];
+      for (const c of cases) ctbl.push([`${sizesMiB[sizesMiB.length - 1]} MiB ${c.name}`, ...targets.map((t) => cpuRows.find((r) => r.server === t.server && r.case === c.name)!.cpuUsPerPacket!.toFixed(1))]);
+      log('\n' + table(ctbl));
+    }
+    pxk.stdin?.write('stats\n');
+    const stats = await Promise.race([new Promise<string>((r) => pxkLines.once('line', r)), sleep(2000).then(() => '{}')]);
+    const peak = procUsage(pxkPid);
+    log(`\nPXE Kit TFTP process: peak RSS ${peak?.peakRssMiB.toFixed(0)} MiB; counters ${stats}`);
+    return { rows, ratio, summary };
   } finally {
-    await server?.stop();
-    await lab.killChildren(); // in.tftpd and dnsmasq, by PID
+    pxk?.stdin?.end();
+    await lab.killChildren(); // PXE Kit's child, in.tftpd, dnsmasq and atftpd, by PID
     lab.destroy();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const arg = (name: string, def: number): number => {
+  const arg = (name: string): string | undefined => {
     const i = process.argv.indexOf(`--${name}`);
-    return i > 0 ? Number(process.argv[i + 1]) : def;
+    return i > 0 ? process.argv[i + 1] : undefined;
   };
-  benchTftp({ sizeMiB: arg('size-mib', 32), rounds: arg('rounds', 3) }).catch((err: Error) => {
+  const list = (s: string | undefined) => s?.split(',').map(Number);
+  benchTftp({
+    quick: process.argv.includes('--quick'),
+    rounds: arg('rounds') ? Number(arg('rounds')) : undefined,
+    sizesMiB: list(arg('sizes')),
+    cases: arg('cases')?.split(','),
+    concurrent: arg('concurrent') === 'none' ? [] : arg('concurrent')?.split(',').map((p) => p.split('x').map(Number) as [number, number]),
+  }).catch((err: Error) => {
     console.error(err.message);
     process.exit(1);
   });
