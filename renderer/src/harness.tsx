@@ -4,6 +4,7 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App.js';
 import { FakeTransport } from './api/fake-transport.js';
+import { WsTransport } from './api/ws-transport.js';
 import type { ApiEvent } from './api/types.js';
 import { connectStores } from './store/feed.js';
 import { useUi, type Screen } from './store/ui.js';
@@ -18,11 +19,14 @@ declare global {
       floodLog(n: number, macs: string[]): void;
       show(screen: Screen): void;
     };
+    /** The real WebSocket transport, for tests against a scripted server. */
+    __pxekitWsTransport: typeof WsTransport;
   }
 }
 
 const fake = new FakeTransport();
 window.__pxekitFake = fake;
+window.__pxekitWsTransport = WsTransport;
 window.__pxekitHarness = {
   emitMany: (events) => events.forEach((e) => fake.emit(e)),
   floodLog(n, macs) {

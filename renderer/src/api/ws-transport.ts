@@ -7,6 +7,8 @@ import { ApiError, Listeners, type ConnectionState, type Hello, type Transport }
 interface Pending {
   resolve: (value: unknown) => void;
   reject: (err: Error) => void;
+  /** Went out on a socket (else it waits in the queue for the next connection). */
+  sent: boolean;
 }
 
 export interface WsTransportOptions {
@@ -22,7 +24,7 @@ export class WsTransport implements Transport {
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
   /** Requests made while disconnected wait here and go out on the next open. */
-  private readonly queue: string[] = [];
+  private readonly queue: Array<{ id: number; frame: string }> = [];
   private readonly events = new Listeners<[ApiEvent]>();
   private readonly hellos = new Listeners<[Hello]>();
   private readonly states = new Listeners<[ConnectionState, string | undefined]>();
@@ -43,9 +45,10 @@ export class WsTransport implements Transport {
     const id = this.nextId++;
     const frame = JSON.stringify({ v: API_VERSION, id, cmd, params });
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      if (this.ws && this.ws.readyState === WebSocket.OPEN) this.ws.send(frame);
-      else this.queue.push(frame);
+      const open = this.ws !== undefined && this.ws.readyState === WebSocket.OPEN;
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, sent: open });
+      if (open) this.ws!.send(frame);
+      else this.queue.push({ id, frame });
     });
   }
 
@@ -63,6 +66,7 @@ export class WsTransport implements Transport {
     this.closed = true;
     window.clearTimeout(this.timer);
     this.ws?.close();
+    this.queue.length = 0;
     this.fail(new ApiError('closed', 'connection closed'));
     this.setState('closed');
   }
@@ -96,14 +100,20 @@ export class WsTransport implements Transport {
     ws.onopen = () => {
       this.attempts = 0;
       this.setState('open');
-      for (const frame of this.queue.splice(0)) ws.send(frame);
+      for (const q of this.queue.splice(0)) {
+        const p = this.pending.get(q.id);
+        if (!p) continue;
+        p.sent = true;
+        ws.send(q.frame);
+      }
     };
     ws.onmessage = (m) => this.receive(String(m.data));
     ws.onclose = (e) => {
       if (this.ws !== ws) return;
       this.ws = undefined;
       // Requests in flight may or may not have run: their callers decide (no blind resend).
-      this.fail(new ApiError('disconnected', 'lost the connection to the engine'));
+      // Queued ones never left: they wait for the next connection.
+      this.fail(new ApiError('disconnected', 'lost the connection to the engine'), (p) => p.sent);
       this.setState('closed', e.code === 1008 || e.code === 4401 ? 'the engine refused this UI (wrong or missing token)' : 'engine not reachable, retrying');
       this.retry();
     };
@@ -117,9 +127,12 @@ export class WsTransport implements Transport {
     this.timer = window.setTimeout(() => void this.connect(), delay);
   }
 
-  private fail(err: Error): void {
-    for (const p of this.pending.values()) p.reject(err);
-    this.pending.clear();
+  private fail(err: Error, which: (p: Pending) => boolean = () => true): void {
+    for (const [id, p] of this.pending) {
+      if (!which(p)) continue;
+      this.pending.delete(id);
+      p.reject(err);
+    }
   }
 
   private receive(text: string): void {
