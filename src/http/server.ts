@@ -77,6 +77,18 @@ export class HttpFileServer {
       (req, res) => this.handle(req, res),
     );
     server.maxConnections = this.opts.maxConnections;
+    // Node closes connections beyond maxConnections at once; say so (once a second at most,
+    // with a count: a connection flood must not become a log flood).
+    let dropWindow = 0;
+    let dropsInWindow = 0;
+    server.on('drop', (d?: { remoteAddress?: string }) => {
+      const now = Date.now();
+      dropsInWindow++;
+      if (now - dropWindow < 1000) return;
+      this.log('warn', `HTTP: refused ${dropsInWindow} connection(s) in the last second (last from ${d?.remoteAddress ?? 'unknown'}): ${this.opts.maxConnections} connections already open (the limit)`);
+      dropWindow = now;
+      dropsInWindow = 0;
+    });
     // Idle sockets (a client that stopped reading mid-transfer included) are cut.
     server.setTimeout(this.opts.idleTimeoutMs, (socket: Socket) => {
       this.timedOut.add(socket);

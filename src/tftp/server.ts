@@ -51,10 +51,19 @@ export interface TftpServerOptions {
   timeoutMs?: number;
   /** The NIC's MTU; read from /sys/class/net/IFACE/mtu when omitted (1500 if unreadable). */
   mtu?: number;
+  /** A lower blksize ceiling for one client (the diagnostics lower it after a stall that points at the MTU). */
+  maxBlksizeFor?: (clientIp: string) => number | undefined;
 }
 
 /** At most this many DropEvents per second (the counters always count every drop). */
 const DROP_EVENTS_PER_SECOND = 20;
+/**
+ * At most this many refusal events (not found, access violation, busy, upload) per second.
+ * A request flood (a broken client in a loop, or a scan) must not turn into an unbounded
+ * stream of events for the session view and the log; the counters still count every one,
+ * and one log line per second says how many were not reported.
+ */
+const REFUSAL_EVENTS_PER_SECOND = 50;
 
 /** We only ever send to the address a packet came from (an IPv4 literal): no resolver needed. */
 const literalLookup = (address: string, _family: number, cb: (err: Error | null, address: string, family: number) => void): void => cb(null, address, 4);
@@ -81,6 +90,13 @@ export class TftpServer {
   private mtu = 1500;
   private dropWindowStart = 0;
   private dropEventsInWindow = 0;
+  private refusalWindowStart = 0;
+  private refusalsInWindow = 0;
+  private refusalsSuppressed = 0;
+  private lastSuppressedFrom = '';
+  private flushTimer: NodeJS.Timeout | undefined;
+  private lastBusyLogAt = 0;
+  private busySinceLog = 0;
   private stopped = false;
   private readonly maxTransfers: number;
   private readonly maxPerClient: number;
@@ -110,6 +126,7 @@ export class TftpServer {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    this.flushSuppressed();
     const sock = this.sock;
     this.sock = undefined;
     for (const t of [...this.transfers]) t.abort('server stopped');
@@ -119,7 +136,38 @@ export class TftpServer {
   }
 
   stats(): TftpStats {
-    return { ...this.counters, droppedByReason: { ...this.counters.droppedByReason }, activeTransfers: this.transfers.size };
+    return {
+      ...this.counters,
+      droppedByReason: { ...this.counters.droppedByReason },
+      activeTransfers: this.transfers.size,
+      pendingTransfers: this.pending,
+      trackedClients: this.perIp.size,
+      trackedPeers: this.byPeer.size,
+    };
+  }
+
+  /** True when one more refusal may be reported this second; otherwise counts it for the summary line. */
+  private mayReport(from: string): boolean {
+    const now = Date.now();
+    if (now - this.refusalWindowStart >= 1000) {
+      this.flushSuppressed();
+      this.refusalWindowStart = now;
+      this.refusalsInWindow = 0;
+    }
+    if (this.refusalsInWindow++ < REFUSAL_EVENTS_PER_SECOND) return true;
+    this.refusalsSuppressed++;
+    this.lastSuppressedFrom = from;
+    // The summary goes out even if the flood stops dead within this second.
+    this.flushTimer ??= setTimeout(() => this.flushSuppressed(), 1000).unref();
+    return false;
+  }
+
+  private flushSuppressed(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.refusalsSuppressed === 0) return;
+    this.log('warn', `TFTP: request flood: ${this.refusalsSuppressed} more refused requests were not reported one by one (last from ${this.lastSuppressedFrom}); the counters count them all`);
+    this.refusalsSuppressed = 0;
   }
 
   private log(level: 'debug' | 'info' | 'warn' | 'error', message: string): void {
@@ -160,13 +208,14 @@ export class TftpServer {
     if (pkt.op === OP_WRQ) {
       this.counters.accessViolations++;
       this.reply(encodeError(ERR_ACCESS, 'Access violation: PXE Kit is read-only'), rinfo);
-      this.log('warn', `TFTP: refused an upload of "${pkt.filename}" from ${rinfo.address} (read-only server)`);
+      if (this.mayReport(rinfo.address)) this.log('warn', `TFTP: refused an upload of "${pkt.filename}" from ${rinfo.address} (read-only server)`);
       return;
     }
     this.onRrq(pkt, rinfo);
   }
 
   private refusal(rinfo: dgram.RemoteInfo, file: string, errorCode: NonNullable<TransferEvent['errorCode']>, error: string): void {
+    if (!this.mayReport(rinfo.address)) return;
     this.opts.emit({
       type: 'transfer',
       at: Date.now(),
@@ -221,7 +270,15 @@ export class TftpServer {
       this.counters.refused++;
       this.reply(encodeError(ERR_DISK_FULL, 'Server busy: too many transfers, try again'), rinfo);
       const why = active >= this.maxTransfers ? `${active} transfers running (limit ${this.maxTransfers})` : `${fromIp} transfers running for this client (limit ${this.maxPerClient})`;
-      this.log('warn', `TFTP: refused "${name}" to ${peer}: busy, ${why}`);
+      // Its own budget (one line a second with a count), so a flood of bogus requests cannot hide the cap being hit.
+      this.busySinceLog++;
+      const now = Date.now();
+      if (now - this.lastBusyLogAt >= 1000) {
+        const more = this.busySinceLog > 1 ? ` (${this.busySinceLog} requests refused as busy since the last such line)` : '';
+        this.log('warn', `TFTP: refused "${name}" to ${peer}: busy, ${why}${more}`);
+        this.lastBusyLogAt = now;
+        this.busySinceLog = 0;
+      }
       return;
     }
     // Reserve the slot now: setting up takes a few awaits and requests keep arriving.
@@ -301,7 +358,9 @@ export class TftpServer {
       this.refusal(rinfo, name, 'io', `cannot open a transfer socket: ${(err as Error).message}`);
       return undefined;
     }
-    const negotiated = negotiate(pkt.options, source.size, { mtu: this.mtu });
+    // negotiate() clamps blksize to mtu - 32: a per-client ceiling is expressed as a smaller MTU.
+    const cap = this.opts.maxBlksizeFor?.(rinfo.address);
+    const negotiated = negotiate(pkt.options, source.size, { mtu: cap ? Math.min(this.mtu, cap + 32) : this.mtu });
     return new Transfer({
       id: this.nextId(),
       sock,

@@ -30,6 +30,11 @@ export interface TftpCounters {
 
 export interface TftpStats extends TftpCounters {
   activeTransfers: number;
+  /** Accepted requests still opening their file and socket. */
+  pendingTransfers: number;
+  /** Client addresses and client ports with state held for them (bounded by the transfers). */
+  trackedClients: number;
+  trackedPeers: number;
 }
 
 export function newCounters(): TftpCounters {
