@@ -239,7 +239,11 @@ export class Engine extends EventEmitter {
       this.http = new HttpFileServer({ address: ipv4.address, port: httpPort, files: this.files, emit: this.onWire, macForIp: (ip) => this.dhcp?.macForIp(ip) });
       await this.http.start();
       this.checkStillWanted();
-      this.tftp = new TftpServer({ iface: nic.name, ifaceAddress: ipv4.address, port: o.tftpPort ?? 69, files: this.files, emit: this.onWire });
+      this.tftp = new TftpServer({
+        iface: nic.name, ifaceAddress: ipv4.address, port: o.tftpPort ?? 69, files: this.files, emit: this.onWire,
+        // After a stall that points at the MTU, that machine is offered smaller blocks (src/diagnostics/rules.ts).
+        maxBlksizeFor: (ip) => this.field?.blksizeCap(this.dhcp?.macForIp(ip)),
+      });
       await this.tftp.start();
       this.checkStillWanted();
       this.dhcpOptions = {

@@ -70,6 +70,11 @@ export class FieldDiagnostics {
     this.rules.handle(ev);
   }
 
+  /** TftpServerOptions.maxBlksizeFor, given the engine's ip -> MAC lookup. */
+  blksizeCap(mac: string | undefined): number | undefined {
+    return this.rules.blksizeCap(mac);
+  }
+
   tick(): void {
     this.rules.tick();
   }

@@ -15,8 +15,6 @@ export interface DiagnosticianOptions {
   timings?: Partial<DiagnosisTimings>;
   /** Other DHCP servers seen on the segment (by the start-up probe and the watcher). */
   otherServers?: () => OtherDhcpServer[];
-  /** The smaller TFTP block size PXE Kit will use for a machine whose transfers stall, if it does. */
-  nextBlksize?: (mac: string) => number | undefined;
   now?: () => number;
 }
 
@@ -112,6 +110,8 @@ export class Diagnostician {
   private pxeClientsSeen = 0;
   private otherClientsSeen = new Set<string>();
   private readonly all: Diagnosis[] = [];
+  /** Machines whose TFTP stalled in a way that points at the MTU: the blksize PXE Kit offers them from now on. */
+  private readonly blksizeCaps = new Map<string, number>();
 
   constructor(private readonly opts: DiagnosticianOptions) {
     this.timings = { ...DEFAULT_TIMINGS, ...opts.timings };
@@ -121,6 +121,11 @@ export class Diagnostician {
   /** Every diagnosis given so far (for the job report). */
   list(): Diagnosis[] {
     return [...this.all];
+  }
+
+  /** The TFTP blksize ceiling for this machine (TftpServerOptions.maxBlksizeFor), after an MTU-like stall. */
+  blksizeCap(mac: string | undefined): number | undefined {
+    return mac ? this.blksizeCaps.get(mac) : undefined;
   }
 
   /** The engine started answering: the no-clients clock starts. */
@@ -367,8 +372,10 @@ export class Diagnostician {
     const sameAgain = list.includes(block);
     list.push(block);
     c.stalls.set(ev.file, list);
-    const next = this.opts.nextBlksize?.(c.mac);
     const firstBlock = block === 1 && bs > 512;
+    // 512 is the RFC 1350 block every PXE ROM takes and fits any link (544-byte packets).
+    const next = (firstBlock || sameAgain) && bs > 512 ? 512 : undefined;
+    if (next) this.blksizeCaps.set(c.mac, next);
     const causes = firstBlock
       ? [
           `the first ${bs}-byte data block never got through while the small packets did: a link on the way has a smaller MTU (a VLAN trunk, a VPN/tunnel, a USB adapter) or drops large/fragmented frames`,
@@ -379,7 +386,7 @@ export class Diagnostician {
           'the client stopped answering (it crashed, rebooted or was switched off)',
           ...(sameAgain ? [`it stopped at block ${block} again: a packet of that size or content is dropped on the way (MTU / a filtering device)`] : []),
         ];
-    const smaller = next ?? (bs > 1024 ? 1024 : 512);
+    const smaller = bs > 1024 ? 1024 : 512;
     const fix = firstBlock || sameAgain
       ? `${next ? `PXE Kit will offer this machine blksize ${next} from its next attempt: reboot it. ` : `Use a smaller TFTP block size (${smaller}). `}Check the MTU of every link between the laptop and the machine; prefer a plain switch port on the same VLAN.`
       : `Check the cable and the switch port (try another one), avoid hubs, Wi-Fi bridges and powerline adapters${bs > 512 ? `; a smaller block size (${smaller}) survives loss better` : ''}.`;

@@ -140,7 +140,8 @@ test('stall at block 1 with a big blksize blames the MTU; the same block again s
   r.feed(tftp('error', { errorCode: 'timeout', bytes: 0, error: 'client stopped acknowledging at block 1 of 682' }));
   assert.deepEqual(r.codes(), ['tftp-stall']);
   assert.match(r.got[0].causes[0], /MTU/);
-  assert.match(r.got[0].fix, /smaller TFTP block size \(1024\)/);
+  assert.match(r.got[0].fix, /PXE Kit will offer this machine blksize 512 from its next attempt/);
+  assert.equal(r.d.blksizeCap(MAC), 512);
   r.feed(tftp('start', { id: 't2', detail: 'blksize=1468 windowsize=1' }));
   r.feed(tftp('error', { id: 't2', errorCode: 'timeout', bytes: 0 }));
   assert.deepEqual(r.codes(), ['tftp-stall', 'tftp-stall']);
@@ -151,6 +152,7 @@ test('stall at block 1 with a big blksize blames the MTU; the same block again s
   l.feed(tftp('error', { errorCode: 'timeout', bytes: 512 * 40 }));
   assert.match(l.got[0].title, /block 41/);
   assert.match(l.got[0].causes[0], /lossy link/);
+  assert.equal(l.d.blksizeCap(MAC), undefined, 'a mid-file stall at 512 changes nothing');
 });
 
 test('boot program delivered then silence: Secure Boot first for UEFI; iPXE asking DHCP again cancels it', () => {
