@@ -36,7 +36,15 @@ export function App() {
       }
     };
     window.addEventListener('keydown', onKey);
-    return () => window.removeEventListener('keydown', onKey);
+    // A file dropped outside the drop zone must not navigate the window away from the UI.
+    const block = (e: DragEvent) => e.preventDefault();
+    window.addEventListener('dragover', block);
+    window.addEventListener('drop', block);
+    return () => {
+      window.removeEventListener('keydown', onKey);
+      window.removeEventListener('dragover', block);
+      window.removeEventListener('drop', block);
+    };
   }, []);
 
   return (

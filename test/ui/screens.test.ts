@@ -229,6 +229,26 @@ describe('renderer screens (fake transport)', { skip }, () => {
     }
   });
 
+  test('after a reconnect, the replayed events do not double the log; newer ones are added', async () => {
+    const { page } = await fresh();
+    try {
+      await page.getByRole('button', { name: 'Log' }).click();
+      await page.evaluate(() => {
+        const fake = (globalThis as unknown as HarnessWindow).__pxekitFake;
+        const ev = { type: 'log', at: Date.now(), level: 'warn', source: 'tftp', message: 'replayed once' };
+        fake.emit(ev);
+        fake.drop();
+        fake.open(); // a fresh hello, then the server replays its recent events
+        fake.emit(ev);
+        fake.emit({ ...ev, at: ev.at + 1, message: 'new after reconnect' });
+      });
+      await page.locator('.log-row', { hasText: 'new after reconnect' }).waitFor();
+      assert.equal(await page.locator('.log-row', { hasText: 'replayed once' }).count(), 1);
+    } finally {
+      await page.close();
+    }
+  });
+
   test('a failing command shows the engine message', async () => {
     const { page } = await fresh();
     try {

@@ -57,7 +57,10 @@ function AddImage() {
     e.preventDefault();
     setDragging(false);
     if (!b?.pathForFile) return;
-    for (const f of Array.from(e.dataTransfer.files)) await add(b.pathForFile(f));
+    for (const f of Array.from(e.dataTransfer.files)) {
+      const p = b.pathForFile(f);
+      if (p) await add(p); // '' for things that are not local files
+    }
   };
 
   return (

@@ -10,6 +10,9 @@ import { appendLog } from './log.js';
 import { eventToLine } from './log-lines.js';
 
 let current: Transport | undefined;
+/** Newest event time seen; after a reconnect the server replays recent events, which the log already has. */
+let lastEventAt = -Infinity;
+let replayedUpTo = -Infinity;
 
 export function applyEvent(ev: ApiEvent): void {
   switch (ev.type) {
@@ -29,6 +32,9 @@ export function applyEvent(ev: ApiEvent): void {
       useMenu.setState({ menu: ev.menu });
       break;
   }
+  const replayed = ev.at <= replayedUpTo;
+  lastEventAt = Math.max(lastEventAt, ev.at);
+  if (replayed) return;
   const line = eventToLine(ev);
   if (line) appendLog(line);
 }
@@ -85,6 +91,7 @@ export function connectStores(t: Transport): () => void {
   current = t;
   const offs = [
     t.onHello((h) => {
+      replayedUpTo = lastEventAt;
       applyStatus(h.status);
       replaceSessions(h.sessions);
       useStatus.setState({ engineVersion: h.engineVersion });
