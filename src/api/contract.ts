@@ -74,6 +74,8 @@ export interface Commands {
   'assign.set': { params: Assignment; result: Assignment[] };
   'assign.clear': { params: { mac: string }; result: Assignment[] };
   'menu.set': { params: MenuSettings; result: MenuSettings };
+  /** Assignments and menu as they are now, for a UI that just connected. */
+  'settings.get': { params: Record<string, never>; result: { assignments: Assignment[]; menu: MenuSettings } };
   'logs.export': { params: { format: 'jsonl' | 'text' }; result: { fileName: string; content: string } };
 }
 

@@ -128,6 +128,7 @@ export class Controller extends EventEmitter {
     'assign.set': (p) => this.withLib((l) => l.setAssignment(p)),
     'assign.clear': (p) => this.withLib((l) => l.clearAssignment(p.mac)),
     'menu.set': (p) => this.withLib((l) => l.setMenu(p)),
+    'settings.get': () => this.withLib(async (l) => ({ assignments: await l.assignments(), menu: await l.menu() })),
     'logs.export': (p) => this.exportLogs(p.format),
   };
 

@@ -13,6 +13,7 @@ export interface LibraryBackend {
   setAssignment(a: Assignment): Promise<Assignment[]>;
   clearAssignment(mac: string): Promise<Assignment[]>;
   setMenu(m: MenuSettings): Promise<MenuSettings>;
+  menu(): MenuSettings | Promise<MenuSettings>;
   /** What the engine publishes for a library entry. */
   imageSpecFor(id: string): Promise<ImageSpec>;
   /** Library/settings changes (checksum progress, files gone...), so every UI stays in step. */

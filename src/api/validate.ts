@@ -64,6 +64,7 @@ const validators: { [N in CommandName]: (p: unknown) => Commands[N]['params'] } 
   'serve.stop': (p) => none(p, 'serve.stop'),
   'sessions.list': (p) => none(p, 'sessions.list'),
   'library.list': (p) => none(p, 'library.list'),
+  'settings.get': (p) => none(p, 'settings.get'),
   'serve.start': (p) => {
     const o = fields(p, ['iface', 'mode', 'range', 'force', 'imageId', 'imagePath', 'initrds', 'cmdline', 'httpPort', 'probeSeconds', 'bootOnce'], 'serve.start');
     const mode = str(o, 'mode');

@@ -44,6 +44,12 @@ test('library.add/list/inspect/remove, assign.set/clear, menu.set round-trip; ch
   const menu = await c.call('menu.set', { enabled: true, timeoutSeconds: 15, defaultEntryId: entry.id, includeLocalBoot: true });
   assert.equal(menu.timeoutSeconds, 15);
   await c.waitFor((e) => e.type === 'menu' && e.menu.enabled, 'menu event');
+  // A UI that connects now sees the saved settings without waiting for a change.
+  await c.call('assign.set', { mac: '52:54:00:aa:bb:01', imageId: entry.id, bootOnce: false });
+  const settings = await c.call('settings.get', {});
+  assert.deepEqual(settings.assignments, [{ mac: '52:54:00:aa:bb:01', imageId: entry.id, bootOnce: false }]);
+  assert.equal(settings.menu.timeoutSeconds, 15);
+  await c.call('assign.clear', { mac: '52:54:00:aa:bb:01' });
 
   await assert.rejects(c.call('library.add', { path: join(dir, 'missing.iso') }), (e: ApiCallError) => e.code === 'library-error' && /missing\.iso/.test(e.message));
   await assert.rejects(c.call('library.inspect', { id: 'no-such-id' }), (e: ApiCallError) => e.code === 'library-error');

@@ -67,6 +67,12 @@ function applyResult<N extends CommandName>(cmd: N, result: Commands[N]['result'
     case 'menu.set':
       useMenu.setState({ menu: r as Commands['menu.set']['result'] });
       break;
+    case 'settings.get': {
+      const s = r as Commands['settings.get']['result'];
+      useAssignments.setState({ assignments: s.assignments });
+      useMenu.setState({ menu: s.menu });
+      break;
+    }
   }
 }
 
@@ -84,6 +90,8 @@ async function refresh(): Promise<void> {
   await Promise.all([
     command('interfaces.list', {}).catch((e) => useInterfaces.setState({ error: errText(e), loaded: true })),
     command('library.list', {}).catch((e) => useLibrary.setState({ error: errText(e), loaded: true })),
+    // Assignments and the menu persist across runs: a fresh UI must see them before they next change.
+    command('settings.get', {}).catch(() => undefined),
   ]);
 }
 
