@@ -313,8 +313,10 @@ export class Diagnostician {
       {
         code: 'wrong-arch-file',
         title: `${ev.mac} is ${client === 'bios' ? 'a BIOS' : `${/^[aeiou]/i.test(FAMILY_NAME[client]) ? 'an' : 'a'} ${FAMILY_NAME[client]}`} machine but asked for ${ev.file}, a ${FAMILY_NAME[file]} boot program`,
-        pxeError:
-          client === 'bios'
+        // A file that is not here never runs: the screen shows the TFTP error, not a crash.
+        pxeError: ev.errorCode === 'not-found'
+          ? 'PXE-E3B: TFTP Error - File not found'
+          : client === 'bios'
             ? 'PXE-E79 / the program hangs or reboots right after download'
             : 'UEFI: "Unsupported" / "Load Image Failed" / "PXE-E99: Unexpected network error" after the download',
         causes: [
@@ -324,7 +326,7 @@ export class Diagnostician {
         fix:
           'Remove the fixed boot file name (option 67) from the site DHCP server and let PXE Kit answer as proxyDHCP (it picks the file per architecture), ' +
           `or use vendor-class/architecture (option 93) rules there: ${client === 'bios' ? 'undionly.kpxe for BIOS' : 'ipxe.efi for UEFI x64'}.`,
-        evidence: [`DHCP said architecture ${c.arch}; TFTP request for ${ev.file}`],
+        evidence: [`DHCP said architecture ${c.arch}; TFTP request for ${ev.file}${ev.errorCode === 'not-found' ? ' (not served: error 1)' : ''}`],
       },
       ev.at,
     );

@@ -78,11 +78,20 @@ function Row({ s, open, toggle }: { s: ClientSession; open: boolean; toggle: () 
           <div className="hint progress-text">{progressText(s)}</div>
         </td>
         <td className="failure">
-          {s.failure ? (
+          {s.failure || s.diagnosis ? (
+            // What happened (the session's failure), then why and what to do: the engine's own
+            // diagnosis from what it saw on the wire when it has one, else generic advice.
             <div>
-              <strong>{s.failure.message}</strong>
-              {s.failure.pxeError && <div>Screen shows: {s.failure.pxeError}</div>}
-              <div className="diagnosis">{diagnosis(s.failure)}</div>
+              <strong>{s.failure?.message ?? s.diagnosis?.title}</strong>
+              {(s.diagnosis?.pxeError ?? s.failure?.pxeError) && <div>Screen shows: {s.diagnosis?.pxeError ?? s.failure?.pxeError}</div>}
+              {s.diagnosis && s.diagnosis.causes.length > 0 && (
+                <ul className="causes" aria-label="Likely causes">
+                  {s.diagnosis.causes.map((c) => (
+                    <li key={c}>{c}</li>
+                  ))}
+                </ul>
+              )}
+              <div className="diagnosis">{s.diagnosis?.fix ?? (s.failure ? diagnosis(s.failure) : '')}</div>
             </div>
           ) : (
             <span className="hint">—</span>
