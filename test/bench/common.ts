@@ -53,6 +53,26 @@ export function procUsage(pid: number): ProcUsage | undefined {
   }
 }
 
+/** CPU seconds (user + system) of the process itself, children not included. */
+export function ownCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / TICK;
+  } catch {
+    return 0;
+  }
+}
+
+/** Own CPU seconds of every live descendant of `pid`. */
+export function descendantsCpu(pid: number, out = new Map<number, number>()): Map<number, number> {
+  for (const c of childrenOf(pid)) {
+    out.set(c, ownCpuSeconds(c));
+    descendantsCpu(c, out);
+  }
+  return out;
+}
+
 /** CPU seconds of a process and all its live descendants (children of `ip netns exec`, threads' owners...). */
 export function treeCpuSeconds(pid: number): number {
   let total = procUsage(pid)?.cpuSeconds ?? 0;

@@ -19,7 +19,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { ChildProcess } from 'node:child_process';
 import { Lab, requireRoot } from '../helpers/lab.js';
-import { ensureAtftpd, median, procUsage, sleep, table, treeCpuSeconds, writeRandomFile } from './common.js';
+import { descendantsCpu, ensureAtftpd, median, ownCpuSeconds, procUsage, sleep, table, writeRandomFile } from './common.js';
 
 export type TftpBenchServer = 'pxekit' | 'tftpd-hpa' | 'dnsmasq' | 'atftpd';
 
@@ -123,6 +123,24 @@ async function waitReady(lab: Lab, child: ChildProcess, what: string, address: s
 
 const packetsFor = (bytes: number, blksize: number): number => Math.floor(bytes / blksize) + 1;
 
+/**
+ * fetchOnce, tried up to three times: on this shared machine a client occasionally gives
+ * up on ANY server (atftp's own 5 s timeout under a load average of 10). Retries are
+ * counted and reported; a case that fails three times is reported as failed, and the
+ * bench goes on.
+ */
+async function fetchRetry(lab: Lab, server: string, file: string, options: string[], size: number, dest: string | undefined, onRetry: (err: Error) => void): Promise<number> {
+  for (let i = 0; ; i++) {
+    try {
+      return await fetchOnce(lab, server, file, options, size, dest);
+    } catch (err) {
+      if (i >= 2) throw err;
+      onRetry(err as Error);
+      await sleep(500);
+    }
+  }
+}
+
 export async function benchTftp(opts: TftpBenchOptions = {}): Promise<TftpBenchResult> {
   const quick = opts.quick ?? false;
   const sizesMiB = opts.sizesMiB ?? (quick ? [1, 8] : [1, 32, 128]);
@@ -187,6 +205,20 @@ export async function benchTftp(opts: TftpBenchOptions = {}): Promise<TftpBenchR
     }
     log(`tftp bench: servers ${targets.map((t) => t.server).join(', ')}; atftp client; sizes ${sizesMiB.join('/')} MiB single (median of ${rounds} interleaved rounds), concurrent ${concurrent.map(([n, s]) => `${n}x${s} MiB`).join(', ')}`);
 
+    // Server CPU time. tftpd-hpa forks a child per transfer and does not wait for it in a
+    // way that lands in cutime, so descendants are sampled while the transfer runs and the
+    // last value seen for each is added.
+    const seenChildren = new Map<number, { root: number; secs: number }>();
+    const sample = () => {
+      for (const t of targets) for (const [pid, secs] of descendantsCpu(t.pid()!)) seenChildren.set(pid, { root: t.pid()!, secs });
+    };
+    const cpuSampler = setInterval(sample, 25);
+    const cpuOf = (t: Target): number => {
+      sample();
+      let total = ownCpuSeconds(t.pid()!);
+      for (const c of seenChildren.values()) if (c.root === t.pid()) total += c.secs;
+      return total;
+    };
     const rows: TftpBenchRow[] = [];
     const show = (r: TftpBenchRow) =>
       log(
@@ -204,20 +236,30 @@ export async function benchTftp(opts: TftpBenchOptions = {}): Promise<TftpBenchR
       for (const c of cases) {
         const rates = new Map<TftpBenchServer, number[]>(targets.map((t) => [t.server, []]));
         const cpu = new Map<TftpBenchServer, number[]>(targets.map((t) => [t.server, []]));
-        if (sizeMiB < 64) for (const t of targets) await fetchOnce(lab, t.address, file, c.options, size, dest); // warm-up: page cache, JIT
+        const failed = new Map<TftpBenchServer, number>();
+        const retry = (t: Target) => (err: Error) => log(`    (retrying ${t.server}: ${err.message.split('\n')[0].slice(0, 160)})`);
+        if (sizeMiB < 64) for (const t of targets) await fetchRetry(lab, t.address, file, c.options, size, dest, retry(t)).catch(() => undefined); // warm-up: page cache, JIT
         for (let r = 0; r < n; r++) {
           for (let i = 0; i < targets.length; i++) {
             const t = targets[(i + r) % targets.length];
-            const c0 = treeCpuSeconds(t.pid()!);
-            const secs = await fetchOnce(lab, t.address, file, c.options, size, dest);
-            await sleep(20); // tftpd-hpa's transfer child is reaped (its CPU time lands in cutime)
-            const c1 = treeCpuSeconds(t.pid()!);
+            const c0 = cpuOf(t);
+            let secs: number;
+            try {
+              secs = await fetchRetry(lab, t.address, file, c.options, size, dest, retry(t));
+            } catch (err) {
+              log(`    ${t.server} FAILED ${sizeMiB} MiB ${c.name}: ${(err as Error).message.split('\n')[0].slice(0, 200)}`);
+              failed.set(t.server, (failed.get(t.server) ?? 0) + 1);
+              continue;
+            }
+            await sleep(20);
+            const c1 = cpuOf(t);
             rates.get(t.server)!.push(sizeMiB / secs);
             cpu.get(t.server)!.push(((c1 - c0) * 1e6) / packetsFor(size, c.blksize));
           }
         }
         for (const t of targets) {
-          const row: TftpBenchRow = { server: t.server, sizeMiB, case: c.name, clients: 1, mibPerSec: median(rates.get(t.server)!), failed: 0, cpuUsPerPacket: median(cpu.get(t.server)!) };
+          const ok = rates.get(t.server)!.length > 0;
+          const row: TftpBenchRow = { server: t.server, sizeMiB, case: c.name, clients: 1, mibPerSec: ok ? median(rates.get(t.server)!) : 0, failed: failed.get(t.server) ?? 0, cpuUsPerPacket: ok ? median(cpu.get(t.server)!) : undefined };
           rows.push(row);
           show(row);
         }
@@ -272,6 +314,7 @@ export async function benchTftp(opts: TftpBenchOptions = {}): Promise<TftpBenchR
     pxk.stdin?.write('stats\n');
     const stats = await Promise.race([new Promise<string>((r) => pxkLines.once('line', r)), sleep(2000).then(() => '{}')]);
     const peak = procUsage(pxkPid);
+    clearInterval(cpuSampler);
     log(`\nPXE Kit TFTP process: peak RSS ${peak?.peakRssMiB.toFixed(0)} MiB; counters ${stats}`);
     return { rows, ratio, summary };
   } finally {

@@ -1,0 +1,194 @@
+// What the fuzzer feeds: the DHCP, TFTP and ISO parsers, each from real seed inputs,
+// each followed by what the engine does next with a parsed value (classification, option
+// getters, re-encoding, option negotiation, path normalisation, walking an ISO's tree and
+// reading its files), so a corrupt value that parses is also exercised downstream.
+// A target's run() may throw its parser's own error class (a clean refusal); any other
+// exception, or an iteration that never ends, is a finding.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodePacket as decodeDhcp, encodePacket, DhcpDecodeError } from '../../src/dhcp/codec.js';
+import { BROADCAST_FLAG, MessageType, Opt, blankPacket, chaddrFromMac } from '../../src/dhcp/packet.js';
+import { classifyClient } from '../../src/dhcp/classify.js';
+import { clientArch, clientId, clientNdi, clientUuid, maxMessageSize, messageType, paramRequestList, parseSubOptions, userClasses } from '../../src/dhcp/options.js';
+import { decodePacket as decodeTftp, TftpPacketError, OP_RRQ, OP_WRQ } from '../../src/tftp/packet.js';
+import { negotiate } from '../../src/tftp/options.js';
+import { BufferSource, normaliseRequestPath } from '../../src/files/published.js';
+import { IsoImage, IsoError } from '../../src/images/iso/index.js';
+import { buildIso, writeTree } from '../helpers/iso-build.js';
+import type { MutateOptions } from './mutator.js';
+
+export interface FuzzTarget {
+  name: string;
+  /** Valid inputs the mutations start from. */
+  seeds(): Promise<Buffer[]>;
+  run(input: Buffer): Promise<void> | void;
+  /** Errors that are clean refusals. */
+  allowed(err: unknown): boolean;
+  mutateOptions?: (seed: Buffer) => MutateOptions;
+  /** Milliseconds one input may take before it counts as a hang. */
+  hangMs: number;
+}
+
+function dhcpSeed(type: number, extra: Array<[number, Buffer]>): Buffer {
+  const p = blankPacket({ xid: 0x12345678, flags: BROADCAST_FLAG, chaddr: chaddrFromMac('52:54:00:12:34:56') });
+  p.options.set(Opt.MESSAGE_TYPE, Buffer.from([type]));
+  for (const [k, v] of extra) p.options.set(k, v);
+  return encodePacket(p);
+}
+
+export const dhcpTarget: FuzzTarget = {
+  name: 'dhcp',
+  hangMs: 1000,
+  async seeds() {
+    const pxe: Array<[number, Buffer]> = [
+      [Opt.MAX_MESSAGE_SIZE, Buffer.from([0x05, 0xc0])],
+      [Opt.PARAM_REQUEST_LIST, Buffer.from([1, 3, 6, 43, 54, 60, 66, 67, 97, 128, 129])],
+      [Opt.CLIENT_UUID, Buffer.concat([Buffer.from([0]), Buffer.alloc(16, 0xab)])],
+      [Opt.CLIENT_NDI, Buffer.from([1, 3, 0])],
+      [Opt.CLIENT_ARCH, Buffer.from([0, 7])],
+      [Opt.VENDOR_CLASS, Buffer.from('PXEClient:Arch:00007:UNDI:003000')],
+    ];
+    const seeds = [
+      dhcpSeed(MessageType.DISCOVER, pxe),
+      dhcpSeed(MessageType.REQUEST, [...pxe, [Opt.SERVER_ID, Buffer.from([10, 0, 0, 1])], [Opt.REQUESTED_IP, Buffer.from([10, 0, 0, 50])]]),
+      dhcpSeed(MessageType.DISCOVER, [[Opt.USER_CLASS, Buffer.from('iPXE')], [Opt.ETHERBOOT, Buffer.from([1, 1, 1, 0x10, 1, 1])], [Opt.CLIENT_ID, Buffer.from([1, 0x52, 0x54, 0, 0x12, 0x34, 0x56])]]),
+      dhcpSeed(MessageType.INFORM, [[Opt.VENDOR_SPECIFIC, Buffer.from([6, 1, 8, 255])], [Opt.USER_CLASS, Buffer.from([4, 0x69, 0x50, 0x58, 0x45])]]),
+    ];
+    // Option overload (52): options continue in the file and sname fields.
+    const ov = Buffer.from(seeds[0]);
+    const optStart = 240;
+    const end = ov.indexOf(255, optStart);
+    const withOverload = Buffer.concat([ov.subarray(0, end), Buffer.from([52, 1, 3, 255])]);
+    withOverload.fill(0, 44, 236);
+    Buffer.from([67, 8, ...Buffer.from('ipxe.efi'), 255]).copy(withOverload, 108);
+    Buffer.from([66, 4, ...Buffer.from('tftp'), 255]).copy(withOverload, 44);
+    seeds.push(withOverload);
+    return seeds;
+  },
+  run(input) {
+    const p = decodeDhcp(input);
+    classifyClient(p);
+    messageType(p);
+    userClasses(p);
+    clientArch(p);
+    clientNdi(p);
+    clientUuid(p);
+    clientId(p);
+    paramRequestList(p);
+    maxMessageSize(p);
+    for (const code of [Opt.VENDOR_SPECIFIC, Opt.ETHERBOOT]) {
+      const v = p.options.get(code);
+      if (v) parseSubOptions(v);
+    }
+    // What parses must re-encode (the reply builder copies fields from the request).
+    decodeDhcp(encodePacket(p));
+  },
+  allowed: (err) => err instanceof DhcpDecodeError,
+};
+
+const rrq = (...parts: string[]) => Buffer.concat([Buffer.from([0, OP_RRQ]), Buffer.from(parts.map((p) => p + '\0').join(''), 'latin1')]);
+
+export const tftpTarget: FuzzTarget = {
+  name: 'tftp',
+  hangMs: 1000,
+  async seeds() {
+    return [
+      rrq('undionly.kpxe', 'octet'),
+      rrq('ipxe.efi', 'octet', 'tsize', '0', 'blksize', '1468', 'windowsize', '16', 'timeout', '1'),
+      rrq('boot/grub/x86_64-efi/core.efi', 'netascii', 'blksize', '65464', 'tsize', '0'),
+      Buffer.from([0, 3, 0, 1, 1, 2, 3, 4]), // DATA
+      Buffer.from([0, 4, 0xff, 0xff]), // ACK
+      Buffer.concat([Buffer.from([0, 5, 0, 1]), Buffer.from('File not found\0')]), // ERROR
+      Buffer.concat([Buffer.from([0, 6]), Buffer.from('blksize\x001468\0tsize\x00123\0')]), // OACK
+    ];
+  },
+  run(input) {
+    const p = decodeTftp(input);
+    if (p.op === OP_RRQ || p.op === OP_WRQ) {
+      const name = Buffer.from(p.filename, 'latin1').toString('utf8');
+      normaliseRequestPath(name, { percentDecoded: true });
+      const n = negotiate(p.options, 123_456, { mtu: 1500 });
+      if (!(n.blksize >= 8 && n.blksize <= 65464) || !(n.windowsize >= 1 && n.windowsize <= 65535)) {
+        throw new Error(`negotiated values out of range: ${JSON.stringify({ blksize: n.blksize, windowsize: n.windowsize })}`);
+      }
+    }
+  },
+  allowed: (err) => err instanceof TftpPacketError,
+};
+
+/** Reads everything an ISO exposes, bounded (a corrupt tree can be huge or deep). */
+async function walkIso(iso: IsoImage): Promise<void> {
+  const queue = [''];
+  let visited = 0;
+  const buf = Buffer.alloc(4096);
+  while (queue.length && visited < 200) {
+    const dir = queue.shift()!;
+    for (const e of await iso.list(dir)) {
+      if (++visited > 200) break;
+      const path = dir ? `${dir}/${e.name}` : e.name;
+      if (e.type === 'directory') queue.push(path);
+      else if (e.type === 'file') {
+        await iso.stat(path);
+        const f = await iso.openFile(path);
+        if (f.size > 0) await f.read(buf, 0, Math.min(buf.length, f.size), Math.floor(f.size / 2));
+        await f.close();
+      }
+    }
+  }
+  for (const which of ['bios', 'uefi'] as const) {
+    try {
+      const b = await iso.openBootImage(which);
+      if (b.size > 0) await b.read(buf, 0, Math.min(buf.length, b.size), 0);
+      await b.close();
+    } catch (err) {
+      if (!(err instanceof IsoError)) throw err;
+    }
+  }
+}
+
+/** Small images from the real mastering tools: ISO 9660 + Rock Ridge + Joliet + El Torito (xorriso), and UDF (genisoimage). */
+async function isoSeeds(): Promise<Buffer[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'pxk-fuzz-iso-'));
+  try {
+    writeTree(join(dir, 'src'), {
+      'boot/vmlinuz': Buffer.alloc(3000, 7),
+      'boot/initrd.img': Buffer.alloc(5000, 9),
+      'EFI/BOOT/BOOTX64.EFI': Buffer.alloc(4096, 1),
+      'isolinux/isolinux.bin': Buffer.alloc(2048, 2),
+      'a-rather-long-file-name-for-joliet-and-rock-ridge.txt': 'hello\n',
+      'deep/er/and/deeper/file.cfg': 'menu\n',
+      'link': { symlink: 'boot/vmlinuz' },
+    });
+    const out: Buffer[] = [];
+    out.push(readFileSync(buildIso(join(dir, 'src'), join(dir, 'a.iso'), { rockRidge: true, joliet: true, bios: 'isolinux/isolinux.bin', volumeId: 'FUZZ' })));
+    try {
+      out.push(readFileSync(buildIso(join(dir, 'src'), join(dir, 'u.iso'), { tool: 'genisoimage', udf: true, rockRidge: true })));
+    } catch {
+      /* genisoimage missing: the xorriso image alone */
+    }
+    return out;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+export const isoTarget: FuzzTarget = {
+  name: 'iso',
+  hangMs: 5000,
+  seeds: isoSeeds,
+  async run(input) {
+    const iso = await IsoImage.fromSource(new BufferSource(input));
+    try {
+      await walkIso(iso);
+    } finally {
+      await iso.close();
+    }
+  },
+  allowed: (err) => err instanceof IsoError,
+  // The metadata lives in the first sectors (volume descriptors from sector 16, path tables,
+  // directories, the boot catalog, UDF descriptors): mutate there, keep the length.
+  mutateOptions: (seed) => ({ focus: [16 * 2048, Math.min(seed.length, 64 * 2048)], maxLength: seed.length }),
+};
+
+export const TARGETS: FuzzTarget[] = [dhcpTarget, tftpTarget, isoTarget];
