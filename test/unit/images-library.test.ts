@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildIso, patternBytes, tempDir, writeTree } from '../helpers/iso-build.js';
@@ -138,9 +138,12 @@ test('writes are atomic: a writer killed at random moments never leaves a torn f
   writeFileAtomic(file, JSON.stringify({ n: -1, pad: '' }));
   let lastN = -1;
   for (let round = 0; round < 8; round++) {
+    const before = statSync(file).mtimeMs;
     const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'ignore' });
     t.after(() => child.kill('SIGKILL'));
-    await new Promise((r) => setTimeout(r, 250 + round * 37));
+    // Kill only once the writer is writing (a loaded machine starts node slowly), then at a varying moment.
+    for (let waited = 0; statSync(file).mtimeMs === before && waited < 30_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, 5 + round * 13));
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
     const parsed = JSON.parse(readFileSync(file, 'utf8')) as { n: number; pad: string };
