@@ -34,3 +34,26 @@ export interface ClientInfo {
 export function isUefi(arch: ClientArch): boolean {
   return arch.startsWith('efi-');
 }
+
+/** The firmware family that decides which boot program a client can run. */
+export type ArchFamily = 'bios' | 'x64' | 'ia32' | 'arm64' | 'arm32' | 'unknown';
+
+export function archFamily(arch: ClientArch | undefined): ArchFamily {
+  switch (arch) {
+    case 'bios':
+      return 'bios';
+    case 'efi-x64':
+    case 'efi-x64-http':
+      return 'x64';
+    case 'efi-ia32':
+    case 'efi-ia32-http':
+      return 'ia32';
+    case 'efi-arm64':
+    case 'efi-arm64-http':
+      return 'arm64';
+    case 'efi-arm32':
+      return 'arm32';
+    default:
+      return 'unknown';
+  }
+}

@@ -65,7 +65,7 @@ export function chainScript(url: string, label?: string): string {
   return ['#!ipxe', `echo PXE Kit: starting ${sanitise(what)}`, `chain ${url} || goto failed`, ...failedBlock(what)].join('\n');
 }
 
-function failedBlock(what: string): string[] {
+export function failedBlock(what: string): string[] {
   // ${errno} is iPXE's last error number; https://ipxe.org/err/<errno> explains it.
   return [
     'exit 0',
@@ -83,7 +83,7 @@ function checkLine(s: string, what: string): void {
   if (/[\r\n]/.test(s)) throw new Error(`the ${what} contains a line break; give it on one line`);
 }
 
-function sanitise(s: string): string {
+export function sanitise(s: string): string {
   // Keep echo text inert: no settings expansion, no line breaks.
   return s.replace(/[\r\n]/g, ' ').replace(/\$\{/g, '$ {');
 }

@@ -1,7 +1,7 @@
 // PXE Kit's boot policy: firmware PXE/HTTP clients get iPXE, iPXE gets its per-client
 // script. Answering iPXE with the script (not with iPXE again) is what breaks the
 // chainload loop: iPXE re-does DHCP and would otherwise load itself forever.
-import type { ClientArch, ClientInfo } from './client.js';
+import { archFamily, type ArchFamily, type ClientInfo } from './client.js';
 import type { BootDecision, BootPolicy } from './decision.js';
 import { diskFile, type PublishedFiles } from '../files/published.js';
 import { IPXE_NAMES, HOW_TO_GET_IPXE, type IpxeBinaries, type IpxeFlavour } from './ipxe-binaries.js';
@@ -20,27 +20,7 @@ export interface BootPolicyOptions {
   efiBuild?: 'ipxe' | 'snponly';
 }
 
-type Family = 'bios' | 'x64' | 'ia32' | 'arm64' | 'arm32' | 'unknown';
-
-function family(arch: ClientArch): Family {
-  switch (arch) {
-    case 'bios':
-      return 'bios';
-    case 'efi-x64':
-    case 'efi-x64-http':
-      return 'x64';
-    case 'efi-ia32':
-    case 'efi-ia32-http':
-      return 'ia32';
-    case 'efi-arm64':
-    case 'efi-arm64-http':
-      return 'arm64';
-    case 'efi-arm32':
-      return 'arm32';
-    default:
-      return 'unknown';
-  }
-}
+type Family = ArchFamily;
 
 const FAMILY_WORDS: Record<Family, string> = {
   bios: 'a BIOS',
@@ -77,7 +57,7 @@ export function createBootPolicy(opts: BootPolicyOptions): BootPolicy {
 
   return {
     decide(client: ClientInfo): BootDecision {
-      const fam = family(client.arch);
+      const fam = archFamily(client.arch);
       const viaHttp = client.isHttpBoot || client.arch.endsWith('-http');
       if (client.isIpxe) {
         return {

@@ -4,7 +4,7 @@
 // absence (a deadline checked by tick()); each fires at most once per boot
 // attempt of a machine (a new DISCOVER with a new xid starts a new attempt).
 import type { DhcpEvent, TransferEvent, WireEvent } from '../sessions/events.js';
-import type { ClientArch } from '../boot/client.js';
+import { archFamily, type ArchFamily, type ClientArch } from '../boot/client.js';
 import type { OtherDhcpServer } from '../sessions/status.js';
 import { DEFAULT_TIMINGS, type Diagnosis, type DiagnosisCode, type DiagnosisTimings } from './types.js';
 
@@ -18,7 +18,8 @@ export interface DiagnosticianOptions {
   now?: () => number;
 }
 
-type Family = 'bios' | 'x64' | 'ia32' | 'arm64' | 'arm32' | 'uefi' | 'unknown';
+/** A client's firmware family, or for a file name only "some UEFI" when its name does not say which. */
+type Family = ArchFamily | 'uefi';
 
 interface ClientState {
   mac: string;
@@ -54,26 +55,6 @@ export function fileFamily(file: string): Family {
   if (/^(ipxe\.efi|snponly\.efi|bootx64\.efi|grubx64\.efi|shimx64\.efi|syslinux\.efi)$/.test(f) || /x64|x86_64/.test(f)) return 'x64';
   if (f.endsWith('.efi')) return 'uefi';
   return 'unknown';
-}
-
-export function archFamily(arch: ClientArch | undefined): Family {
-  switch (arch) {
-    case 'bios':
-      return 'bios';
-    case 'efi-x64':
-    case 'efi-x64-http':
-      return 'x64';
-    case 'efi-ia32':
-    case 'efi-ia32-http':
-      return 'ia32';
-    case 'efi-arm64':
-    case 'efi-arm64-http':
-      return 'arm64';
-    case 'efi-arm32':
-      return 'arm32';
-    default:
-      return 'unknown';
-  }
 }
 
 const FAMILY_NAME: Record<Family, string> = {

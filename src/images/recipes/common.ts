@@ -1,26 +1,12 @@
 // Script pieces every recipe shares: the failure block and inert echo text,
 // in the same words as the engine's own scripts (src/boot/ipxe-script.ts).
-import { kernelScript } from '../../boot/ipxe-script.js';
+import { failedBlock, kernelScript, sanitise } from '../../boot/ipxe-script.js';
+
+// Shared with the boot scripts: one way to keep echo text inert and one failure block.
+export { failedBlock, sanitise };
 import type { ImageTree, TreeEntry } from '../tree.js';
 import type { RecipeFile, ScriptContext } from './types.js';
 
-export function sanitise(s: string): string {
-  return s.replace(/[\r\n]/g, ' ').replace(/\$\{/g, '$ {');
-}
-
-export function failedBlock(what: string): string[] {
-  return [
-    'exit 0',
-    ':failed',
-    `echo PXE Kit: could not boot ${sanitise(what)} (error \${errno}, see https://ipxe.org/err/\${errno})`,
-    'echo PXE Kit: check the PXE Kit window for this machine; returning to the firmware in 10 seconds',
-    'sleep 10',
-    'exit 1',
-    '',
-  ];
-}
-
-/** Kernel + initrds from the tree with the recipe's arguments, then the user's. */
 export function linuxScript(ctx: ScriptContext, kernel: string, initrds: string[], args: string[]): string {
   const cmdline = [...args, ctx.extraCmdline.trim()].filter(Boolean).join(' ');
   return kernelScript({
