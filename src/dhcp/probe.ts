@@ -2,13 +2,13 @@
 // ordinary (non-PXE) client, so proxyDHCP servers stay quiet and only
 // address-giving servers answer, and collects their OFFERs.
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type dgram from 'node:dgram';
 import { openUdpSocket } from '../net/udp.js';
 import { NetError } from '../net/errors.js';
 import { decodePacket, encodePacket } from './codec.js';
 import { BOOTREPLY, BROADCAST_FLAG, MessageType, Opt, blankPacket, chaddrFromMac, macOf } from './packet.js';
 import { getIp, messageType, textBytes } from './options.js';
+import { arpMac } from '../net/arp.js';
 
 export interface ProbeOptions {
   iface: string;
@@ -43,18 +43,6 @@ async function openClientSocket(o: ProbeOptions): Promise<dgram.Socket> {
     // SO_REUSEADDR; sharing it still lets us hear broadcast OFFERs.
     return openUdpSocket({ ...base, reuseAddr: true });
   }
-}
-
-function arpMac(ip: string): string | undefined {
-  try {
-    for (const line of readFileSync('/proc/net/arp', 'utf8').split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f[0] === ip && f[3] && f[3] !== '00:00:00:00:00:00') return f[3].toLowerCase();
-    }
-  } catch {
-    /* not Linux */
-  }
-  return undefined;
 }
 
 export async function probeDhcpServers(o: ProbeOptions): Promise<ProbeResult> {

@@ -11,13 +11,13 @@
 //    address-giving servers answer (the same probe as src/dhcp/probe.ts). Our own
 //    DhcpServer ignores these (DhcpServerOptions.ownMac).
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type dgram from 'node:dgram';
 import { openUdpSocket } from '../net/udp.js';
 import { decodePacket, encodePacket } from '../dhcp/codec.js';
 import { BOOTREPLY, BROADCAST_FLAG, MessageType, Opt, blankPacket, chaddrFromMac, macOf } from '../dhcp/packet.js';
 import { getIp, messageType, textBytes } from '../dhcp/options.js';
 import type { OtherDhcpServer } from '../sessions/status.js';
+import { arpMac } from '../net/arp.js';
 
 export interface SeenDhcpServer extends OtherDhcpServer {
   /** 'offer' or 'ack': what we heard last. */
@@ -44,18 +44,6 @@ export interface RogueWatchOptions {
   /** Called once per new server. */
   onServer: (s: SeenDhcpServer) => void;
   onWarning?: (message: string) => void;
-}
-
-function arpMac(ip: string): string | undefined {
-  try {
-    for (const line of readFileSync('/proc/net/arp', 'utf8').split('\n').slice(1)) {
-      const f = line.trim().split(/\s+/);
-      if (f[0] === ip && f[3] && f[3] !== '00:00:00:00:00:00') return f[3].toLowerCase();
-    }
-  } catch {
-    /* not Linux */
-  }
-  return undefined;
 }
 
 export class RogueDhcpWatcher {
