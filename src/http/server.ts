@@ -36,6 +36,13 @@ export class HttpFileServer {
   private counter = 0;
   private active = 0;
   private readonly timedOut = new WeakSet<Socket>();
+  /**
+   * Open sources shared by the requests for one file, closed 2 s after the last one ends.
+   * iPXE's sanboot reads an ISO in thousands of small Range requests: opening, stat-ing and
+   * closing the file for each (three thread-pool round trips) halved the request rate
+   * against nginx. Keyed by the PublishedFile object: a republished file is a new entry.
+   */
+  private readonly openSources = new Map<PublishedFile, { source: Promise<ByteSource>; users: number; idle?: NodeJS.Timeout }>();
 
   constructor(opts: HttpFileServerOptions) {
     if (WILDCARDS.has(opts.address.trim())) {
@@ -120,6 +127,44 @@ export class HttpFileServer {
       server.close(() => resolve());
       server.closeAllConnections();
     });
+    for (const [file, e] of [...this.openSources]) {
+      clearTimeout(e.idle);
+      this.openSources.delete(file);
+      void e.source.then((s) => s.close()).catch(() => undefined);
+    }
+  }
+
+  private async acquire(file: PublishedFile): Promise<{ source: ByteSource; release: () => void }> {
+    let e = this.openSources.get(file);
+    if (!e) {
+      e = { source: file.open(), users: 0 };
+      this.openSources.set(file, e);
+      const entry = e;
+      // A failed open is not cached.
+      e.source.catch(() => this.openSources.get(file) === entry && this.openSources.delete(file));
+    }
+    const entry = e;
+    clearTimeout(entry.idle);
+    entry.idle = undefined;
+    entry.users++;
+    let released = false;
+    const release = (): void => {
+      if (released) return;
+      released = true;
+      if (--entry.users > 0) return;
+      entry.idle = setTimeout(() => {
+        if (entry.users > 0 || this.openSources.get(file) !== entry) return;
+        this.openSources.delete(file);
+        void entry.source.then((s) => s.close()).catch(() => undefined);
+      }, 2000);
+      entry.idle.unref();
+    };
+    try {
+      return { source: await entry.source, release };
+    } catch (err) {
+      release();
+      throw err;
+    }
   }
 
   private log(level: 'debug' | 'info' | 'warn' | 'error', message: string, mac?: string): void {
@@ -170,7 +215,24 @@ export class HttpFileServer {
     file: PublishedFile,
     who: { clientIp: string; clientPort: number; mac?: string; rawPath: string },
   ): Promise<void> {
-    const size = await file.size();
+    // HEAD needs only the size: the file is not opened.
+    if (req.method === 'HEAD') return this.sendFile(req, res, file, undefined, await file.size(), who);
+    const { source, release } = await this.acquire(file);
+    try {
+      await this.sendFile(req, res, file, source, source.size, who);
+    } finally {
+      release();
+    }
+  }
+
+  private async sendFile(
+    req: IncomingMessage,
+    res: ServerResponse,
+    file: PublishedFile,
+    source: ByteSource | undefined,
+    size: number,
+    who: { clientIp: string; clientPort: number; mac?: string; rawPath: string },
+  ): Promise<void> {
     // Without validators (ETag/Last-Modified) an If-Range can never match: send it all (§13.1.5).
     const range = req.headers['if-range'] === undefined ? parseRange(req.headers.range, size) : ({ kind: 'full' } as const);
     const headers: Record<string, string | number> = {
@@ -191,14 +253,13 @@ export class HttpFileServer {
     if (range.kind === 'partial') headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
     const status = range.kind === 'partial' ? 206 : 200;
 
-    if (req.method === 'HEAD' || length === 0) {
+    if (req.method === 'HEAD' || length === 0 || !source) {
       res.writeHead(status, headers);
       res.end();
       if (req.method === 'HEAD') this.log('debug', `${who.clientIp} HEAD ${who.rawPath} (${size} bytes)`, who.mac);
       return;
     }
 
-    const source: ByteSource = await file.open();
     const reporter = new TransferReporter(this.opts.emit, this.opts.progressIntervalMs, {
       type: 'transfer',
       at: 0,
@@ -234,7 +295,6 @@ export class HttpFileServer {
       res.destroy();
     } finally {
       this.active--;
-      await source.close().catch(() => undefined);
     }
   }
 
