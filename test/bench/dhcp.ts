@@ -3,7 +3,7 @@
 // broadcast, so each server gets its own lab (server namespace + veth + client
 // namespace); the servers stay up side by side and the runs interleave server by server
 // at each rate. Reported: 4-way exchanges per second achieved and drops.
-// Run alone: node dist/test/bench/dhcp.js [--quick]
+// Run alone: node dist/test/bench/dhcp.js [--quick] [--rates 500,2000]
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -182,7 +182,8 @@ export async function benchDhcp(opts: { quick?: boolean; rates?: number[]; secon
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  benchDhcp({ quick: process.argv.includes('--quick') }).catch((err: Error) => {
+  const i = process.argv.indexOf('--rates');
+  benchDhcp({ quick: process.argv.includes('--quick'), rates: i > 0 ? process.argv[i + 1].split(',').map(Number) : undefined }).catch((err: Error) => {
     console.error(err.message);
     process.exit(1);
   });
