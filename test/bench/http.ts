@@ -1,14 +1,13 @@
 // HTTP throughput: PXE Kit's file server against nginx (sendfile) on the same file, over
 // a lab veth, fetched by curl inside the client namespace. Prints MiB/s and the ratio.
 // Run alone: node dist/test/bench/http.js [--size-mib 128] [--parallel 20] [--rounds 3]
-import { createServer } from 'node:net';
-import { createWriteStream, mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { once } from 'node:events';
 import { pathToFileURL } from 'node:url';
 import { Lab, requireRoot } from '../helpers/lab.js';
+import { median, writeRandomFile } from './common.js';
+import { RANGE_BYTES, RANGE_READS, fetchOnce, fetchRanges, freePort } from './curl-client.js';
 import { HttpFileServer } from '../../src/http/server.js';
 import { PublishedFiles, diskFile } from '../../src/files/published.js';
 
@@ -37,80 +36,6 @@ export interface HttpBenchResult {
 }
 
 /** Range reads per run, and their length. */
-const RANGE_READS = 200;
-const RANGE_BYTES = 256 * 1024;
-
-/**
- * RANGE_READS random Range requests in ONE curl (--next keeps the connection), each checked
- * for a 206 and the right length; resolves the seconds curl took. Offsets come from a fixed seed.
- */
-function fetchRanges(lab: Lab, url: string, size: number, seed: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const args: string[] = [];
-    let x = seed >>> 0 || 1;
-    for (let i = 0; i < RANGE_READS; i++) {
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      x >>>= 0;
-      const start = (x % Math.floor((size - RANGE_BYTES) / 4096)) * 4096;
-      if (i > 0) args.push('--next');
-      args.push('-s', '--noproxy', '*', '-o', '/dev/null', '-r', `${start}-${start + RANGE_BYTES - 1}`, '-w', '%{http_code} %{size_download}\n', url);
-    }
-    const t0 = process.hrtime.bigint();
-    const c = lab.spawn(lab.clientNs, 'curl', args);
-    let out = '';
-    c.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    c.on('error', reject);
-    c.on('close', (code) => {
-      const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-      const lines = out.trim().split('\n');
-      const bad = lines.filter((l) => l !== `206 ${RANGE_BYTES}`);
-      if (code !== 0 || lines.length !== RANGE_READS || bad.length) reject(new Error(`range reads from ${url}: exit ${code}, ${lines.length} answers, unexpected: ${bad.slice(0, 3).join('; ')}`));
-      else resolve(secs);
-    });
-  });
-}
-
-async function freePort(address: string): Promise<number> {
-  const s = createServer();
-  s.listen(0, address);
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  s.close();
-  await once(s, 'close');
-  return port;
-}
-
-async function writeRandomFile(path: string, sizeMiB: number): Promise<void> {
-  const out = createWriteStream(path);
-  const block = randomBytes(1024 * 1024);
-  for (let i = 0; i < sizeMiB; i++) {
-    // Vary each MiB so nothing along the way can deduplicate or compress it.
-    block.writeUInt32LE(i, 0);
-    if (!out.write(Buffer.from(block))) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'finish');
-}
-
-/** Runs curl in the client namespace; resolves seconds taken (curl's own time_total) after checking the size. */
-function fetchOnce(lab: Lab, url: string, size: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const c = lab.spawn(lab.clientNs, 'curl', ['-s', '--noproxy', '*', '-o', '/dev/null', '-w', '%{size_download} %{time_total}', url]);
-    let out = '';
-    c.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    c.on('error', reject);
-    c.on('close', (code) => {
-      const [bytes, secs] = out.trim().split(' ').map(Number);
-      if (code !== 0 || bytes !== size) reject(new Error(`curl ${url} exit ${code}, ${bytes} of ${size} bytes`));
-      else resolve(secs);
-    });
-  });
-}
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
 /** Rates for one URL: a single client, then `parallel` clients at once (aggregate). */
 async function measureRound(lab: Lab, url: string, size: number, parallel: number): Promise<{ single: number; parallel: number }> {
   const mib = size / (1024 * 1024);
@@ -194,7 +119,7 @@ export async function benchHttp(opts: HttpBenchOptions = {}): Promise<HttpBenchR
     mkdirSync(join(dir, 'www'));
     const file = join(dir, 'www', 'image.bin');
     log(`http bench: writing a ${sizeMiB} MiB file`);
-    await writeRandomFile(file, sizeMiB);
+    await writeRandomFile(file, sizeMiB * 1024 * 1024);
     const size = sizeMiB * 1024 * 1024;
 
     const files = new PublishedFiles();

@@ -3,15 +3,14 @@
 // round by round, curl in a lab namespace over a veth. The goal: inside-ISO within 10% of
 // from-disk and within 20% of nginx.
 // Run alone: node dist/test/bench/iso.js [--size-mib 1024] [--rounds 3]
-import { createServer } from 'node:net';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { once } from 'node:events';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Lab, requireRoot } from '../helpers/lab.js';
 import { buildIso } from '../helpers/iso-build.js';
 import { median, writeRandomFile } from './common.js';
+import { RANGE_READS, fetchOnce, fetchRanges, freePort } from './curl-client.js';
 import { HttpFileServer } from '../../src/http/server.js';
 import { PublishedFiles, diskFile } from '../../src/files/published.js';
 import { publishTreeImage } from '../../src/images/publish-iso.js';
@@ -26,61 +25,6 @@ export interface IsoBenchOptions {
 type Source = 'iso' | 'disk' | 'nginx';
 const SOURCES: Source[] = ['iso', 'disk', 'nginx'];
 const LABEL: Record<Source, string> = { iso: 'PXE Kit, inside the ISO', disk: 'PXE Kit, from disk', nginx: 'nginx (sendfile)' };
-const RANGE_READS = 200;
-const RANGE_BYTES = 256 * 1024;
-
-function fetchOnce(lab: Lab, url: string, size: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const c = lab.spawn(lab.clientNs, 'curl', ['-s', '--noproxy', '*', '-o', '/dev/null', '-w', '%{size_download} %{time_total}', url]);
-    let out = '';
-    c.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    c.on('error', reject);
-    c.on('close', (code) => {
-      const [bytes, secs] = out.trim().split(' ').map(Number);
-      if (code !== 0 || bytes !== size) reject(new Error(`curl ${url} exit ${code}, ${bytes} of ${size} bytes`));
-      else resolve(secs);
-    });
-  });
-}
-
-/** Random 256 KiB Range reads on one keep-alive connection (what iPXE sanboot does to an ISO); seconds taken. */
-function fetchRanges(lab: Lab, url: string, size: number, seed: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const args: string[] = [];
-    let x = seed >>> 0 || 1;
-    for (let i = 0; i < RANGE_READS; i++) {
-      x ^= x << 13;
-      x ^= x >>> 17;
-      x ^= x << 5;
-      x >>>= 0;
-      const start = (x % Math.floor((size - RANGE_BYTES) / 4096)) * 4096;
-      if (i > 0) args.push('--next');
-      args.push('-s', '--noproxy', '*', '-o', '/dev/null', '-r', `${start}-${start + RANGE_BYTES - 1}`, '-w', '%{http_code} %{size_download}\n', url);
-    }
-    const t0 = process.hrtime.bigint();
-    const c = lab.spawn(lab.clientNs, 'curl', args);
-    let out = '';
-    c.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-    c.on('error', reject);
-    c.on('close', (code) => {
-      const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-      const lines = out.trim().split('\n');
-      const bad = lines.filter((l) => l !== `206 ${RANGE_BYTES}`);
-      if (code !== 0 || lines.length !== RANGE_READS || bad.length) reject(new Error(`range reads from ${url}: exit ${code}, unexpected: ${bad.slice(0, 3).join('; ')}`));
-      else resolve(secs);
-    });
-  });
-}
-
-async function freePort(address: string): Promise<number> {
-  const s = createServer();
-  s.listen(0, address);
-  await once(s, 'listening');
-  const port = (s.address() as { port: number }).port;
-  s.close();
-  await once(s, 'close');
-  return port;
-}
 
 async function startNginx(lab: Lab, dir: string, root: string, address: string, port: number): Promise<void> {
   for (const d of ['tmp', 'logs']) mkdirSync(join(dir, d), { recursive: true });
