@@ -6,6 +6,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync, statfsSync 
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { ByteSource } from '../../src/files/published.js';
+import { rng } from '../fuzz/mutator.js';
 
 export type TreeSpec = Record<string, string | Buffer | { symlink: string }>;
 
@@ -185,17 +186,8 @@ export function makeUdfOnly(iso: Buffer): void {
   });
 }
 
-/** mulberry32: a tiny seeded PRNG for the fuzz loops. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** The fuzzer's seeded PRNG (mulberry32), for the ISO tests' own fuzz loops. */
+export const prng = rng;
 
 // ---- checking bytes read through the reader ----
 
