@@ -4,6 +4,7 @@ import { Engine, type EngineOptions, type ServeMode } from '../engine.js';
 import { formatEvent, type EngineEvent } from '../sessions/format.js';
 import type { ImageSpec } from '../boot/publish-image.js';
 import { findHelpers, looksLikeIso } from '../images/publish-iso.js';
+import { LineWriter } from './line-writer.js';
 
 export const SERVE_USAGE = `usage: pxekit serve [--iface NAME] [--mode auto|dhcp|proxy] [--range A-B] [--data-dir DIR]
                     [--json] [--verbose] [--force] [--http-port N] [--initrd FILE]... [--cmdline ARGS]
@@ -108,11 +109,12 @@ export async function serve(argv: string[]): Promise<number> {
     opts.image = { kind: 'iso', path: img.path, cmdline: img.cmdline || undefined, helpers: findHelpers({ wimboot: args.wimboot }) };
   } else if (args.wimboot) findHelpers({ wimboot: args.wimboot });
   const engine = new Engine(opts);
+  const out = new LineWriter();
   const print = (ev: EngineEvent) => {
-    if (args.json) process.stdout.write(JSON.stringify(ev) + '\n');
+    if (args.json) out.line(JSON.stringify(ev));
     else {
       const line = formatEvent(ev, { verbose: args.verbose });
-      if (line) process.stdout.write(line + '\n');
+      if (line) out.line(line);
     }
   };
   engine.on('event', print);
@@ -131,14 +133,17 @@ export async function serve(argv: string[]): Promise<number> {
   try {
     await engine.start();
   } catch (err) {
+    out.flush();
     if (stopRequested) {
       await done;
+      out.flush();
       return 0;
     }
     if (!args.json) process.stderr.write(`pxekit: ${(err as Error).message}\n`);
     return 1;
   }
   await done;
+  out.flush();
   if (args.evidence) {
     // The run's evidence, once every port is closed (src/diagnostics/report.ts).
     try {
@@ -146,7 +151,8 @@ export async function serve(argv: string[]): Promise<number> {
       if (files) {
         const msg = `evidence written: ${[files.pcapng, files.json, files.html].filter(Boolean).join(', ')}`;
         if (args.json) print({ type: 'log', at: Date.now(), level: 'info', source: 'engine', message: msg });
-        else process.stdout.write(msg + '\n');
+        else out.line(msg);
+        out.flush();
       }
     } catch (err) {
       process.stderr.write(`pxekit: could not write the evidence to ${args.evidence}: ${(err as Error).message}\n`);

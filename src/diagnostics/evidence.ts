@@ -66,12 +66,14 @@ export class EvidenceRecorder {
     this.max = opts.maxPackets ?? 50_000;
   }
 
+  /** Once full, the array is a ring: the newest packet overwrites the oldest (shift() would copy 50 000 slots per packet). */
   private push(p: PcapPacket): void {
-    this.packets.push(p);
-    if (this.packets.length > this.max) {
-      this.packets.shift();
-      this.dropped++;
+    if (this.packets.length < this.max) {
+      this.packets.push(p);
+      return;
     }
+    this.packets[this.dropped % this.max] = p;
+    this.dropped++;
   }
 
   /** DhcpServerOptions.tap. */
@@ -173,7 +175,8 @@ export class EvidenceRecorder {
   }
 
   pcapng(): Buffer {
-    const sorted = [...this.packets].sort((a, b) => a.at - b.at);
+    const oldest = this.packets.length < this.max ? 0 : this.dropped % this.max;
+    const sorted = this.packets.slice(oldest).concat(this.packets.slice(0, oldest)).sort((a, b) => a.at - b.at);
     return pcapngFile(sorted, { name: this.opts.iface, description: `PXE Kit on ${this.opts.iface} (${this.opts.serverIp}): DHCP payloads as seen; TFTP/HTTP records synthesized from events` });
   }
 }

@@ -39,6 +39,9 @@ export const STATE_PROGRESS: Record<SessionState, number> = {
   failed: 0,
 };
 
+/** Timeline entries kept per machine. */
+export const TIMELINE_MAX = 200;
+
 export interface TransferSnapshot {
   id: string;
   protocol: 'tftp' | 'http';
@@ -86,8 +89,28 @@ export interface ClientSession {
   failure?: SessionFailure;
   /** What PXE Kit concluded about this boot attempt's problem (src/diagnostics): code, PXE error, causes, fix. */
   diagnosis?: Diagnosis;
-  /** Most recent first? No: oldest first, bounded. */
+  /**
+   * Oldest first, the last 200 entries. In a session *update* (the event stream) it holds only
+   * the entries added since this machine's previous update: a machine that loops through DHCP
+   * would otherwise resend (and every listener re-serialise) its whole history on every packet.
+   */
   timeline: TimelineEntry[];
+  /** How many entries came before timeline[0] (absolute index), so a listener can append updates in place. */
+  timelineFrom: number;
   /** How many times this machine started over from DHCP within this run. */
   boots: number;
+}
+
+/**
+ * Folds a session update into the listener's copy of the same machine: the update's
+ * fields win, and its timeline entries are placed at their absolute index (an update
+ * replayed after a reconnect, or one that follows a gap, still ends in order).
+ */
+export function mergeSessionUpdate(prev: ClientSession | undefined, next: ClientSession, max = TIMELINE_MAX): ClientSession {
+  if (!prev) return next;
+  const keep = Math.max(0, Math.min(prev.timeline.length, next.timelineFrom - prev.timelineFrom));
+  const timeline = next.timelineFrom >= prev.timelineFrom ? prev.timeline.slice(0, keep).concat(next.timeline) : next.timeline;
+  const cut = Math.max(0, timeline.length - max);
+  const from = (next.timelineFrom >= prev.timelineFrom ? prev.timelineFrom : next.timelineFrom) + cut;
+  return { ...next, timeline: cut ? timeline.slice(cut) : timeline, timelineFrom: from };
 }

@@ -8,10 +8,11 @@ import {
   type ClientSession,
   type SessionFailure,
   type SessionState,
+  TIMELINE_MAX,
+  type TimelineEntry,
   type TransferSnapshot,
 } from './session.js';
 
-const TIMELINE_MAX = 200;
 const TRANSFERS_MAX = 50;
 /** Roles of published files that make up the OS payload (delivered = handed off). */
 export const PAYLOAD_ROLES = new Set(['kernel', 'initrd', 'payload', 'iso', 'efi-image']);
@@ -24,6 +25,7 @@ export interface SessionUpdate {
   at: number;
   /** 'state': the session entered a new state; 'timeline': a new entry in the same state; 'progress': bytes moved. */
   reason: 'state' | 'timeline' | 'progress';
+  /** A snapshot whose `timeline` holds only the entries new since the previous update (see mergeSessionUpdate in session.ts). */
   session: ClientSession;
 }
 
@@ -43,16 +45,21 @@ const TERMINAL: ReadonlySet<SessionState> = new Set(['handed-off', 'failed']);
 export class SessionTracker {
   private readonly sessions = new Map<string, ClientSession>();
   private readonly lastProgressEmit = new Map<string, number>();
+  /** Per MAC: timeline entries appended ever, and how many of them updates have carried. */
+  private readonly appended = new Map<string, number>();
+  private readonly sent = new Map<string, number>();
   private readonly now: () => number;
 
   constructor(private readonly opts: TrackerOptions) {
     this.now = opts.now ?? Date.now;
   }
 
+  /** Every session with its whole (bounded) timeline, as copies. */
   list(): ClientSession[] {
-    return [...this.sessions.values()];
+    return [...this.sessions.values()].map((s) => this.snapshot(s, s.timeline.length));
   }
 
+  /** The live session (not a copy: for reading). */
   get(mac: string): ClientSession | undefined {
     return this.sessions.get(mac);
   }
@@ -80,7 +87,7 @@ export class SessionTracker {
   private session(mac: string, at: number): ClientSession {
     let s = this.sessions.get(mac);
     if (!s) {
-      s = { mac, isIpxe: false, firstSeen: at, lastSeen: at, state: 'dhcp', progress: 0, transfers: [], timeline: [], boots: 1 };
+      s = { mac, isIpxe: false, firstSeen: at, lastSeen: at, state: 'dhcp', progress: 0, transfers: [], timeline: [], timelineFrom: 0, boots: 1 };
       this.sessions.set(mac, s);
     }
     s.lastSeen = at;
@@ -91,10 +98,7 @@ export class SessionTracker {
     const changed = s.state !== state;
     s.state = state;
     s.progress = Math.max(state === 'failed' ? s.progress : STATE_PROGRESS[state], state === 'handed-off' ? 100 : 0, this.transferProgress(s));
-    if (changed || text) {
-      s.timeline.push({ at, state, text });
-      if (s.timeline.length > TIMELINE_MAX) s.timeline.splice(0, s.timeline.length - TIMELINE_MAX);
-    }
+    if (changed || text) this.addEntry(s, { at, state, text });
     this.emit(s, changed ? 'state' : 'timeline');
   }
 
@@ -124,7 +128,7 @@ export class SessionTracker {
       const what = ev.proxy ? 'boot file' : `address ${ev.ip ?? '?'}`;
       const file = ev.bootFile ? ` and ${ev.bootFile}` : '';
       if (s.state === 'ipxe' || (s.isIpxe && ev.isIpxe)) {
-        if (ev.message === 'ack') s.timeline.push({ at: ev.at, state: s.state, text: `iPXE given ${ev.bootFile ?? 'no script'}` });
+        if (ev.message === 'ack') this.addEntry(s, { at: ev.at, state: s.state, text: `iPXE given ${ev.bootFile ?? 'no script'}` });
         this.emit(s, 'timeline');
         return;
       }
@@ -191,7 +195,7 @@ export class SessionTracker {
     if (ev.errorCode === 'aborted') {
       // Firmware often opens a file only to learn its size (EDK2's tsize probe) and
       // aborts; an HTTP client may cancel a read it no longer needs. Not a failure.
-      s.timeline.push({ at: ev.at, state: s.state, text: `${ev.file}: ${ev.error ?? 'closed early by the client'}` });
+      this.addEntry(s, { at: ev.at, state: s.state, text: `${ev.file}: ${ev.error ?? 'closed early by the client'}` });
       return this.emit(s, 'timeline');
     }
     const early = s.state === 'bound' || s.state === 'offered' || s.state === 'boot-program';
@@ -219,8 +223,7 @@ export class SessionTracker {
     const s = this.sessions.get(mac);
     if (!s) return;
     s.diagnosis = d;
-    s.timeline.push({ at: d.at, state: s.state, text: `Diagnosis: ${d.title}` });
-    if (s.timeline.length > TIMELINE_MAX) s.timeline.splice(0, s.timeline.length - TIMELINE_MAX);
+    this.addEntry(s, { at: d.at, state: s.state, text: `Diagnosis: ${d.title}` });
     this.emit(s, 'timeline');
   }
 
@@ -256,11 +259,37 @@ export class SessionTracker {
     return 0;
   }
 
+  private addEntry(s: ClientSession, entry: TimelineEntry): void {
+    s.timeline.push(entry);
+    if (s.timeline.length > TIMELINE_MAX) {
+      const cut = s.timeline.length - TIMELINE_MAX;
+      s.timeline.splice(0, cut);
+      s.timelineFrom += cut;
+    }
+    this.appended.set(s.mac, (this.appended.get(s.mac) ?? 0) + 1);
+  }
+
+  /**
+   * A copy a listener may keep: the session's fields, its transfers, and the last `entries`
+   * timeline entries. Timeline entries and the failure/diagnosis objects are never changed
+   * once made (they are replaced), so they are shared rather than copied.
+   */
+  private snapshot(s: ClientSession, entries: number): ClientSession {
+    const n = Math.min(entries, s.timeline.length);
+    const timeline = s.timeline.slice(s.timeline.length - n);
+    const transfers = s.transfers.map((t) => ({ ...t }));
+    const current = s.current && (transfers.find((t) => t.id === s.current!.id) ?? { ...s.current });
+    return { ...s, current, transfers, timeline, timelineFrom: s.timelineFrom + s.timeline.length - n };
+  }
+
   private emit(s: ClientSession, reason: SessionUpdate['reason']): void {
     const t = this.now();
     if (reason === 'progress' && t - (this.lastProgressEmit.get(s.mac) ?? 0) < (this.opts.progressEveryMs ?? 250)) return;
     this.lastProgressEmit.set(s.mac, t);
-    this.opts.onUpdate({ type: 'session', at: t, reason, session: structuredClone(s) });
+    const appended = this.appended.get(s.mac) ?? 0;
+    const fresh = appended - (this.sent.get(s.mac) ?? 0);
+    this.sent.set(s.mac, appended);
+    this.opts.onUpdate({ type: 'session', at: t, reason, session: this.snapshot(s, fresh) });
   }
 }
 

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Lab, requireRoot } from '../helpers/lab.js';
 import { EngineProcess } from '../helpers/engine-process.js';
 import { runUdhcpc } from '../helpers/udhcpc.js';
+import { mergeSessionUpdate, type ClientSession } from '../../src/sessions/session.js';
 
 const skip = requireRoot();
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
@@ -65,11 +66,15 @@ test('pxekit serve: BIOS PXE client gets an address and undionly.kpxe, then as i
   assert.equal(sha(bodies[1]), sha(readFileSync(initrd)));
 
   const handedOff = await engine.waitFor((e) => e.type === 'session' && (e.session as { state: string }).state === 'handed-off', 'handed-off session');
-  const session = handedOff.session as { mac: string; ip: string; progress: number; timeline: Array<{ state: string }> };
+  const session = handedOff.session as ClientSession;
   assert.equal(session.ip, fw.env.ip);
   assert.equal(session.progress, 100);
+  // Each update carries only its new timeline entries: folded together they tell the whole boot.
+  let folded: ClientSession | undefined;
+  for (const e of engine.events) if (e.type === 'session' && (e.session as ClientSession).mac === session.mac) folded = mergeSessionUpdate(folded, e.session as ClientSession);
+  assert.equal(folded!.timelineFrom, 0);
   for (const state of ['dhcp', 'bound', 'boot-program', 'ipxe', 'script', 'payload', 'handed-off'])
-    assert.ok(session.timeline.some((e) => e.state === state), `timeline has ${state}`);
+    assert.ok(folded!.timeline.some((e) => e.state === state), `timeline has ${state}`);
 
   // 5. Ctrl-C stops cleanly and releases every port: a second engine starts on the same ports.
   assert.equal(await engine.stop(), 0, `clean exit; stderr: ${engine.stderr}; signal ${engine.child.signalCode}`);

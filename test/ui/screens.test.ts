@@ -189,7 +189,7 @@ describe('renderer screens (fake transport)', { skip }, () => {
       assert.match(tl, /Asking for an address DISCOVER \(UEFI x64\)[\s\S]*Failed grubx64\.efi not found/);
       await screenshot(page, 'clients-timeline');
 
-      // A live update replaces the row's snapshot in place.
+      // A live update replaces the row's fields and appends its new timeline entry to the two it had.
       await page.evaluate((mac) => {
         const fake = (globalThis as unknown as HarnessWindow).__pxekitFake;
         const at = Date.now() + 1000;
@@ -197,12 +197,15 @@ describe('renderer screens (fake transport)', { skip }, () => {
           type: 'session',
           reason: 'state',
           at,
-          session: { mac, ip: '192.168.50.102', arch: 'efi-x64', isIpxe: true, firstSeen: at - 30_000, lastSeen: at, state: 'handed-off', progress: 100, transfers: [], timeline: [{ at, state: 'handed-off', text: 'done' }], boots: 1 },
+          session: { mac, ip: '192.168.50.102', arch: 'efi-x64', isIpxe: true, firstSeen: at - 30_000, lastSeen: at, state: 'handed-off', progress: 100, transfers: [], timeline: [{ at, state: 'handed-off', text: 'done' }], timelineFrom: 2, boots: 1 },
         });
       }, scenario.LOADING_MAC);
       await loading.locator('[data-state="handed-off"]').waitFor();
       assert.equal(await bar.getAttribute('aria-valuenow'), '100');
       assert.equal(await page.getByTestId('served-count').innerText(), '2 of 3');
+      await loading.getByRole('button', { name: scenario.LOADING_MAC }).click();
+      const loadingTl = await page.getByRole('heading', { name: `Timeline of ${scenario.LOADING_MAC}` }).locator('..').innerText();
+      assert.match(loadingTl, /DISCOVER \(UEFI x64\)[\s\S]*initrd over HTTP[\s\S]*Handed off done/);
     } finally {
       await page.close();
     }

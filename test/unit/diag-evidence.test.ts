@@ -77,7 +77,7 @@ test('pcapng opens in tshark: DHCP as sent, synthesized TFTP RRQ/ERROR/OACK/ACK 
 test('job report: steps with durations, transfers of every attempt, failures and diagnoses; HTML escapes', () => {
   const session: ClientSession = {
     mac: MAC, ip: '10.9.0.100', arch: 'efi-x64', vendorClass: 'PXEClient', isIpxe: true, firstSeen: T0, lastSeen: T0 + 9000, state: 'handed-off', progress: 100,
-    transfers: [], boots: 1,
+    transfers: [], timelineFrom: 0, boots: 1,
     timeline: [
       { at: T0, state: 'dhcp', text: 'DHCP discover' },
       { at: T0 + 500, state: 'offered', text: 'Offered' },
@@ -109,6 +109,23 @@ test('job report: steps with durations, transfers of every attempt, failures and
     assert.equal(json.machines[0].mac, MAC);
     assert.equal(json.evidence.pcapng, files.pcapng!.replace(/^.*\//, ''));
     assert.equal(readFileSync(files.pcapng!).readUInt32LE(0), 0x0a0d0d0a);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a full recorder keeps the newest packets, oldest first, and counts the ones it let go', { skip: hasTshark() ? undefined : 'no tshark' }, () => {
+  const r = new EvidenceRecorder({ serverIp: '10.9.0.1', httpPort: 8080, iface: 'eth9', maxPackets: 3 });
+  // Seven packets, all in the same millisecond (a burst): order must come from arrival, not time.
+  for (let port = 1000; port < 1007; port++) r.tapDhcp({ at: T0, direction: 'in', payload: discover(), src: { address: '0.0.0.0', port }, dst: { address: '255.255.255.255', port: 67 } });
+  assert.equal(r.packetCount(), 3);
+  assert.equal(r.droppedPackets(), 4);
+  const dir = mkdtempSync(join(tmpdir(), 'pxk-ring-'));
+  try {
+    const file = join(dir, 'ring.pcapng');
+    writeFileSync(file, r.pcapng());
+    const ports = execFileSync('tshark', ['-r', file, '-T', 'fields', '-e', 'udp.srcport'], { encoding: 'utf8' }).trim().split('\n');
+    assert.deepEqual(ports, ['1004', '1005', '1006']);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

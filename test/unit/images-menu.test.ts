@@ -26,7 +26,7 @@ async function read(files: PublishedFiles, path: string): Promise<string> {
 }
 
 function handedOff(mac: string): ClientSession {
-  return { mac, state: 'handed-off', isIpxe: true, firstSeen: 0, lastSeen: 0, progress: 100, transfers: [], timeline: [], boots: 1 } as ClientSession;
+  return { mac, state: 'handed-off', isIpxe: true, firstSeen: 0, lastSeen: 0, progress: 100, transfers: [], timeline: [], timelineFrom: 0, boots: 1 } as ClientSession;
 }
 
 async function setup(t: Parameters<typeof tempDir>[0], o: { bootOnce?: boolean } = {}) {

@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SessionTracker, type SessionUpdate } from '../../src/sessions/tracker.js';
+import { mergeSessionUpdate, type ClientSession } from '../../src/sessions/session.js';
 import type { DhcpEvent, TransferEvent } from '../../src/sessions/events.js';
 
 const MAC = '52:54:00:aa:00:01';
@@ -96,4 +97,41 @@ test('a refused architecture fails with PXE-E53 and progress updates are throttl
   h.xfer({ id: 'k', protocol: 'http', file: 'image/vmlinuz', role: 'kernel', size: 100 });
   for (let i = 1; i <= 10; i++) h.xfer({ id: 'k', protocol: 'http', file: 'image/vmlinuz', role: 'kernel', phase: 'progress', bytes: i * 10 });
   assert.ok(h.updates.length - before < 5, `throttled: ${h.updates.length - before} updates`);
+});
+
+test('updates carry only new timeline entries; folded together they equal the whole timeline', () => {
+  const h = harness();
+  h.dhcp({ arch: 'bios' });
+  h.dhcp({ direction: 'out', message: 'offer', ip: '10.0.0.50' });
+  h.dhcp({ direction: 'out', message: 'ack', ip: '10.0.0.50' });
+  for (const u of h.updates) assert.equal(u.session.timeline.length, 1, 'one new entry per state change');
+  assert.deepEqual(h.updates.map((u) => u.session.timelineFrom), [0, 1, 2]);
+  // A machine looping through DHCP: 300 boot attempts, more than the 200 kept.
+  for (let i = 0; i < 300; i++) {
+    h.dhcp({});
+    h.dhcp({ direction: 'out', message: 'ack', ip: '10.0.0.50' });
+  }
+  assert.ok(h.updates.every((u) => u.session.timeline.length <= 1), 'no update resends history');
+  let folded: ClientSession | undefined;
+  for (const u of h.updates) folded = mergeSessionUpdate(folded, u.session);
+  const live = h.tracker.list()[0];
+  assert.equal(live.timeline.length, 200);
+  assert.equal(live.timelineFrom, 3 + 600 - 200);
+  assert.deepEqual(folded, live);
+  // A replayed older update (a reconnect) and then the newest again end in the same place.
+  const replayed = mergeSessionUpdate(mergeSessionUpdate(folded, h.updates[h.updates.length - 3].session), h.updates[h.updates.length - 2].session);
+  assert.deepEqual(mergeSessionUpdate(replayed, h.updates[h.updates.length - 1].session).timeline, live.timeline);
+});
+
+test('a snapshot handed to a listener does not change when the session moves on', () => {
+  const h = harness();
+  h.dhcp({});
+  h.xfer({ id: 'b', file: 'undionly.kpxe', role: 'boot program', size: 1000 });
+  const first = h.updates[h.updates.length - 1].session;
+  const bytes = first.current!.bytes;
+  h.advance(1000);
+  h.xfer({ id: 'b', file: 'undionly.kpxe', role: 'boot program', phase: 'progress', bytes: 500 });
+  assert.equal(first.current!.bytes, bytes);
+  assert.equal(first.transfers[0].bytes, bytes);
+  assert.equal(first.current, first.transfers[0], 'current is the same object as its transfer row');
 });

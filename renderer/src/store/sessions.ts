@@ -1,6 +1,7 @@
-// One session per machine, keyed by MAC; each event carries the whole snapshot.
+// One session per machine, keyed by MAC. An update carries the machine's fields and only its
+// new timeline entries, which are appended to the copy here (sessions.list gives whole ones).
 import { create } from 'zustand';
-import type { ClientSession } from '../api/types.js';
+import { mergeSessionUpdate, type ClientSession } from '../api/types.js';
 
 export interface SessionsStore {
   byMac: Record<string, ClientSession>;
@@ -12,7 +13,7 @@ export function upsertSession(s: ClientSession): void {
   const mac = s.mac.toLowerCase();
   const cur = useSessions.getState().byMac[mac];
   if (cur && cur.lastSeen > s.lastSeen) return;
-  useSessions.setState((st) => ({ byMac: { ...st.byMac, [mac]: s } }));
+  useSessions.setState((st) => ({ byMac: { ...st.byMac, [mac]: mergeSessionUpdate(st.byMac[mac], s) } }));
 }
 
 export function replaceSessions(list: ClientSession[]): void {

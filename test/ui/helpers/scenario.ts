@@ -62,6 +62,7 @@ export const sessions: ClientSession[] = [
       { at: now - 45_000, state: 'ipxe', text: 'iPXE asked for its script' },
       { at: now - 5_000, state: 'handed-off', text: 'kernel and initrd delivered' },
     ],
+    timelineFrom: 0,
     boots: 1,
   },
   {
@@ -80,6 +81,7 @@ export const sessions: ClientSession[] = [
       { at: now - 30_000, state: 'dhcp', text: 'DISCOVER (UEFI x64)' },
       { at: now - 4_000, state: 'payload', text: 'initrd over HTTP' },
     ],
+    timelineFrom: 0,
     boots: 1,
   },
   {
@@ -98,6 +100,7 @@ export const sessions: ClientSession[] = [
       { at: now - 20_000, state: 'dhcp', text: 'DISCOVER (UEFI x64)' },
       { at: now - 10_000, state: 'failed', text: 'grubx64.efi not found' },
     ],
+    timelineFrom: 0,
     boots: 1,
   },
 ];
