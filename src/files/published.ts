@@ -12,7 +12,15 @@ export interface ByteSource {
   /** A stream of bytes start..end inclusive, for HTTP bodies. */
   stream(start: number, end: number): Readable;
   close(): Promise<void>;
+  /**
+   * How another thread may read these bytes synchronously while the source stays open
+   * (the TFTP pump threads, src/tftp/offload): bytes base..base+size of an open file
+   * descriptor, or the bytes themselves. Absent for sources that are not one such window.
+   */
+  directRead?(): DirectRead;
 }
+
+export type DirectRead = { fd: number; base: number } | { bytes: Uint8Array };
 
 export interface PublishedFile {
   /** The canonical virtual path, without a leading slash: "ipxe.efi", "boot/vmlinuz". */
@@ -37,6 +45,9 @@ export class BufferSource implements ByteSource {
     return Readable.from([this.data.subarray(start, end + 1)]);
   }
   async close(): Promise<void> {}
+  directRead(): DirectRead {
+    return { bytes: this.data };
+  }
 }
 
 export class DiskFileSource implements ByteSource {
@@ -60,6 +71,9 @@ export class DiskFileSource implements ByteSource {
   }
   async close(): Promise<void> {
     await this.handle.close();
+  }
+  directRead(): DirectRead {
+    return { fd: this.handle.fd, base: 0 };
   }
 }
 

@@ -2,7 +2,7 @@
 // of the ISO file: reads and streams go straight to the file at an offset, no copying.
 import { createReadStream, promises as fsp } from 'node:fs';
 import type { Readable } from 'node:stream';
-import type { ByteSource } from '../files/published.js';
+import type { ByteSource, DirectRead } from '../files/published.js';
 import { IsoError } from './iso/index.js';
 
 export class IsoSliceSource implements ByteSource {
@@ -38,5 +38,9 @@ export class IsoSliceSource implements ByteSource {
 
   async close(): Promise<void> {
     await this.handle.close();
+  }
+
+  directRead(): DirectRead {
+    return { fd: this.handle.fd, base: this.base };
   }
 }

@@ -20,6 +20,8 @@ type Libc = {
   socket: (domain: number, type: number, protocol: number) => number;
   setsockopt: (fd: number, level: number, name: number, value: Buffer, len: number) => number;
   bind: (fd: number, addr: Buffer, len: number) => number;
+  connect: (fd: number, addr: Buffer, len: number) => number;
+  getsockname: (fd: number, addr: Buffer, len: Buffer) => number;
   close: (fd: number) => number;
 };
 
@@ -31,6 +33,8 @@ function load(): Libc {
     socket: lib.func('int socket(int, int, int)'),
     setsockopt: lib.func('int setsockopt(int, int, int, const void *, uint32_t)'),
     bind: lib.func('int bind(int, const void *, uint32_t)'),
+    connect: lib.func('int connect(int, const void *, uint32_t)'),
+    getsockname: lib.func('int getsockname(int, void *, void *)'),
     close: lib.func('int close(int)'),
   };
   return libc;
@@ -48,7 +52,7 @@ export class SysError extends Error {
 }
 
 const ERRNO_CODES: Record<number, string> = {
-  1: 'EPERM', 13: 'EACCES', 19: 'ENODEV', 98: 'EADDRINUSE', 99: 'EADDRNOTAVAIL', 22: 'EINVAL',
+  1: 'EPERM', 13: 'EACCES', 19: 'ENODEV', 98: 'EADDRINUSE', 99: 'EADDRNOTAVAIL', 22: 'EINVAL', 101: 'ENETUNREACH', 111: 'ECONNREFUSED',
 };
 
 function fail(l: Libc, fd: number, syscall: string): never {
@@ -101,4 +105,22 @@ export function clearReuseAddr(fd: number): void {
 
 export function closeFd(fd: number): void {
   load().close(fd);
+}
+
+/**
+ * A socket of our own, bound to `device` and `address` on a fresh port and connect()ed to
+ * the peer, that no dgram socket adopts: for TFTP transfers whose packets a worker thread
+ * moves itself (src/tftp/offload). SO_REUSEADDR stays on so that one unconnected dgram
+ * socket of ours can join the port to hear packets from other TIDs.
+ */
+export function openConnectedFd(opts: { device: string; address: string; peerAddress: string; peerPort: number }): { fd: number; port: number } {
+  const l = load();
+  const fd = openDeviceBoundFd({ device: opts.device, address: opts.address, port: 0, reuseAddr: true });
+  const name = Buffer.alloc(16);
+  const len = Buffer.alloc(4);
+  len.writeUInt32LE(16);
+  if (l.getsockname(fd, name, len) !== 0) fail(l, fd, 'getsockname');
+  const peer = sockaddrIn(opts.peerAddress, opts.peerPort);
+  if (l.connect(fd, peer, peer.length) !== 0) fail(l, fd, 'connect');
+  return { fd, port: name.readUInt16BE(2) };
 }

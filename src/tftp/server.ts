@@ -14,6 +14,8 @@ import type dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { openUdpSocket } from '../net/udp.js';
+import { PumpPool } from './offload/pool.js';
+import { OffloadedTransfer } from './offload/offloaded-transfer.js';
 import { normaliseRequestPath, type ByteSource, type PublishedFiles } from '../files/published.js';
 import type { EmitWireEvent, TransferEvent } from '../sessions/events.js';
 import {
@@ -53,6 +55,11 @@ export interface TftpServerOptions {
   mtu?: number;
   /** A lower blksize ceiling for one client (the diagnostics lower it after a stall that points at the MTU). */
   maxBlksizeFor?: (clientIp: string) => number | undefined;
+  /**
+   * Move the data phase of transfers onto pump threads (src/tftp/offload; Linux; default on;
+   * PXK_TFTP_OFFLOAD=0 turns it off too). Off, or where it cannot run, node:dgram carries them.
+   */
+  offload?: boolean;
 }
 
 /** At most this many DropEvents per second (the counters always count every drop). */
@@ -80,7 +87,8 @@ function readMtu(iface: string): number {
 export class TftpServer {
   private sock: dgram.Socket | undefined;
   private readonly counters: TftpCounters = newCounters();
-  private readonly transfers = new Set<Transfer>();
+  private readonly transfers = new Set<Transfer | OffloadedTransfer>();
+  private pool: PumpPool | undefined;
   /** Active (or being set up) transfers per client IP, and per "ip:port" (to spot repeated RRQs). */
   private readonly perIp = new Map<string, number>();
   private readonly byPeer = new Map<string, string>();
@@ -121,7 +129,8 @@ export class TftpServer {
     this.sock = sock;
     sock.on('message', (msg, rinfo) => this.onRequest(msg, rinfo));
     sock.on('error', (err) => this.log('error', `TFTP socket error: ${err.message}`));
-    this.log('info', `TFTP listening on ${this.opts.ifaceAddress}:${this.port} (${this.opts.iface}, MTU ${this.mtu}, blksize up to ${Math.min(65464, this.mtu - 32)})`);
+    if (this.opts.offload !== false) this.pool = PumpPool.create((message) => this.log('error', message));
+    this.log('info', `TFTP listening on ${this.opts.ifaceAddress}:${this.port} (${this.opts.iface}, MTU ${this.mtu}, blksize up to ${Math.min(65464, this.mtu - 32)}${this.pool ? '' : ', transfers on the main thread'})`);
   }
 
   async stop(): Promise<void> {
@@ -131,6 +140,9 @@ export class TftpServer {
     this.sock = undefined;
     for (const t of [...this.transfers]) t.abort('server stopped');
     if (sock) await new Promise<void>((resolve) => sock.close(() => resolve()));
+    // After the aborts: each pump thread tells its clients and closes their sockets, then exits.
+    await this.pool?.close();
+    this.pool = undefined;
     // Transfers close their sockets on the next turn of the event loop.
     await new Promise<void>((resolve) => setImmediate(resolve));
   }
@@ -307,12 +319,12 @@ export class TftpServer {
     if (this.byPeer.get(peer) === name) this.byPeer.delete(peer);
   }
 
-  private onEnd(t: Transfer): void {
+  private onEnd(t: Transfer | OffloadedTransfer): void {
     if (!this.transfers.delete(t)) return;
     this.release(t.peerAddress, `${t.peerAddress}:${t.peerPort}`, t.file);
   }
 
-  private async setUp(pkt: RequestPacket, rinfo: dgram.RemoteInfo, name: string, role: string, open: () => Promise<ByteSource>): Promise<Transfer | undefined> {
+  private async setUp(pkt: RequestPacket, rinfo: dgram.RemoteInfo, name: string, role: string, open: () => Promise<ByteSource>): Promise<Transfer | OffloadedTransfer | undefined> {
     let source: ByteSource;
     try {
       source = await open();
@@ -330,7 +342,9 @@ export class TftpServer {
       this.refusal(rinfo, name, 'io', `cannot read "${name}": ${(err as Error).message}`);
       return undefined;
     }
+    const direct = this.pool?.usable ? source.directRead?.() : undefined;
     let sock: dgram.Socket | undefined;
+    let fd: number | undefined;
     let stray: dgram.Socket | undefined;
     try {
       // The transfer's own port (its TID), connect()ed to the client: the kernel hands
@@ -339,12 +353,20 @@ export class TftpServer {
       // socket on the same port hears every other sender, so a wrong TID still gets
       // error 5 (RFC 1350 section 4): for unicast UDP, Linux delivers to the socket
       // whose bound and connected addresses match best, and a connected one wins for its peer.
+      // With a pump thread, the transfer's socket is a bare fd that the thread polls itself.
       const base = { iface: this.opts.iface, ifaceAddress: this.opts.ifaceAddress, purpose: 'TFTP transfer', lookup: literalLookup };
-      sock = await openUdpSocket({ ...base, port: 0, shareAfterBind: true });
-      stray = await openUdpSocket({ ...base, port: sock.address().port, reuseAddr: true });
+      let port: number;
+      if (direct) {
+        const { openConnectedFd } = await import('../net/sockopt-linux.js');
+        ({ fd, port } = openConnectedFd({ device: this.opts.iface, address: this.opts.ifaceAddress, peerAddress: rinfo.address, peerPort: rinfo.port }));
+      } else {
+        sock = await openUdpSocket({ ...base, port: 0, shareAfterBind: true });
+        port = sock.address().port;
+      }
+      stray = await openUdpSocket({ ...base, port, reuseAddr: true });
       const s = sock;
       // dgram passes a connect error to the callback (its typings omit the argument).
-      await new Promise<void>((resolve, reject) => s.connect(rinfo.port, rinfo.address, ((err?: Error) => (err ? reject(err) : resolve())) as () => void));
+      if (s) await new Promise<void>((resolve, reject) => s.connect(rinfo.port, rinfo.address, ((err?: Error) => (err ? reject(err) : resolve())) as () => void));
     } catch (err) {
       for (const s of [sock, stray]) {
         try {
@@ -353,6 +375,7 @@ export class TftpServer {
           /* not open */
         }
       }
+      if (fd !== undefined) (await import('../net/sockopt-linux.js')).closeFd(fd);
       await source.close().catch(() => undefined);
       this.reply(encodeError(ERR_UNDEFINED, 'Server error'), rinfo);
       this.refusal(rinfo, name, 'io', `cannot open a transfer socket: ${(err as Error).message}`);
@@ -361,9 +384,8 @@ export class TftpServer {
     // negotiate() clamps blksize to mtu - 32: a per-client ceiling is expressed as a smaller MTU.
     const cap = this.opts.maxBlksizeFor?.(rinfo.address);
     const negotiated = negotiate(pkt.options, source.size, { mtu: cap ? Math.min(this.mtu, cap + 32) : this.mtu });
-    return new Transfer({
+    const common = {
       id: this.nextId(),
-      sock,
       stray,
       peerAddress: rinfo.address,
       peerPort: rinfo.port,
@@ -375,8 +397,13 @@ export class TftpServer {
       retries: this.retries,
       emit: this.opts.emit,
       counters: this.counters,
-      drop: (from, reason) => this.drop(from, reason),
-      onEnd: (t) => this.onEnd(t),
+      drop: (from: string, reason: string) => this.drop(from, reason),
+      onEnd: (t: Transfer | OffloadedTransfer) => this.onEnd(t),
+    };
+    if (fd !== undefined && direct && this.pool) return new OffloadedTransfer({ ...common, pool: this.pool, fd, pumpSource: direct });
+    return new Transfer({
+      ...common,
+      sock: sock!,
     });
   }
 }

@@ -4,6 +4,8 @@ export interface TftpCounters {
   /** Requests (RRQ/WRQ) received on the listening port. */
   requests: number;
   transfersStarted: number;
+  /** Of those, transfers whose data phase ran on a pump thread (src/tftp/offload). */
+  transfersOffloaded: number;
   transfersDone: number;
   /** Timeouts and read errors. */
   transfersFailed: number;
@@ -41,6 +43,7 @@ export function newCounters(): TftpCounters {
   return {
     requests: 0,
     transfersStarted: 0,
+    transfersOffloaded: 0,
     transfersDone: 0,
     transfersFailed: 0,
     transfersAborted: 0,

@@ -22,6 +22,8 @@ import type { EmitWireEvent, TransferEvent } from '../sessions/events.js';
 import { OP_ACK, OP_DATA, OP_ERROR, ERR_UNDEFINED, ERR_UNKNOWN_TID, TftpPacketError, decodePacket, encodeError, encodeOack } from './packet.js';
 import type { Negotiated } from './options.js';
 import type { TftpCounters } from './stats.js';
+import { absoluteBlock } from './window.js';
+import { clientErrorFields } from './end-events.js';
 
 /** Minimum bytes read from disk at once (a segment is also at least one window). */
 const MIN_SEGMENT_BYTES = 128 * 1024;
@@ -198,9 +200,7 @@ export class Transfer {
       return;
     }
     if (this.state !== 'data') return;
-    // The absolute block this ACK names: the first n >= acked with n & 0xffff == wire
-    // (block numbers wrap from 65535 to 0, so files over 32 MiB work at 512-byte blocks).
-    const n = this.acked + ((wire - (this.acked & 0xffff)) & 0xffff);
+    const n = absoluteBlock(this.acked, wire);
     if (n === this.acked || n > this.windowEnd) {
       this.init.counters.ignoredAcks++; // duplicate or stale: never triggers a resend
       return;
@@ -220,26 +220,10 @@ export class Transfer {
   }
 
   private onClientError(code: number, message: string): void {
-    if (this.state === 'oack') {
-      // EDK2 (and Windows bootmgr) open a file with tsize only to learn its size, then
-      // end with an ERROR right after our OACK. That is a probe, not a failure: reported
-      // as 'aborted' with detail 'tsize-probe' so the session view does not flag it.
-      const probe = this.init.negotiated.askedTsize;
-      this.end();
-      this.event('error', {
-        bytes: 0,
-        errorCode: 'aborted',
-        detail: probe ? 'tsize-probe' : code === 8 ? 'options-refused' : 'client-error',
-        error: probe
-          ? `the client only read the size (${this.size} bytes) and closed (normal for UEFI firmware)`
-          : `the client refused our options (error ${code}: ${message})`,
-      });
-      this.init.counters.transfersAborted++;
-      return;
-    }
+    const inData = this.state !== 'oack';
     this.end();
     this.init.counters.transfersAborted++;
-    this.event('error', { errorCode: 'aborted', error: `the client aborted at block ${this.acked + 1} (error ${code}: ${message})` });
+    this.event('error', clientErrorFields({ inData, askedTsize: this.init.negotiated.askedTsize, size: this.size, acked: this.acked, code, message }));
   }
 
   /** Fires at most once per timeout: re-arms for the rest of the period if something was sent since. */

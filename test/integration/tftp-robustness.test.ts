@@ -172,12 +172,28 @@ function raw(cfg: RawConfig): Promise<RawResult> {
   });
 }
 
+/** Which data path the test in progress runs on: a pump thread (src/tftp/offload) or node:dgram. */
+let offload = true;
+
+/** Each protocol test runs on both data paths: they must behave the same on the wire. */
+function bothPaths(name: string, fn: () => Promise<void>): void {
+  for (const [label, on] of [['pump thread', true], ['node:dgram', false]] as const) {
+    test(`${name} [${label}]`, { skip: skip || (on && process.platform !== 'linux' ? 'pump threads are Linux only' : undefined) }, async () => {
+      offload = on;
+      await fn();
+    });
+  }
+}
+
 async function withServer(opts: Partial<TftpServerOptions>, fn: (s: TftpServer, events: WireEvent[]) => Promise<void>): Promise<void> {
   const events: WireEvent[] = [];
-  const s = new TftpServer({ iface: lab.serverIf, ifaceAddress: lab.serverIp, files, emit: (e) => events.push(e), ...opts });
+  const s = new TftpServer({ iface: lab.serverIf, ifaceAddress: lab.serverIp, files, emit: (e) => events.push(e), offload, ...opts });
   await s.start();
   try {
     await fn(s, events);
+    const st = s.stats();
+    assert.ok(st.transfersStarted > 0);
+    assert.equal(st.transfersOffloaded, offload ? st.transfersStarted : 0, 'every transfer ran on the path under test');
   } finally {
     await s.stop();
   }
@@ -215,7 +231,7 @@ after(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-test('duplicate ACKs never cause a resend (no Sorcerer\'s Apprentice), lockstep and windowed', { skip }, async () => {
+bothPaths('duplicate ACKs never cause a resend (no Sorcerer\'s Apprentice), lockstep and windowed', async () => {
   await withServer({}, async (s) => {
     // 10000 bytes at 512 = 20 blocks; every ACK is sent three times.
     const r = await raw({ file: 'f10k.bin', dupAcks: 2 });
@@ -232,7 +248,7 @@ test('duplicate ACKs never cause a resend (no Sorcerer\'s Apprentice), lockstep 
   });
 });
 
-test('a packet from a wrong TID gets error 5 and the transfer still completes', { skip }, async () => {
+bothPaths('a packet from a wrong TID gets error 5 and the transfer still completes', async () => {
   await withServer({}, async (s) => {
     const r = await raw({ file: 'f100k.bin', wrongTid: true, options: { blksize: '1468' } });
     assert.deepEqual(r.errorsB, [5]);
@@ -242,7 +258,7 @@ test('a packet from a wrong TID gets error 5 and the transfer still completes', 
   });
 });
 
-test('a client that stops ACKing: bounded retransmissions, then a timeout error event', { skip }, async () => {
+bothPaths('a client that stops ACKing: bounded retransmissions, then a timeout error event', async () => {
   await withServer({ retries: 3, timeoutMs: 200 }, async (s, events) => {
     // ACKs blocks 1 and 2, then goes silent: block 3 is sent once plus 3 retries.
     const r = await raw({ file: 'f10k.bin', stopAfter: 2, idleMs: 2500 });
@@ -257,7 +273,7 @@ test('a client that stops ACKing: bounded retransmissions, then a timeout error 
   });
 });
 
-test('an ACK in the middle of a window rolls back to the block after it (RFC 7440)', { skip }, async () => {
+bothPaths('an ACK in the middle of a window rolls back to the block after it (RFC 7440)', async () => {
   await withServer({}, async () => {
     // 25600 bytes at 512 = 51 blocks (50 full + an empty last one), windowsize 8.
     const r = await raw({ file: 'f25k.bin', midWindowAck: true, options: { windowsize: '8' } });
@@ -269,7 +285,7 @@ test('an ACK in the middle of a window rolls back to the block after it (RFC 744
   });
 });
 
-test('a tsize probe (OACK, then the client aborts) is reported as aborted/tsize-probe, not a failure', { skip }, async () => {
+bothPaths('a tsize probe (OACK, then the client aborts) is reported as aborted/tsize-probe, not a failure', async () => {
   await withServer({}, async (s, events) => {
     const r = await raw({ file: 'f100k.bin', options: { tsize: '0', blksize: '1468' }, errorAfterOack: 8 });
     assert.equal(r.oack?.tsize, '100000');
@@ -281,7 +297,7 @@ test('a tsize probe (OACK, then the client aborts) is reported as aborted/tsize-
   });
 });
 
-test('too many transfers: error 3 (busy) and a log event saying why', { skip }, async () => {
+bothPaths('too many transfers: error 3 (busy) and a log event saying why', async () => {
   await withServer({ maxTransfers: 1, timeoutMs: 300, retries: 2 }, async (s, events) => {
     const hold = raw({ file: 'f10k.bin', stopAfter: 0, idleMs: 1500 });
     await waitFor('the first transfer', () => (s.stats().activeTransfers === 1 ? true : undefined));
@@ -293,7 +309,7 @@ test('too many transfers: error 3 (busy) and a log event saying why', { skip }, 
   });
 });
 
-test('a malformed-packet storm to port 69 and to a transfer port is dropped and counted; service continues', { skip }, async () => {
+bothPaths('a malformed-packet storm to port 69 and to a transfer port is dropped and counted; service continues', async () => {
   await withServer({}, async (s, events) => {
     const storm = await raw({ file: 'f100k.bin', storm: 300, garbage: 50, options: { blksize: '1468' } });
     assert.equal(storm.sha256, hashes.get('f100k.bin'), 'the transfer under fire completed');

@@ -1,0 +1,161 @@
+// A TFTP read whose data phase runs on a pump thread (pool.ts). Seen from the
+// server it is a transfer like transfer.ts: same events, same counters, same
+// wrong-TID answer; only the packets of its own TID never reach this thread.
+import type dgram from 'node:dgram';
+import type { ByteSource } from '../../files/published.js';
+import type { EmitWireEvent, TransferEvent } from '../../sessions/events.js';
+import { ERR_UNKNOWN_TID, encodeError, encodeOack } from '../packet.js';
+import type { Negotiated } from '../options.js';
+import type { TftpCounters } from '../stats.js';
+import { clientErrorFields } from '../end-events.js';
+import type { PumpPool } from './pool.js';
+import type { FromPump, PumpCounters, PumpSource } from './protocol.js';
+
+export interface OffloadedTransferInit {
+  id: string;
+  pool: PumpPool;
+  /** The transfer's socket, connect()ed to the peer; the pump thread closes it. */
+  fd: number;
+  /** An unconnected socket on the same port: packets from any other TID land here. */
+  stray?: dgram.Socket;
+  peerAddress: string;
+  peerPort: number;
+  file: string;
+  role?: string;
+  source: ByteSource;
+  /** How the pump thread reads the source (ByteSource.directRead()). */
+  pumpSource: PumpSource;
+  negotiated: Negotiated;
+  timeoutMs: number;
+  retries: number;
+  emit: EmitWireEvent;
+  counters: TftpCounters;
+  drop: (from: string, reason: string) => void;
+  onEnd: (t: OffloadedTransfer) => void;
+}
+
+export class OffloadedTransfer {
+  readonly id: string;
+  readonly peerAddress: string;
+  readonly peerPort: number;
+  readonly file: string;
+  private readonly size: number;
+  private readonly blksize: number;
+  private readonly timeoutMs: number;
+  private pumpId = 0;
+  private acked = 0;
+  private ended = false;
+  private readonly startedAt = Date.now();
+
+  constructor(private readonly init: OffloadedTransferInit) {
+    this.id = init.id;
+    this.peerAddress = init.peerAddress;
+    this.peerPort = init.peerPort;
+    this.file = init.file;
+    this.size = init.source.size;
+    this.blksize = init.negotiated.blksize;
+    this.timeoutMs = init.negotiated.timeoutMs ?? init.timeoutMs;
+    init.stray?.on('message', (_msg, rinfo) => this.onStray(rinfo));
+    init.stray?.on('error', () => undefined);
+  }
+
+  /** RFC 1350 section 4: a packet from another TID gets error 5 and does not disturb the transfer. */
+  private onStray(rinfo: dgram.RemoteInfo): void {
+    if (this.ended) return;
+    this.init.counters.wrongTid++;
+    this.init.stray?.send(encodeError(ERR_UNKNOWN_TID, 'Unknown transfer ID'), rinfo.port, rinfo.address);
+  }
+
+  private event(phase: TransferEvent['phase'], extra: Partial<TransferEvent> = {}): void {
+    this.init.emit({
+      type: 'transfer',
+      at: Date.now(),
+      protocol: 'tftp',
+      phase,
+      id: this.id,
+      clientIp: this.peerAddress,
+      clientPort: this.peerPort,
+      file: this.file,
+      role: this.init.role,
+      size: this.size,
+      bytes: Math.min(this.size, this.acked * this.blksize),
+      ...extra,
+    });
+  }
+
+  start(): void {
+    const n = this.init.negotiated;
+    this.init.counters.transfersStarted++;
+    this.init.counters.transfersOffloaded++;
+    this.event('start', { bytes: 0, detail: `blksize=${this.blksize} windowsize=${n.windowsize} timeout=${this.timeoutMs}ms${n.oack.length ? ' oack=' + n.oack.map(([k, v]) => `${k}:${v}`).join(',') : ''}` });
+    this.pumpId = this.init.pool.add(
+      {
+        fd: this.init.fd,
+        source: this.init.pumpSource,
+        size: this.size,
+        blksize: this.blksize,
+        windowsize: n.windowsize,
+        timeoutMs: this.timeoutMs,
+        retries: this.init.retries,
+        oack: n.oack.length ? encodeOack(n.oack) : null,
+      },
+      (m) => this.onPump(m),
+    );
+  }
+
+  private add(c: PumpCounters): void {
+    const k = this.init.counters;
+    k.packetsSent += c.packetsSent;
+    k.bytesSent += c.bytesSent;
+    k.retransmits += c.retransmits;
+    k.ignoredAcks += c.ignoredAcks;
+  }
+
+  private onPump(m: FromPump): void {
+    if (m.t === 'drop') return this.init.drop(`${this.peerAddress}:${this.peerPort}`, m.reason);
+    this.add(m.c);
+    this.acked = m.acked;
+    if (m.t === 'progress') {
+      if (!this.ended) this.event('progress');
+      return;
+    }
+    // The pump thread is done with the socket and the file.
+    this.closeStray();
+    this.init.source.close().catch(() => undefined);
+    if (this.ended) return; // aborted from here: already reported
+    this.ended = true;
+    const k = this.init.counters;
+    if (m.how === 'done') {
+      k.transfersDone++;
+      this.event('done', { bytes: this.size, detail: `${Date.now() - this.startedAt} ms` });
+    } else if (m.how === 'client-error') {
+      k.transfersAborted++;
+      this.event('error', clientErrorFields({ inData: m.inData, askedTsize: this.init.negotiated.askedTsize, size: this.size, acked: m.acked, code: m.code ?? 0, message: m.message ?? '' }));
+    } else if (m.how === 'aborted') {
+      k.transfersAborted++;
+      this.event('error', { errorCode: 'aborted', error: m.message });
+    } else {
+      k.transfersFailed++;
+      this.event('error', { errorCode: m.how, error: m.message });
+    }
+    this.init.onEnd(this);
+  }
+
+  /** Aborts from outside (server stopping): reported now; the pump thread tells the client and closes. */
+  abort(reason: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.init.pool.abort(this.pumpId);
+    this.init.counters.transfersAborted++;
+    this.event('error', { errorCode: 'aborted', error: reason });
+    this.init.onEnd(this);
+  }
+
+  private closeStray(): void {
+    try {
+      this.init.stray?.close();
+    } catch {
+      /* already closed */
+    }
+  }
+}

@@ -1,0 +1,54 @@
+// What the main thread and a TFTP data pump (worker thread) say to each other.
+// The main thread keeps everything but the data phase: the listening port, RRQ
+// checks, option negotiation, caps, events; the pump moves DATA and ACKs.
+
+import type { DirectRead } from '../../files/published.js';
+
+/** Where the pump reads the file's bytes: a window of an fd the main thread keeps open, or the bytes themselves. */
+export type PumpSource = DirectRead;
+
+export interface PumpCounters {
+  packetsSent: number;
+  bytesSent: number;
+  retransmits: number;
+  ignoredAcks: number;
+}
+
+export type ToPump =
+  | {
+      t: 'add';
+      id: number;
+      /** The transfer's socket (its TID), connect()ed to the client; the pump closes it. */
+      fd: number;
+      source: PumpSource;
+      size: number;
+      blksize: number;
+      windowsize: number;
+      timeoutMs: number;
+      retries: number;
+      /** The OACK to send first and wait on ACK 0 for, or null to start with DATA 1. */
+      oack: Uint8Array | null;
+    }
+  | { t: 'abort'; id: number }
+  | { t: 'stop' };
+
+export type FromPump =
+  | { t: 'progress'; id: number; acked: number; c: PumpCounters }
+  | {
+      t: 'end';
+      id: number;
+      /** done: the last block was acknowledged; timeout / io: we gave up; client-error: the client sent ERROR; aborted: asked to. */
+      how: 'done' | 'timeout' | 'io' | 'client-error' | 'aborted';
+      /** Whether the client had acknowledged our OACK (the ERROR of a tsize probe comes before). */
+      inData: boolean;
+      acked: number;
+      c: PumpCounters;
+      /** timeout: retries made; io: the error; client-error: the client's code and message. */
+      code?: number;
+      message?: string;
+    }
+  | { t: 'drop'; id: number; reason: string };
+
+export function zeroCounters(): PumpCounters {
+  return { packetsSent: 0, bytesSent: 0, retransmits: 0, ignoredAcks: 0 };
+}

@@ -1,0 +1,260 @@
+// The data phase of one TFTP read, run by a pump thread (worker.ts) on a socket it
+// owns: the same protocol as src/tftp/transfer.ts (see there for why an ACK that
+// does not move the window forward is never answered, and for RFC 7440 rollback),
+// but synchronous: the file is read with pread when a segment is first needed (the
+// page cache answers; a pump thread blocking on a cold disk stalls only its own
+// transfers), and every packet is one libc call.
+import { readSync } from 'node:fs';
+import { OP_ACK, OP_DATA, OP_ERROR, ERR_UNDEFINED, TftpPacketError, decodePacket, encodeError } from '../packet.js';
+import type { LibcIo } from './libc-io.js';
+import { EAGAIN, EINTR } from './libc-io.js';
+import { absoluteBlock } from '../window.js';
+import type { FromPump, PumpCounters, PumpSource, ToPump } from './protocol.js';
+import { zeroCounters } from './protocol.js';
+
+/** Minimum bytes read from disk at once (a segment is also at least one window). */
+const MIN_SEGMENT_BYTES = 128 * 1024;
+const PROGRESS_MS = 250;
+const ECONNREFUSED = 111;
+
+type AddMessage = Extract<ToPump, { t: 'add' }>;
+
+export class DataPump {
+  readonly id: number;
+  readonly fd: number;
+  private readonly size: number;
+  private readonly blksize: number;
+  private readonly windowsize: number;
+  private readonly lastBlock: number;
+  private readonly timeoutMs: number;
+  private readonly maxRetries: number;
+  private readonly blocksPerSegment: number;
+  /** Two framed segments: the window never spans more than two (a segment holds at least one window). */
+  private readonly slots: Array<{ k: number; buf: Buffer }> = [];
+  private readonly scratch: Buffer;
+  private readonly source: PumpSource;
+  private readonly oack: Buffer | null;
+
+  private state: 'oack' | 'data' | 'ended' = 'oack';
+  private acked = 0;
+  private windowEnd = 0;
+  private retries = 0;
+  /** When the current window (or OACK) was last sent, in performance.now() ms. */
+  private lastSendAt = 0;
+  private lastProgressAt = 0;
+  private acksSinceClock = 0;
+  private c: PumpCounters = zeroCounters();
+
+  constructor(
+    m: AddMessage,
+    private readonly io: LibcIo,
+    private readonly post: (msg: FromPump) => void,
+  ) {
+    this.id = m.id;
+    this.fd = m.fd;
+    this.size = m.size;
+    this.blksize = m.blksize;
+    this.windowsize = m.windowsize;
+    this.lastBlock = Math.floor(m.size / m.blksize) + 1;
+    this.timeoutMs = m.timeoutMs;
+    this.maxRetries = m.retries;
+    this.blocksPerSegment = Math.max(m.windowsize, Math.ceil(MIN_SEGMENT_BYTES / m.blksize));
+    this.scratch = Buffer.allocUnsafe(Math.min(this.blocksPerSegment * m.blksize, Math.max(1, m.size)));
+    this.source = m.source;
+    this.oack = m.oack ? Buffer.from(m.oack.buffer, m.oack.byteOffset, m.oack.byteLength) : null;
+  }
+
+  get ended(): boolean {
+    return this.state === 'ended';
+  }
+
+  /** When the timer next needs this pump (performance.now() ms). */
+  get deadline(): number {
+    return this.lastSendAt + this.timeoutMs;
+  }
+
+  start(now: number): void {
+    this.lastProgressAt = now;
+    if (this.oack) {
+      this.sendRaw(this.oack);
+      this.lastSendAt = now;
+    } else {
+      this.state = 'data';
+      this.sendWindow(1, now);
+    }
+  }
+
+  /** The socket is readable: take one packet (poll says again if more are waiting). */
+  onReadable(buf: Buffer, now: number): void {
+    const n = this.io.recv(this.fd, buf, buf.length);
+    if (n < 0) {
+      const errno = this.io.errno();
+      if (errno === EAGAIN || errno === EINTR) return;
+      // A connected UDP socket reports the client's ICMP "port unreachable" here.
+      return this.end('io', errno === ECONNREFUSED ? 'socket error: the client closed its port (ECONNREFUSED)' : `socket error: errno ${errno}`, true);
+    }
+    if (n >= 4 && buf[0] === 0 && buf[1] === OP_ACK) return this.onAck((buf[2] << 8) | buf[3], now);
+    let pkt;
+    try {
+      pkt = decodePacket(buf.subarray(0, n));
+    } catch (err) {
+      this.post({ t: 'drop', id: this.id, reason: err instanceof TftpPacketError ? err.reason : 'malformed' });
+      return;
+    }
+    if (pkt.op === OP_ERROR) {
+      const inData = this.state === 'data';
+      this.state = 'ended';
+      this.post({ t: 'end', id: this.id, how: 'client-error', inData, acked: this.acked, c: this.take(), code: pkt.code, message: pkt.message });
+      return;
+    }
+    this.post({ t: 'drop', id: this.id, reason: 'unexpected-opcode' });
+  }
+
+  private onAck(wire: number, now: number): void {
+    if (this.state === 'oack') {
+      if (wire !== 0) {
+        this.c.ignoredAcks++;
+        return;
+      }
+      this.state = 'data';
+      this.retries = 0;
+      return this.sendWindow(1, now);
+    }
+    if (this.state !== 'data') return;
+    const n = absoluteBlock(this.acked, wire);
+    if (n === this.acked || n > this.windowEnd) {
+      this.c.ignoredAcks++;
+      return;
+    }
+    this.acked = n;
+    this.retries = 0;
+    if (n === this.lastBlock) {
+      this.state = 'ended';
+      this.post({ t: 'end', id: this.id, how: 'done', inData: true, acked: n, c: this.take() });
+      return;
+    }
+    if ((++this.acksSinceClock & 31) === 0 && now - this.lastProgressAt >= PROGRESS_MS) {
+      this.lastProgressAt = now;
+      this.post({ t: 'progress', id: this.id, acked: n, c: this.take() });
+    }
+    this.sendWindow(n + 1, now);
+  }
+
+  /** Called when `deadline` has passed. */
+  onTimer(now: number): void {
+    if (this.state === 'ended' || now < this.deadline) return;
+    if (++this.retries > this.maxRetries) {
+      const what = this.state === 'oack' ? 'the client never acknowledged our options' : `client stopped acknowledging at block ${this.acked + 1} of ${this.lastBlock}`;
+      return this.end('timeout', `${what} (${this.maxRetries} retries, ${this.timeoutMs} ms apart)`, true);
+    }
+    this.c.retransmits++;
+    if (this.state === 'oack') {
+      this.sendRaw(this.oack!);
+      this.lastSendAt = now;
+    } else this.sendWindow(this.acked + 1, now);
+  }
+
+  /** Stops at the main thread's request (server stopping): the client is told. */
+  abort(): void {
+    if (this.state === 'ended') return;
+    this.end('aborted', 'Transfer aborted', true);
+  }
+
+  private sendWindow(from: number, now: number): void {
+    this.windowEnd = Math.min(from + this.windowsize - 1, this.lastBlock);
+    this.lastSendAt = now;
+    for (let n = from; n <= this.windowEnd; n++) {
+      const pkt = this.packet(n);
+      if (!pkt) return; // read error: already ended
+      this.c.packetsSent++;
+      this.c.bytesSent += pkt.length - 4;
+      if (this.io.send(this.fd, pkt, pkt.length) < 0) {
+        const errno = this.io.errno();
+        // The socket buffer was full or the packet was refused: the timer resends the window.
+        if (errno !== EAGAIN && errno !== EINTR && errno !== 105 /* ENOBUFS */) return this.end('io', `socket error: errno ${errno}`, false);
+        return;
+      }
+    }
+  }
+
+  /** Block n framed as a DATA packet (a view into its segment). */
+  private packet(n: number): Buffer | undefined {
+    const bps = this.blocksPerSegment;
+    const k = Math.floor((n - 1) / bps);
+    const slot = this.segment(k);
+    if (!slot) return undefined;
+    const i = n - 1 - k * bps;
+    const start = i * (this.blksize + 4);
+    const len = n === this.lastBlock ? this.size - (n - 1) * this.blksize : this.blksize;
+    const pkt = slot.buf.subarray(start, start + 4 + len);
+    pkt[2] = (n >> 8) & 0xff;
+    pkt[3] = n & 0xff;
+    return pkt;
+  }
+
+  private segment(k: number): { k: number; buf: Buffer } | undefined {
+    const slotIndex = k & 1;
+    let slot = this.slots[slotIndex];
+    if (slot && slot.k === k) return slot;
+    const bs = this.blksize;
+    const bps = this.blocksPerSegment;
+    if (!slot) {
+      const count = Math.min(bps, this.lastBlock);
+      const buf = Buffer.allocUnsafe(count * (bs + 4));
+      for (let i = 0; i < count; i++) {
+        buf[i * (bs + 4)] = 0;
+        buf[i * (bs + 4) + 1] = OP_DATA;
+      }
+      slot = { k: -1, buf };
+      this.slots[slotIndex] = slot;
+    }
+    const pos = k * bps * bs;
+    const want = Math.min(bps * bs, this.size - pos);
+    try {
+      this.read(want, pos);
+    } catch (err) {
+      this.end('io', `read error: ${(err as Error).message}`, true);
+      return undefined;
+    }
+    for (let off = 0, i = 0; off < want; off += bs, i++) this.scratch.copy(slot.buf, i * (bs + 4) + 4, off, Math.min(off + bs, want));
+    slot.k = k;
+    return slot;
+  }
+
+  private read(want: number, pos: number): void {
+    const src = this.source;
+    if ('bytes' in src) {
+      this.scratch.set(src.bytes.subarray(pos, pos + want));
+      return;
+    }
+    let got = 0;
+    while (got < want) {
+      const n = readSync(src.fd, this.scratch, got, want - got, src.base + pos + got);
+      if (n <= 0) throw new Error(`file shrank: got ${got} of ${want} bytes at offset ${pos}`);
+      got += n;
+    }
+  }
+
+  private sendRaw(buf: Buffer): void {
+    this.c.packetsSent++;
+    this.io.send(this.fd, buf, buf.length);
+  }
+
+  private end(how: 'timeout' | 'io' | 'aborted', message: string, tellClient: boolean): void {
+    if (this.state === 'ended') return;
+    const inData = this.state === 'data';
+    this.state = 'ended';
+    if (tellClient) {
+      const err = encodeError(ERR_UNDEFINED, how === 'timeout' ? 'Timeout' : how === 'io' ? 'Read error' : 'Transfer aborted');
+      this.io.send(this.fd, err, err.length);
+    }
+    this.post({ t: 'end', id: this.id, how, inData, acked: this.acked, c: this.take(), message });
+  }
+
+  /** Counters since the last report (the main thread adds them to the server's). */
+  private take(): PumpCounters {
+    const c = this.c;
+    this.c = zeroCounters();
+    return c;
+  }
+}
