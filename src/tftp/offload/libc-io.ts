@@ -15,13 +15,32 @@ const EFD_NONBLOCK = 0o4000;
 export const EAGAIN = 11;
 export const EINTR = 4;
 
+/**
+ * Memory outside the JS heap that never moves: the hot calls take its address as a plain
+ * number (koffi converts a Buffer argument on every call, which cost more than the syscall).
+ */
+export interface NativeBuffer {
+  /** A Buffer over the same bytes, for reading and writing from JS. */
+  buf: Buffer;
+  addr: number;
+  free(): void;
+}
+
+export function nativeBuffer(size: number): NativeBuffer {
+  const ptr = koffi.alloc('uint8_t', size);
+  const buf = Buffer.from(koffi.view(ptr, size));
+  return { buf, addr: Number(koffi.address(ptr)), free: () => koffi.free(ptr) };
+}
+
 export interface LibcIo {
-  /** pollfd[] is 8 bytes per entry on every Linux ABI: int fd; short events; short revents. */
-  poll(fds: Buffer, count: number, timeoutMs: number): number;
-  /** Non-blocking receive into `buf`; -1 with errno set when nothing is waiting. */
-  recv(fd: number, buf: Buffer, len: number): number;
-  /** Blocking send (a UDP send only blocks while the socket buffer is full). */
-  send(fd: number, buf: Buffer, len: number): number;
+  /** pollfd[] (at address `fds`) is 8 bytes per entry on every Linux ABI: int fd; short events; short revents. */
+  poll(fds: number, count: number, timeoutMs: number): number;
+  /** Non-blocking receive to address `at`; -1 with errno set when nothing is waiting. */
+  recv(fd: number, at: number, len: number): number;
+  /** Blocking send from address `at` (a UDP send only blocks while the socket buffer is full). */
+  send(fd: number, at: number, len: number): number;
+  /** sendmmsg of `count` prepared messages (MessageBatch.at); resolves to how many were sent. */
+  sendmmsg(fd: number, at: number, count: number): number;
   eventfd(): number;
   /** Adds one to an eventfd: wakes the thread polling it. */
   wake(fd: number): void;
@@ -36,9 +55,10 @@ let io: LibcIo | undefined;
 export function libcIo(): LibcIo {
   if (io) return io;
   const lib = koffi.load('libc.so.6');
-  const poll = lib.func('int poll(void *, unsigned long, int)');
-  const recv = lib.func('long recv(int, void *, unsigned long, int)');
-  const send = lib.func('long send(int, const void *, unsigned long, int)');
+  const poll = lib.func('poll', 'int', ['intptr_t', 'unsigned long', 'int']);
+  const recv = lib.func('recv', 'long', ['int', 'intptr_t', 'unsigned long', 'int']);
+  const send = lib.func('send', 'long', ['int', 'intptr_t', 'unsigned long', 'int']);
+  const sendmmsg = lib.func('sendmmsg', 'int', ['int', 'intptr_t', 'unsigned int', 'int']);
   const eventfd = lib.func('int eventfd(unsigned int, int)');
   const write = lib.func('long write(int, const void *, unsigned long)');
   const read = lib.func('long read(int, void *, unsigned long)');
@@ -48,8 +68,9 @@ export function libcIo(): LibcIo {
   const sink = Buffer.alloc(8);
   io = {
     poll: (fds, count, timeoutMs) => poll(fds, count, timeoutMs) as number,
-    recv: (fd, buf, len) => Number(recv(fd, buf, len, MSG_DONTWAIT)),
-    send: (fd, buf, len) => Number(send(fd, buf, len, 0)),
+    recv: (fd, at, len) => recv(fd, at, len, MSG_DONTWAIT) as number,
+    send: (fd, at, len) => send(fd, at, len, 0) as number,
+    sendmmsg: (fd, at, count) => sendmmsg(fd, at, count, 0) as number,
     eventfd: () => eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) as number,
     wake: (fd) => void write(fd, one, 8),
     drain: (fd) => void read(fd, sink, 8),
@@ -57,4 +78,49 @@ export function libcIo(): LibcIo {
     errno: () => koffi.errno(),
   };
   return io;
+}
+
+// struct mmsghdr on 64-bit Linux: msghdr { name 8, namelen 4 + pad 4, iov 8, iovlen 8,
+// control 8, controllen 8, flags 4 + pad 4 } = 56, then msg_len 4 + pad 4 = 64 bytes.
+const MMSG_SIZE = 64;
+const IOV_SIZE = 16;
+const MSG_IOV = 16;
+const MSG_IOVLEN = 24;
+
+/** sendmmsg vectors for up to `capacity` packets on a connected socket (no address per message). */
+export class MessageBatch {
+  private readonly mem: NativeBuffer;
+  private readonly iovBase: number;
+
+  constructor(capacity: number) {
+    this.mem = nativeBuffer(capacity * (MMSG_SIZE + IOV_SIZE));
+    this.mem.buf.fill(0);
+    this.iovBase = capacity * MMSG_SIZE;
+    for (let i = 0; i < capacity; i++) {
+      writeU64(this.mem.buf, i * MMSG_SIZE + MSG_IOV, this.mem.addr + this.iovBase + i * IOV_SIZE);
+      writeU64(this.mem.buf, i * MMSG_SIZE + MSG_IOVLEN, 1);
+    }
+  }
+
+  /** Message i sends `len` bytes at address `at`. */
+  set(i: number, at: number, len: number): void {
+    const off = this.iovBase + i * IOV_SIZE;
+    writeU64(this.mem.buf, off, at);
+    writeU64(this.mem.buf, off + 8, len);
+  }
+
+  /** The address of message i (sendmmsg's vector may start at any message). */
+  at(i: number): number {
+    return this.mem.addr + i * MMSG_SIZE;
+  }
+
+  free(): void {
+    this.mem.free();
+  }
+}
+
+/** Writes a non-negative integer below 2^53 as a little-endian u64 (no BigInt on the hot path). */
+function writeU64(buf: Buffer, off: number, v: number): void {
+  buf.writeUInt32LE(v % 0x100000000, off);
+  buf.writeUInt32LE(Math.floor(v / 0x100000000), off + 4);
 }

@@ -4,7 +4,7 @@
 // on `port`, read synchronously after the main thread writes the eventfd `wakeFd`.
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { libcIo, POLLIN } from './libc-io.js';
+import { libcIo, nativeBuffer, POLLIN, type NativeBuffer } from './libc-io.js';
 import { DataPump } from './pump.js';
 import type { FromPump, ToPump } from './protocol.js';
 
@@ -15,18 +15,21 @@ const post = (m: FromPump): void => parentPort!.postMessage(m);
 const pumps = new Map<number, DataPump>();
 /** pollfd[0] is the eventfd; then one per pump, in `order`. Rebuilt when the set changes. */
 let order: DataPump[] = [];
-let pollfds = Buffer.alloc(8);
+let pollfds: NativeBuffer = nativeBuffer(8);
 let dirty = true;
-const recvBuf = Buffer.allocUnsafe(65536);
+const recvBuf = nativeBuffer(65536);
 let running = true;
 
 function rebuild(): void {
   order = [...pumps.values()];
-  if (pollfds.length < (order.length + 1) * 8) pollfds = Buffer.alloc((order.length + 1) * 16);
+  if (pollfds.buf.length < (order.length + 1) * 8) {
+    pollfds.free();
+    pollfds = nativeBuffer((order.length + 1) * 16);
+  }
   const entry = (i: number, fd: number) => {
-    pollfds.writeInt32LE(fd, i * 8);
-    pollfds.writeInt16LE(POLLIN, i * 8 + 4);
-    pollfds.writeInt16LE(0, i * 8 + 6);
+    pollfds.buf.writeInt32LE(fd, i * 8);
+    pollfds.buf.writeInt16LE(POLLIN, i * 8 + 4);
+    pollfds.buf.writeInt16LE(0, i * 8 + 6);
   };
   entry(0, wakeFd);
   order.forEach((p, i) => entry(i + 1, p.fd));
@@ -36,6 +39,7 @@ function rebuild(): void {
 function remove(p: DataPump): void {
   pumps.delete(p.id);
   io.close(p.fd);
+  p.release();
   dirty = true;
 }
 
@@ -64,17 +68,17 @@ while (running) {
   let wait = 1000;
   const now = performance.now();
   for (const p of order) wait = Math.min(wait, p.deadline - now);
-  const ready = io.poll(pollfds, order.length + 1, Math.max(0, Math.ceil(wait)));
+  const ready = io.poll(pollfds.addr, order.length + 1, Math.max(0, Math.ceil(wait)));
   const t = performance.now();
   if (ready > 0) {
     for (let i = 0; i < order.length; i++) {
-      if (pollfds.readInt16LE((i + 1) * 8 + 6) === 0) continue;
+      if (pollfds.buf.readInt16LE((i + 1) * 8 + 6) === 0) continue;
       const p = order[i];
       if (p.ended) continue;
       p.onReadable(recvBuf, t);
       if (p.ended) remove(p);
     }
-    if (pollfds.readInt16LE(6) !== 0) takeMessages();
+    if (pollfds.buf.readInt16LE(6) !== 0) takeMessages();
   }
   for (const p of order) {
     if (p.ended || t < p.deadline) continue;
