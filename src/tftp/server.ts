@@ -14,8 +14,8 @@ import type dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { openUdpSocket } from '../net/udp.js';
-import { PumpPool } from './offload/pool.js';
-import { OffloadedTransfer } from './offload/offloaded-transfer.js';
+import type { PumpPool } from './offload/pool.js';
+import type { OffloadedTransfer } from './offload/offloaded-transfer.js';
 import { normaliseRequestPath, type ByteSource, type PublishedFiles } from '../files/published.js';
 import type { EmitWireEvent, TransferEvent } from '../sessions/events.js';
 import {
@@ -129,7 +129,13 @@ export class TftpServer {
     this.sock = sock;
     sock.on('message', (msg, rinfo) => this.onRequest(msg, rinfo));
     sock.on('error', (err) => this.log('error', `TFTP socket error: ${err.message}`));
-    if (this.opts.offload !== false) this.pool = PumpPool.create((message) => this.log('error', message));
+    // Loaded only where it can run: the pump threads reach libc through koffi.
+    if (this.opts.offload !== false && process.platform === 'linux') {
+      this.pool = await import('./offload/pool.js').then(
+        ({ PumpPool }) => PumpPool.create((message) => this.log('error', message)),
+        () => undefined,
+      );
+    }
     this.log('info', `TFTP listening on ${this.opts.ifaceAddress}:${this.port} (${this.opts.iface}, MTU ${this.mtu}, blksize up to ${Math.min(65464, this.mtu - 32)}${this.pool ? '' : ', transfers on the main thread'})`);
   }
 
@@ -400,7 +406,10 @@ export class TftpServer {
       drop: (from: string, reason: string) => this.drop(from, reason),
       onEnd: (t: Transfer | OffloadedTransfer) => this.onEnd(t),
     };
-    if (fd !== undefined && direct && this.pool) return new OffloadedTransfer({ ...common, pool: this.pool, fd, pumpSource: direct });
+    if (fd !== undefined && direct && this.pool) {
+      const { OffloadedTransfer } = await import('./offload/offloaded-transfer.js');
+      return new OffloadedTransfer({ ...common, pool: this.pool, fd, pumpSource: direct });
+    }
     return new Transfer({
       ...common,
       sock: sock!,

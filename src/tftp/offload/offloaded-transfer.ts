@@ -9,6 +9,7 @@ import type { Negotiated } from '../options.js';
 import type { TftpCounters } from '../stats.js';
 import { clientErrorFields } from '../end-events.js';
 import type { PumpPool } from './pool.js';
+import { closeFd } from '../../net/sockopt-linux.js';
 import type { FromPump, PumpCounters, PumpSource } from './protocol.js';
 
 export interface OffloadedTransferInit {
@@ -119,7 +120,8 @@ export class OffloadedTransfer {
       if (!this.ended) this.event('progress');
       return;
     }
-    // The pump thread is done with the socket and the file.
+    // The pump thread is done with the socket and the file (an orphaned end: it never closed the socket).
+    if (m.orphaned) closeFd(this.init.fd);
     this.closeStray();
     this.init.source.close().catch(() => undefined);
     if (this.ended) return; // aborted from here: already reported
@@ -145,7 +147,13 @@ export class OffloadedTransfer {
   abort(reason: string): void {
     if (this.ended) return;
     this.ended = true;
-    this.init.pool.abort(this.pumpId);
+    if (this.pumpId) this.init.pool.abort(this.pumpId);
+    else {
+      // Never handed over (the server stopped while it was being set up): nobody else will close these.
+      closeFd(this.init.fd);
+      this.closeStray();
+      this.init.source.close().catch(() => undefined);
+    }
     this.init.counters.transfersAborted++;
     this.event('error', { errorCode: 'aborted', error: reason });
     this.init.onEnd(this);

@@ -3,7 +3,7 @@
 // keeps every transfer on node:dgram (transfer.ts), which works everywhere.
 import { Worker, MessageChannel, type MessagePort } from 'node:worker_threads';
 import { availableParallelism } from 'node:os';
-import type { FromPump, ToPump } from './protocol.js';
+import { zeroCounters, type FromPump, type ToPump } from './protocol.js';
 import { libcIo, type LibcIo } from './libc-io.js';
 
 interface PumpThread {
@@ -61,10 +61,12 @@ export class PumpPool {
       if (thread.dead) return;
       thread.dead = true;
       if (!this.closed) this.onThreadError(`TFTP: a transfer thread stopped (${why}); its transfers failed, new ones use the main thread`);
-      // Its transfers can no longer end by themselves: end them here.
+      // Its transfers can no longer end by themselves: end them here. After a stop we asked for, the
+      // thread closed every socket itself (an fd closed twice could be someone else's by then).
+      const orphaned = !this.closed;
       for (const [id, l] of [...this.listeners]) {
         if (l.thread !== thread) continue;
-        l.on({ t: 'end', id, how: 'io', inData: true, acked: 0, c: { packetsSent: 0, bytesSent: 0, retransmits: 0, ignoredAcks: 0 }, message: `transfer thread stopped: ${why}` });
+        l.on({ t: 'end', id, how: 'io', inData: true, acked: 0, c: zeroCounters(), message: `transfer thread stopped: ${why}`, orphaned });
       }
     };
     worker.on('error', (err) => lost(err.message));
@@ -75,6 +77,11 @@ export class PumpPool {
   /** Hands a transfer to the least busy thread; `on` hears its progress and (exactly once) its end. */
   add(msg: Omit<Extract<ToPump, { t: 'add' }>, 't' | 'id'>, on: Listener): number {
     const live = this.threads.filter((t) => !t.dead);
+    if (live.length === 0) {
+      // Every thread is gone (see spawn): the transfer fails like one whose thread stopped.
+      queueMicrotask(() => on({ t: 'end', id: 0, how: 'io', inData: false, acked: 0, c: zeroCounters(), message: 'no transfer thread is running', orphaned: true }));
+      return 0;
+    }
     const thread = live.reduce((a, b) => (b.load < a.load ? b : a));
     const id = ++this.nextId;
     if (thread.load++ === 0) thread.worker.ref();

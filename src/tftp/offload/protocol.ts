@@ -46,6 +46,8 @@ export type FromPump =
       /** timeout: retries made; io: the error; client-error: the client's code and message. */
       code?: number;
       message?: string;
+      /** Made up by the pool because the thread is gone: the socket is still open and is the receiver's to close. */
+      orphaned?: boolean;
     }
   | { t: 'drop'; id: number; reason: string };
 
