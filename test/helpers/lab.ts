@@ -26,6 +26,13 @@ export interface LabOptions {
   serverWithoutAddress?: boolean;
 }
 
+/** Labs not yet destroyed: removed at process exit too, so a test process that ends without
+ *  running its after() hooks (a crash, an event loop that drained early) leaves no namespace behind. */
+const liveLabs = new Set<Lab>();
+process.on('exit', () => {
+  for (const lab of [...liveLabs]) lab.destroy();
+});
+
 export class Lab {
   readonly id = randomBytes(3).toString('hex');
   readonly serverNs: string | null;
@@ -49,6 +56,7 @@ export class Lab {
 
   static create(opts: LabOptions = {}): Lab {
     const lab = new Lab(opts);
+    liveLabs.add(lab);
     try {
       lab.setUp(opts);
     } catch (err) {
@@ -126,6 +134,7 @@ export class Lab {
 
   /** Removes everything this lab made. Safe to call twice. */
   destroy(): void {
+    liveLabs.delete(this);
     for (const c of this.children) if (c.exitCode === null) c.kill('SIGKILL');
     // Processes started with "ip netns exec" are killed above; kill stragglers in our namespaces.
     for (const ns of [this.clientNs, this.serverNs, ...this.extraNs]) {
