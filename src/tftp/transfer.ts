@@ -19,11 +19,11 @@
 import type dgram from 'node:dgram';
 import type { ByteSource } from '../files/published.js';
 import type { EmitWireEvent, TransferEvent } from '../sessions/events.js';
-import { OP_ACK, OP_DATA, OP_ERROR, ERR_UNDEFINED, ERR_UNKNOWN_TID, TftpPacketError, decodePacket, encodeError, encodeOack } from './packet.js';
+import { OP_ACK, OP_DATA, OP_ERROR, ERR_UNDEFINED, TftpPacketError, decodePacket, encodeError, encodeOack } from './packet.js';
 import type { Negotiated } from './options.js';
 import type { TftpCounters } from './stats.js';
 import { absoluteBlock } from './window.js';
-import { clientErrorFields } from './end-events.js';
+import { answerWrongTids, clientErrorFields, startDetail, tftpTransferEvent } from './transfer-report.js';
 
 /** Minimum bytes read from disk at once (a segment is also at least one window). */
 const MIN_SEGMENT_BYTES = 128 * 1024;
@@ -116,38 +116,17 @@ export class Transfer {
     this.blocksPerSegment = Math.max(this.windowsize, Math.ceil(MIN_SEGMENT_BYTES / this.blksize));
     this.sock.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
     this.sock.on('error', (err) => this.fail('io', `socket error: ${err.message}`, false));
-    init.stray?.on('message', (_msg, rinfo) => this.onStray(rinfo));
-    init.stray?.on('error', () => undefined);
-  }
-
-  /** RFC 1350 section 4: a packet from another TID gets error 5 and does not disturb the transfer. */
-  private onStray(rinfo: dgram.RemoteInfo): void {
-    if (this.state === 'ended') return;
-    this.init.counters.wrongTid++;
-    this.init.stray?.send(encodeError(ERR_UNKNOWN_TID, 'Unknown transfer ID'), rinfo.port, rinfo.address);
+    answerWrongTids(init.stray, init.counters, () => this.state === 'ended');
   }
 
   private event(phase: TransferEvent['phase'], extra: Partial<TransferEvent> = {}): void {
-    this.init.emit({
-      type: 'transfer',
-      at: Date.now(),
-      protocol: 'tftp',
-      phase,
-      id: this.id,
-      clientIp: this.peerAddress,
-      clientPort: this.peerPort,
-      file: this.file,
-      role: this.init.role,
-      size: this.size,
-      bytes: Math.min(this.size, this.acked * this.blksize),
-      ...extra,
-    });
+    this.init.emit(tftpTransferEvent(this.init, this.size, phase, Math.min(this.size, this.acked * this.blksize), extra));
   }
 
   start(): void {
     const n = this.init.negotiated;
     this.init.counters.transfersStarted++;
-    this.event('start', { bytes: 0, detail: `blksize=${this.blksize} windowsize=${this.windowsize} timeout=${this.timeoutMs}ms${n.oack.length ? ' oack=' + n.oack.map(([k, v]) => `${k}:${v}`).join(',') : ''}` });
+    this.event('start', { bytes: 0, detail: startDetail(this.init.negotiated, this.timeoutMs) });
     this.lastSendAt = Date.now();
     this.timer = setTimeout(this.onTimer, this.timeoutMs);
     if (n.oack.length) {

@@ -4,10 +4,10 @@
 import type dgram from 'node:dgram';
 import type { ByteSource } from '../../files/published.js';
 import type { EmitWireEvent, TransferEvent } from '../../sessions/events.js';
-import { ERR_UNKNOWN_TID, encodeError, encodeOack } from '../packet.js';
+import { encodeOack } from '../packet.js';
 import type { Negotiated } from '../options.js';
 import type { TftpCounters } from '../stats.js';
-import { clientErrorFields } from '../end-events.js';
+import { answerWrongTids, clientErrorFields, startDetail, tftpTransferEvent } from '../transfer-report.js';
 import type { PumpPool } from './pool.js';
 import { closeFd } from '../../net/sockopt-linux.js';
 import type { FromPump, PumpCounters, PumpSource } from './protocol.js';
@@ -56,39 +56,18 @@ export class OffloadedTransfer {
     this.size = init.source.size;
     this.blksize = init.negotiated.blksize;
     this.timeoutMs = init.negotiated.timeoutMs ?? init.timeoutMs;
-    init.stray?.on('message', (_msg, rinfo) => this.onStray(rinfo));
-    init.stray?.on('error', () => undefined);
-  }
-
-  /** RFC 1350 section 4: a packet from another TID gets error 5 and does not disturb the transfer. */
-  private onStray(rinfo: dgram.RemoteInfo): void {
-    if (this.ended) return;
-    this.init.counters.wrongTid++;
-    this.init.stray?.send(encodeError(ERR_UNKNOWN_TID, 'Unknown transfer ID'), rinfo.port, rinfo.address);
+    answerWrongTids(init.stray, init.counters, () => this.ended);
   }
 
   private event(phase: TransferEvent['phase'], extra: Partial<TransferEvent> = {}): void {
-    this.init.emit({
-      type: 'transfer',
-      at: Date.now(),
-      protocol: 'tftp',
-      phase,
-      id: this.id,
-      clientIp: this.peerAddress,
-      clientPort: this.peerPort,
-      file: this.file,
-      role: this.init.role,
-      size: this.size,
-      bytes: Math.min(this.size, this.acked * this.blksize),
-      ...extra,
-    });
+    this.init.emit(tftpTransferEvent(this.init, this.size, phase, Math.min(this.size, this.acked * this.blksize), extra));
   }
 
   start(): void {
     const n = this.init.negotiated;
     this.init.counters.transfersStarted++;
     this.init.counters.transfersOffloaded++;
-    this.event('start', { bytes: 0, detail: `blksize=${this.blksize} windowsize=${n.windowsize} timeout=${this.timeoutMs}ms${n.oack.length ? ' oack=' + n.oack.map(([k, v]) => `${k}:${v}`).join(',') : ''}` });
+    this.event('start', { bytes: 0, detail: startDetail(this.init.negotiated, this.timeoutMs) });
     this.pumpId = this.init.pool.add(
       {
         fd: this.init.fd,
