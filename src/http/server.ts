@@ -9,6 +9,11 @@ import type { EmitWireEvent, TransferEvent } from '../sessions/events.js';
 import { parseRange } from './range.js';
 import { TransferReporter } from './transfer-reporter.js';
 import { sendBody } from './body.js';
+import type { SendfilePool } from './sendfile/pool.js';
+import type { sendBodyWithSendfile } from './sendfile/send-body.js';
+
+/** Smaller bodies (scripts, menus) are copied: handing them to a thread costs more than it saves. */
+const THREAD_BODY_MIN_BYTES = 64 * 1024;
 
 export interface HttpFileServerOptions {
   /** The NIC's IPv4 address. Wildcards are refused: PXE Kit never listens on every interface. */
@@ -25,6 +30,11 @@ export interface HttpFileServerOptions {
   idleTimeoutMs?: number;
   /** Interval between 'progress' events of one transfer. Default 250 ms. */
   progressIntervalMs?: number;
+  /**
+   * Send file bodies with sendfile(2) on I/O threads (Linux; default true). false copies
+   * every body through the main thread, as other OSes do (tests run both paths).
+   */
+  offload?: boolean;
 }
 
 const WILDCARDS = new Set(['', '0.0.0.0', '::', '[::]', '::0']);
@@ -32,6 +42,9 @@ const WILDCARDS = new Set(['', '0.0.0.0', '::', '[::]', '::0']);
 export class HttpFileServer {
   private readonly opts: Required<Omit<HttpFileServerOptions, 'macForIp'>> & Pick<HttpFileServerOptions, 'macForIp'>;
   private server: Server | undefined;
+  /** The sending threads and the module that drives them (loaded only on Linux). */
+  private sendfile: { pool: SendfilePool; send: typeof sendBodyWithSendfile } | undefined;
+  private readonly counters = { bodies: 0, bodiesBySendfile: 0, bodiesOnThreads: 0 };
   private readonly runId = randomBytes(3).toString('hex');
   private counter = 0;
   private active = 0;
@@ -55,6 +68,7 @@ export class HttpFileServer {
       maxConnections: 256,
       idleTimeoutMs: 30_000,
       progressIntervalMs: 250,
+      offload: true,
       ...opts,
     };
   }
@@ -66,6 +80,14 @@ export class HttpFileServer {
   }
   get address(): string {
     return this.opts.address;
+  }
+
+  /**
+   * Response bodies sent; how many went by sendfile rather than copied; how many of those
+   * needed a sending thread (more than the socket took at once).
+   */
+  stats(): { bodies: number; bodiesBySendfile: number; bodiesOnThreads: number } {
+    return { ...this.counters };
   }
 
   async start(): Promise<{ address: string; port: number }> {
@@ -116,6 +138,16 @@ export class HttpFileServer {
     });
     server.on('error', (err) => this.log('error', `HTTP server error: ${err.message}`));
     this.server = server;
+    // Loaded only where it can run: the sending threads reach libc through koffi.
+    if (this.opts.offload && process.platform === 'linux') {
+      this.sendfile = await Promise.all([import('./sendfile/pool.js'), import('./sendfile/send-body.js')]).then(
+        ([{ createSendfilePool }, { sendBodyWithSendfile }]) => {
+          const pool = createSendfilePool((message) => this.log('error', message));
+          return pool && { pool, send: sendBodyWithSendfile };
+        },
+        () => undefined,
+      );
+    }
     return { address: this.opts.address, port: this.port };
   }
 
@@ -127,6 +159,9 @@ export class HttpFileServer {
       server.close(() => resolve());
       server.closeAllConnections();
     });
+    // The threads let go of every socket and file before the files are closed.
+    await this.sendfile?.pool.close();
+    this.sendfile = undefined;
     for (const [file, e] of [...this.openSources]) {
       clearTimeout(e.idle);
       this.openSources.delete(file);
@@ -276,17 +311,19 @@ export class HttpFileServer {
     });
     res.writeHead(status, headers);
     const socket = req.socket;
-    // Many clients at once (a classroom booting) share the disk and the link: smaller
-    // chunks then keep memory bounded (depth × chunk per transfer) without losing speed.
     this.active++;
+    this.counters.bodies++;
     try {
-      const result = await sendBody(source, res, start, end, {
+      let result = await this.sendWithSendfile(res, source, start, length, reporter);
+      // Many clients at once (a classroom booting) share the disk and the link: smaller
+      // chunks then keep memory bounded (depth × chunk per transfer) without losing speed.
+      result ??= await sendBody(source, res, start, end, {
         chunkSize: this.active > 8 ? 512 * 1024 : 2 * 1024 * 1024,
         depth: 3,
         onBytes: (n) => reporter.add(n),
       });
       if (result === 'done') reporter.done();
-      else if (this.timedOut.has(socket)) {
+      else if (result === 'timeout' || this.timedOut.has(socket)) {
         reporter.fail('timeout', `the client stopped reading; connection closed after ${this.opts.idleTimeoutMs / 1000} s idle`);
       } else reporter.fail('aborted', 'the client closed the connection before the end of the file');
     } catch (err) {
@@ -296,6 +333,21 @@ export class HttpFileServer {
     } finally {
       this.active--;
     }
+  }
+
+  /** A file-backed body sent with sendfile, or undefined when it must be copied through user space. */
+  private async sendWithSendfile(res: ServerResponse, source: ByteSource, start: number, length: number, reporter: TransferReporter) {
+    const threads = this.sendfile;
+    if (!threads?.pool.usable || length < THREAD_BODY_MIN_BYTES) return undefined;
+    const direct = source.directRead?.();
+    if (!direct || !('fd' in direct)) return undefined;
+    const result = await threads.send(threads.pool, res, direct.fd, direct.base + start, length, {
+      idleTimeoutMs: this.opts.idleTimeoutMs,
+      onBytes: (n) => reporter.add(n),
+      onHandOver: () => this.counters.bodiesOnThreads++,
+    });
+    if (result) this.counters.bodiesBySendfile++;
+    return result;
   }
 
   private nextId(): string {

@@ -132,7 +132,7 @@ export class TftpServer {
     // Loaded only where it can run: the pump threads reach libc through koffi.
     if (this.opts.offload !== false && process.platform === 'linux') {
       this.pool = await import('./offload/pool.js').then(
-        ({ PumpPool }) => PumpPool.create((message) => this.log('error', message)),
+        ({ createPumpPool }) => createPumpPool((message) => this.log('error', message)),
         () => undefined,
       );
     }

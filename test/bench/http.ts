@@ -156,6 +156,8 @@ export async function benchHttp(opts: HttpBenchOptions = {}): Promise<HttpBenchR
     log(`  range reads (${RANGE_READS} x ${RANGE_BYTES / 1024} KiB at random offsets, one connection): PXE Kit ${rangeReadsPerSec.pxekit.toFixed(0)}/s, nginx ${rangeReadsPerSec.nginx.toFixed(0)}/s`);
     const ratio = { single: ours.single / theirs.single, parallel: ours.parallel / theirs.parallel, range: rangeReadsPerSec.pxekit / rangeReadsPerSec.nginx };
     for (const r of rows) log(`  ${r.server.padEnd(7)} ${r.mode === 'single' ? '1 client  ' : `${parallel} clients`}  ${r.mibPerSec.toFixed(0).padStart(6)} MiB/s`);
+    const st = server.stats();
+    log(`  PXE Kit bodies: ${st.bodies}, by sendfile ${st.bodiesBySendfile}, of which finished on a sending thread ${st.bodiesOnThreads}`);
     log(`  ratio PXE Kit/nginx: 1 client ${ratio.single.toFixed(2)}, ${parallel} clients ${ratio.parallel.toFixed(2)}, range reads ${ratio.range.toFixed(2)}`);
     return { sizeMiB, parallel, rows, ratio, rangeReadsPerSec };
   } finally {

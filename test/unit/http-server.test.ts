@@ -3,7 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { HttpFileServer } from '../../src/http/server.js';
-import { PublishedFiles, bufferFile } from '../../src/files/published.js';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PublishedFiles, bufferFile, diskFile } from '../../src/files/published.js';
 import type { TransferEvent, WireEvent } from '../../src/sessions/events.js';
 
 function setup(extra: Partial<ConstructorParameters<typeof HttpFileServer>[0]> = {}) {
@@ -48,28 +51,50 @@ test('progress events are throttled, monotonic, and end with done at the full si
   assert.ok(new Set(t.map((e) => e.id)).size === 1);
 });
 
-test('stop() ends transfers in progress: the client sees a cut body and the event says aborted', async () => {
-  const s = setup();
-  s.files.add(bufferFile('big', Buffer.alloc(64 * 1024 * 1024), 'test'));
-  await s.server.start();
-  const got = await new Promise<{ bytes: number; error?: string }>((resolve) => {
-    const req = request({ host: '127.0.0.1', port: s.server.port, path: '/big' }, (res) => {
-      let bytes = 0;
-      res.once('data', () => void s.server.stop()); // the first bytes arrived: pull the plug
-      res.on('data', (c: Buffer) => (bytes += c.length));
-      res.on('error', (e) => resolve({ bytes, error: e.message }));
-      res.on('end', () => resolve({ bytes }));
-      res.on('close', () => resolve({ bytes, error: 'closed' }));
-    });
-    req.on('error', (e) => resolve({ bytes: 0, error: e.message }));
-    req.end();
+for (const kind of ['in memory (copied)', 'on disk (sendfile thread)'] as const) {
+  test(`stop() ends transfers in progress, file ${kind}: the client sees a cut body, the event says aborted, no fd is left open`, async () => {
+    const s = setup();
+    const size = 64 * 1024 * 1024;
+    const dir = mkdtempSync(join(tmpdir(), 'pxk-http-unit-'));
+    if (kind === 'in memory (copied)') s.files.add(bufferFile('big', Buffer.alloc(size), 'test'));
+    else {
+      writeFileSync(join(dir, 'big'), Buffer.alloc(size));
+      s.files.add(diskFile('big', join(dir, 'big'), 'test'));
+    }
+    const fdsBefore = readdirSync('/proc/self/fd').length;
+    await s.server.start();
+    try {
+      const got = await new Promise<{ bytes: number; error?: string }>((resolve) => {
+        const req = request({ host: '127.0.0.1', port: s.server.port, path: '/big' }, (res) => {
+          let bytes = 0;
+          res.once('data', () => {
+            // The first bytes arrived: stop reading (the rest waits on the server side), then pull the plug.
+            res.pause();
+            setTimeout(() => void s.server.stop().then(() => res.resume()), 50);
+          });
+          res.on('data', (c: Buffer) => (bytes += c.length));
+          res.on('error', (e) => resolve({ bytes, error: e.message }));
+          res.on('end', () => resolve({ bytes }));
+          res.on('close', () => resolve({ bytes, error: 'closed' }));
+        });
+        req.on('error', (e) => resolve({ bytes: 0, error: e.message }));
+        req.end();
+      });
+      assert.ok(got.bytes < size, 'the body was cut');
+      // The event is emitted once the send loop notices the close.
+      for (let i = 0; i < 200 && !s.transfers().some((e) => e.phase === 'error'); i++) await new Promise((r) => setTimeout(r, 10));
+      const err = s.transfers().find((e) => e.phase === 'error');
+      assert.equal(err?.errorCode, 'aborted');
+      if (kind === 'on disk (sendfile thread)') assert.equal(s.server.stats().bodiesOnThreads, 1, 'the body was on a sending thread when the server stopped');
+      // The server's socket, the thread's dup of the connection and the file are all closed.
+      for (let i = 0; i < 100 && readdirSync('/proc/self/fd').length > fdsBefore; i++) await new Promise((r) => setTimeout(r, 10));
+      assert.equal(readdirSync('/proc/self/fd').length, fdsBefore, 'no fd left open');
+    } finally {
+      await s.server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
-  assert.ok(got.bytes < 64 * 1024 * 1024, 'the body was cut');
-  // The event is emitted once the send loop notices the close.
-  for (let i = 0; i < 200 && !s.transfers().some((e) => e.phase === 'error'); i++) await new Promise((r) => setTimeout(r, 10));
-  const err = s.transfers().find((e) => e.phase === 'error');
-  assert.equal(err?.errorCode, 'aborted');
-});
+}
 
 test('dynamic files are served, and HEAD does not open the source', async () => {
   const s = setup();

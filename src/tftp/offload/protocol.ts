@@ -14,23 +14,19 @@ export interface PumpCounters {
   ignoredAcks: number;
 }
 
-export type ToPump =
-  | {
-      t: 'add';
-      id: number;
-      /** The transfer's socket (its TID), connect()ed to the client; the pump closes it. */
-      fd: number;
-      source: PumpSource;
-      size: number;
-      blksize: number;
-      windowsize: number;
-      timeoutMs: number;
-      retries: number;
-      /** The OACK to send first and wait on ACK 0 for, or null to start with DATA 1. */
-      oack: Uint8Array | null;
-    }
-  | { t: 'abort'; id: number }
-  | { t: 'stop' };
+/** A transfer handed to a pump (the pool adds its id). */
+export interface PumpJob {
+  /** The transfer's socket (its TID), connect()ed to the client; the pump closes it. */
+  fd: number;
+  source: PumpSource;
+  size: number;
+  blksize: number;
+  windowsize: number;
+  timeoutMs: number;
+  retries: number;
+  /** The OACK to send first and wait on ACK 0 for, or null to start with DATA 1. */
+  oack: Uint8Array | null;
+}
 
 export type FromPump =
   | { t: 'progress'; id: number; acked: number; c: PumpCounters }

@@ -6,10 +6,11 @@
 // transfers), and every packet is one libc call.
 import { readSync } from 'node:fs';
 import { OP_ACK, OP_DATA, OP_ERROR, ERR_UNDEFINED, TftpPacketError, decodePacket, encodeError } from '../packet.js';
-import type { LibcIo, NativeBuffer } from './libc-io.js';
-import { EAGAIN, EINTR, MessageBatch, nativeBuffer } from './libc-io.js';
+import type { LibcIo, NativeBuffer } from '../../net/libc-io.js';
+import { EAGAIN, EINTR, MessageBatch, nativeBuffer } from '../../net/libc-io.js';
+import type { IoJob } from '../../net/io-loop.js';
 import { absoluteBlock } from '../window.js';
-import type { FromPump, PumpCounters, PumpSource, ToPump } from './protocol.js';
+import type { FromPump, PumpCounters, PumpJob, PumpSource } from './protocol.js';
 import { zeroCounters } from './protocol.js';
 
 /** Minimum bytes read from disk at once (a segment is also at least one window). */
@@ -17,9 +18,7 @@ const MIN_SEGMENT_BYTES = 128 * 1024;
 const PROGRESS_MS = 250;
 const ECONNREFUSED = 111;
 
-type AddMessage = Extract<ToPump, { t: 'add' }>;
-
-export class DataPump {
+export class DataPump implements IoJob {
   readonly id: number;
   readonly fd: number;
   private readonly size: number;
@@ -50,9 +49,11 @@ export class DataPump {
   private c: PumpCounters = zeroCounters();
 
   constructor(
-    m: AddMessage,
+    m: PumpJob & { id: number },
     private readonly io: LibcIo,
     private readonly post: (msg: FromPump) => void,
+    /** Where packets are received (shared by the thread's pumps). */
+    private readonly recvBuf: NativeBuffer,
   ) {
     this.id = m.id;
     this.fd = m.fd;
@@ -90,9 +91,9 @@ export class DataPump {
   }
 
   /** The socket is readable: take one packet (poll says again if more are waiting). */
-  onReadable(into: NativeBuffer, now: number): void {
-    const buf = into.buf;
-    const n = this.io.recv(this.fd, into.addr, buf.length);
+  onReady(_revents: number, now: number): void {
+    const buf = this.recvBuf.buf;
+    const n = this.io.recv(this.fd, this.recvBuf.addr, buf.length);
     if (n < 0) {
       const errno = this.io.errno();
       if (errno === EAGAIN || errno === EINTR) return;

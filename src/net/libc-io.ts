@@ -1,11 +1,13 @@
-// The few libc calls the TFTP data pump makes itself (Linux, through koffi): poll,
-// recv, send and an eventfd to wake it. Each is one syscall with no allocation and
-// no event-loop turn, which is the point: node:dgram costs about as much again as
-// the kernel per packet (docs/performance.md), and lockstep TFTP is one packet per
-// round trip.
+// The few libc calls the I/O threads make themselves (Linux, through koffi): poll,
+// recv, send, sendmmsg and sendfile, and an eventfd to wake a thread. Each is one
+// syscall with no allocation and no event-loop turn, which is the point: node:dgram
+// costs about as much again as the kernel per packet (docs/performance.md), lockstep
+// TFTP is one packet per round trip, and Node has no sendfile (an HTTP body would be
+// copied through user space twice).
 import koffi from 'koffi';
 
 export const POLLIN = 0x1;
+export const POLLOUT = 0x4;
 export const POLLERR = 0x8;
 export const POLLHUP = 0x10;
 export const POLLNVAL = 0x20;
@@ -14,6 +16,12 @@ const EFD_CLOEXEC = 0o2000000;
 const EFD_NONBLOCK = 0o4000;
 export const EAGAIN = 11;
 export const EINTR = 4;
+export const EPIPE = 32;
+export const ECONNRESET = 104;
+const F_DUPFD_CLOEXEC = 1030;
+const SHUT_RDWR = 2;
+const IPPROTO_TCP = 6;
+const TCP_CORK = 3;
 
 /**
  * Memory outside the JS heap that never moves: the hot calls take its address as a plain
@@ -41,6 +49,22 @@ export interface LibcIo {
   send(fd: number, at: number, len: number): number;
   /** sendmmsg of `count` prepared messages (MessageBatch.at); resolves to how many were sent. */
   sendmmsg(fd: number, at: number, count: number): number;
+  /**
+   * sendfile(2): up to `count` bytes of file `inFd` from the offset stored (as a u64) at
+   * address `offsetAt` to socket `outFd`; the kernel advances the stored offset, not the
+   * file's position, so one fd can serve many transfers at once.
+   */
+  sendfile(outFd: number, inFd: number, offsetAt: number, count: number): number;
+  /** A second fd for the same open socket or file (close-on-exec), or -1. */
+  dup(fd: number): number;
+  /** Ends a connection both ways, whoever else still holds an fd for it. */
+  shutdown(fd: number): number;
+  /**
+   * TCP_CORK: while on, the kernel holds partial segments back, so a response head written
+   * by Node and the first body bytes from sendfile leave in the same segments (one wake-up
+   * of the client instead of two); turning it off sends what is held.
+   */
+  cork(fd: number, on: boolean): number;
   eventfd(): number;
   /** Adds one to an eventfd: wakes the thread polling it. */
   wake(fd: number): void;
@@ -59,6 +83,14 @@ export function libcIo(): LibcIo {
   const recv = lib.func('recv', 'long', ['int', 'intptr_t', 'unsigned long', 'int']);
   const send = lib.func('send', 'long', ['int', 'intptr_t', 'unsigned long', 'int']);
   const sendmmsg = lib.func('sendmmsg', 'int', ['int', 'intptr_t', 'unsigned int', 'int']);
+  const sendfile = lib.func('sendfile', 'long', ['int', 'int', 'intptr_t', 'unsigned long']);
+  const fcntl = lib.func('int fcntl(int, int, ...)');
+  const shutdown = lib.func('int shutdown(int, int)');
+  const setsockopt = lib.func('setsockopt', 'int', ['int', 'int', 'int', 'intptr_t', 'uint32_t']);
+  const intOne = nativeBuffer(4);
+  intOne.buf.writeInt32LE(1);
+  const intZero = nativeBuffer(4);
+  intZero.buf.writeInt32LE(0);
   const eventfd = lib.func('int eventfd(unsigned int, int)');
   const write = lib.func('long write(int, const void *, unsigned long)');
   const read = lib.func('long read(int, void *, unsigned long)');
@@ -71,6 +103,10 @@ export function libcIo(): LibcIo {
     recv: (fd, at, len) => recv(fd, at, len, MSG_DONTWAIT) as number,
     send: (fd, at, len) => send(fd, at, len, 0) as number,
     sendmmsg: (fd, at, count) => sendmmsg(fd, at, count, 0) as number,
+    sendfile: (outFd, inFd, offsetAt, count) => sendfile(outFd, inFd, offsetAt, count) as number,
+    dup: (fd) => fcntl(fd, F_DUPFD_CLOEXEC, 'int', 0) as number,
+    shutdown: (fd) => shutdown(fd, SHUT_RDWR) as number,
+    cork: (fd, on) => setsockopt(fd, IPPROTO_TCP, TCP_CORK, on ? intOne.addr : intZero.addr, 4) as number,
     eventfd: () => eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK) as number,
     wake: (fd) => void write(fd, one, 8),
     drain: (fd) => void read(fd, sink, 8),
@@ -120,7 +156,7 @@ export class MessageBatch {
 }
 
 /** Writes a non-negative integer below 2^53 as a little-endian u64 (no BigInt on the hot path). */
-function writeU64(buf: Buffer, off: number, v: number): void {
+export function writeU64(buf: Buffer, off: number, v: number): void {
   buf.writeUInt32LE(v % 0x100000000, off);
   buf.writeUInt32LE(Math.floor(v / 0x100000000), off + 4);
 }
