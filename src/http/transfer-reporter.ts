@@ -1,46 +1,48 @@
 // One transfer's events: start, progress at most every `intervalMs` (a 1 GiB image in
 // 256 KiB chunks would otherwise flood the session view with 4000 events), then done or error.
+// Progress is reported as bytes move (no timer: a Range read of 256 KiB would pay for
+// arming and clearing one, and a stalled transfer has no progress to report).
 import type { EmitWireEvent, TransferEvent } from '../sessions/events.js';
 
 export class TransferReporter {
   private bytes = 0;
   private lastReported = 0;
-  private timer: NodeJS.Timeout | undefined;
+  private lastReportAt: number;
   private finished = false;
 
   constructor(
     private readonly emit: EmitWireEvent,
-    intervalMs: number,
+    private readonly intervalMs: number,
     private readonly base: TransferEvent,
   ) {
-    this.send('start');
-    this.timer = setInterval(() => {
-      if (this.bytes !== this.lastReported) this.send('progress');
-    }, intervalMs);
-    this.timer.unref();
+    this.lastReportAt = Date.now();
+    this.send('start', this.lastReportAt);
   }
 
   add(n: number): void {
     this.bytes += n;
+    if (this.finished || this.bytes === this.lastReported) return;
+    const now = Date.now();
+    if (now - this.lastReportAt >= this.intervalMs) this.send('progress', now);
   }
 
   done(): void {
-    if (this.finish()) this.send('done');
+    if (this.finish()) this.send('done', Date.now());
   }
 
   fail(code: NonNullable<TransferEvent['errorCode']>, message: string): void {
-    if (this.finish()) this.send('error', { errorCode: code, error: message });
+    if (this.finish()) this.send('error', Date.now(), { errorCode: code, error: message });
   }
 
   private finish(): boolean {
     if (this.finished) return false;
     this.finished = true;
-    clearInterval(this.timer);
     return true;
   }
 
-  private send(phase: TransferEvent['phase'], extra: Partial<TransferEvent> = {}): void {
+  private send(phase: TransferEvent['phase'], at: number, extra: Partial<TransferEvent> = {}): void {
     this.lastReported = this.bytes;
-    this.emit({ ...this.base, at: Date.now(), phase, bytes: this.bytes, ...extra });
+    this.lastReportAt = at;
+    this.emit({ ...this.base, at, phase, bytes: this.bytes, ...extra });
   }
 }

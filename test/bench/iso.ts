@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { Lab, requireRoot } from '../helpers/lab.js';
 import { buildIso } from '../helpers/iso-build.js';
 import { median, writeRandomFile } from './common.js';
-import { RANGE_READS, fetchOnce, fetchRanges, freePort } from './curl-client.js';
+import { RANGE_READS, fetchOnce, fetchRanges, freePort, warmUpRanges } from './curl-client.js';
 import { HttpFileServer } from '../../src/http/server.js';
 import { PublishedFiles, diskFile } from '../../src/files/published.js';
 import { publishTreeImage } from '../../src/images/publish-iso.js';
@@ -98,8 +98,9 @@ export async function benchIso(opts: IsoBenchOptions = {}): Promise<{ summary: s
       disk: `http://${lab.serverIp}:${server.port}/disk/big.bin`,
       nginx: `http://${lab.serverIp}:${nginxPort}/big.bin`,
     };
-    log(`iso bench: ${sizeMiB} MiB, 1 client and ${parallel} at once, ${RANGE_READS} random range reads; median of ${rounds} rounds, sources alternating (load average ${loadavg()[0].toFixed(1)})`);
+    log(`iso bench: ${sizeMiB} MiB, 1 client and ${parallel} at once, ${RANGE_READS} random range reads (after 3,000 untimed); median of ${rounds} rounds, sources alternating (load average ${loadavg()[0].toFixed(1)})`);
     for (const s of SOURCES) await fetchOnce(lab, url[s], size); // warm-up: page cache, JIT
+    for (const s of SOURCES) await warmUpRanges(lab, url[s], size);
     const single: Record<Source, number[]> = { iso: [], disk: [], nginx: [] };
     const multi: Record<Source, number[]> = { iso: [], disk: [], nginx: [] };
     const ranges: Record<Source, number[]> = { iso: [], disk: [], nginx: [] };
