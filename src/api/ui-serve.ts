@@ -12,6 +12,7 @@ import { Controller } from './controller.js';
 import { ApiServer, generateToken } from './ws-server.js';
 import { defaultRendererDir } from './static-files.js';
 import { isWellFormedToken } from './validate.js';
+import { LineWriter } from '../cli/line-writer.js';
 
 const UI_OPTIONS = {
   ui: { type: 'boolean', default: false },
@@ -92,11 +93,13 @@ export async function serveUi(argv: string[]): Promise<number> {
     },
   });
   const server = new ApiServer({ controller, token, port: uiPort, rendererDir: v['renderer-dir'] ?? defaultRendererDir(), extraOrigins: [...v['ui-allow-origin']] });
+  // Written once per turn of the event loop (a DHCP flood is an event per packet).
+  const out = new LineWriter();
   controller.on('event', (ev) => {
-    if (v.json) process.stdout.write(JSON.stringify(ev) + '\n');
+    if (v.json) out.line(JSON.stringify(ev));
     else if (ev.type !== 'library' && ev.type !== 'assignments' && ev.type !== 'menu') {
       const line = formatEvent(ev, { verbose: v.verbose });
-      if (line) process.stdout.write(line + '\n');
+      if (line) out.line(line);
     }
   });
 
@@ -111,15 +114,17 @@ export async function serveUi(argv: string[]): Promise<number> {
       .close()
       .catch(() => undefined)
       .then(() => server.close())
-      .then(() => finished(code));
+      .then(() => {
+        out.flush();
+        finished(code);
+      });
   };
   process.on('SIGINT', () => shutdown('interrupted'));
   process.on('SIGTERM', () => shutdown('terminated'));
   controller.on('shutdown', () => shutdown('shutdown requested over the API'));
 
   await server.start();
-  if (v.json) process.stdout.write(JSON.stringify({ type: 'ui', at: Date.now(), url: server.url, wsUrl: server.wsUrl, port: server.port }) + '\n');
-  else process.stdout.write(`PXE Kit UI: ${server.url}\n`);
+  out.line(v.json ? JSON.stringify({ type: 'ui', at: Date.now(), url: server.url, wsUrl: server.wsUrl, port: server.port }) : `PXE Kit UI: ${server.url}`);
 
   if (v['exit-with-parent']) watchParent(server, v['token-stdin'] ?? false, shutdown);
 

@@ -55,8 +55,15 @@ function oackPairs(detail: string | undefined): [string, string][] {
   });
 }
 
+/** A DHCP message as tapped: its IPv4/UDP packet is built only if a pcapng is asked for. */
+interface TappedDhcp {
+  at: number;
+  tap: DhcpTapRecord;
+}
+type Stored = PcapPacket | TappedDhcp;
+
 export class EvidenceRecorder {
-  private readonly packets: PcapPacket[] = [];
+  private readonly packets: Stored[] = [];
   private dropped = 0;
   private readonly transfers = new Map<string, TransferRecord>();
   private readonly tcp = new Map<string, { c: number; s: number }>();
@@ -67,7 +74,7 @@ export class EvidenceRecorder {
   }
 
   /** Once full, the array is a ring: the newest packet overwrites the oldest (shift() would copy 50 000 slots per packet). */
-  private push(p: PcapPacket): void {
+  private push(p: Stored): void {
     if (this.packets.length < this.max) {
       this.packets.push(p);
       return;
@@ -78,8 +85,8 @@ export class EvidenceRecorder {
 
   /** DhcpServerOptions.tap. */
   tapDhcp = (rec: DhcpTapRecord): void => {
-    const rebuilt = rec.direction === 'in' ? 'DHCP payload as received; IPv4/UDP headers rebuilt by PXE Kit' : 'DHCP payload as sent; IPv4/UDP headers rebuilt by PXE Kit';
-    this.push({ at: rec.at, data: udpPacket(rec.src, rec.dst, rec.payload), comment: rebuilt });
+    // The payload is the message's own buffer (a fresh one per datagram, never reused).
+    this.push({ at: rec.at, tap: rec });
   };
 
   record(ev: WireEvent): void {
@@ -176,7 +183,16 @@ export class EvidenceRecorder {
 
   pcapng(): Buffer {
     const oldest = this.packets.length < this.max ? 0 : this.dropped % this.max;
-    const sorted = this.packets.slice(oldest).concat(this.packets.slice(0, oldest)).sort((a, b) => a.at - b.at);
+    const sorted = this.packets
+      .slice(oldest)
+      .concat(this.packets.slice(0, oldest))
+      .sort((a, b) => a.at - b.at)
+      .map((p) => ('tap' in p ? dhcpPacket(p.tap) : p));
     return pcapngFile(sorted, { name: this.opts.iface, description: `PXE Kit on ${this.opts.iface} (${this.opts.serverIp}): DHCP payloads as seen; TFTP/HTTP records synthesized from events` });
   }
+}
+
+function dhcpPacket(rec: DhcpTapRecord): PcapPacket {
+  const comment = rec.direction === 'in' ? 'DHCP payload as received; IPv4/UDP headers rebuilt by PXE Kit' : 'DHCP payload as sent; IPv4/UDP headers rebuilt by PXE Kit';
+  return { at: rec.at, data: udpPacket(rec.src, rec.dst, rec.payload), comment };
 }
