@@ -138,9 +138,16 @@ export async function publishOpened(files: PublishedFiles, opened: OpenedImage, 
       return tree.openFile(e.path);
     },
   });
+  // One PublishedFile per entry, made on first request: the HTTP server shares an open
+  // source between the requests for the same file object (iPXE's sanboot reads one file in
+  // thousands of Range requests), so a new object per lookup meant an open per request.
+  const made = new Map<TreeEntry, PublishedFile>();
   files.addDynamic(prefix, (rest) => {
     const e = index.get(rest.toLowerCase());
-    return e ? fileFor(e) : undefined;
+    if (!e) return undefined;
+    let f = made.get(e);
+    if (!f) made.set(e, (f = fileFor(e)));
+    return f;
   });
 
   const added: string[] = [];
