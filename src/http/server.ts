@@ -8,6 +8,7 @@ import type { PublishedFiles, PublishedFile, ByteSource } from '../files/publish
 import type { EmitWireEvent, TransferEvent } from '../sessions/events.js';
 import { parseRange } from './range.js';
 import { TransferReporter } from './transfer-reporter.js';
+import { SharedSources } from '../files/shared-sources.js';
 import { sendBody } from './body.js';
 import type { SendfilePool } from './sendfile/pool.js';
 import type { sendBodyWithSendfile } from './sendfile/send-body.js';
@@ -49,13 +50,8 @@ export class HttpFileServer {
   private counter = 0;
   private active = 0;
   private readonly timedOut = new WeakSet<Socket>();
-  /**
-   * Open sources shared by the requests for one file, closed 2 s after the last one ends.
-   * iPXE's sanboot reads an ISO in thousands of small Range requests: opening, stat-ing and
-   * closing the file for each (three thread-pool round trips) halved the request rate
-   * against nginx. Keyed by the PublishedFile object: a republished file is a new entry.
-   */
-  private readonly openSources = new Map<PublishedFile, { source: Promise<ByteSource>; users: number; idle?: NodeJS.Timeout }>();
+  /** Requests for one file share its open source (a sanboot reads an ISO in thousands of Range requests). */
+  private readonly sources = new SharedSources();
 
   constructor(opts: HttpFileServerOptions) {
     if (WILDCARDS.has(opts.address.trim())) {
@@ -162,44 +158,7 @@ export class HttpFileServer {
     // The threads let go of every socket and file before the files are closed.
     await this.sendfile?.pool.close();
     this.sendfile = undefined;
-    for (const [file, e] of [...this.openSources]) {
-      clearTimeout(e.idle);
-      this.openSources.delete(file);
-      void e.source.then((s) => s.close()).catch(() => undefined);
-    }
-  }
-
-  private async acquire(file: PublishedFile): Promise<{ source: ByteSource; release: () => void }> {
-    let e = this.openSources.get(file);
-    if (!e) {
-      e = { source: file.open(), users: 0 };
-      this.openSources.set(file, e);
-      const entry = e;
-      // A failed open is not cached.
-      e.source.catch(() => this.openSources.get(file) === entry && this.openSources.delete(file));
-    }
-    const entry = e;
-    clearTimeout(entry.idle);
-    entry.idle = undefined;
-    entry.users++;
-    let released = false;
-    const release = (): void => {
-      if (released) return;
-      released = true;
-      if (--entry.users > 0) return;
-      entry.idle = setTimeout(() => {
-        if (entry.users > 0 || this.openSources.get(file) !== entry) return;
-        this.openSources.delete(file);
-        void entry.source.then((s) => s.close()).catch(() => undefined);
-      }, 2000);
-      entry.idle.unref();
-    };
-    try {
-      return { source: await entry.source, release };
-    } catch (err) {
-      release();
-      throw err;
-    }
+    await this.sources.closeAll();
   }
 
   private log(level: 'debug' | 'info' | 'warn' | 'error', message: string, mac?: string): void {
@@ -252,11 +211,11 @@ export class HttpFileServer {
   ): Promise<void> {
     // HEAD needs only the size: the file is not opened.
     if (req.method === 'HEAD') return this.sendFile(req, res, file, undefined, await file.size(), who);
-    const { source, release } = await this.acquire(file);
+    const source = await this.sources.acquire(file);
     try {
       await this.sendFile(req, res, file, source, source.size, who);
     } finally {
-      release();
+      void source.close();
     }
   }
 

@@ -35,6 +35,7 @@ import { negotiate } from './options.js';
 import { NETASCII_MAX_BYTES, netasciiSource } from './netascii.js';
 import { newCounters, type TftpCounters, type TftpStats } from './stats.js';
 import { Transfer } from './transfer.js';
+import { SharedSources } from '../files/shared-sources.js';
 
 export interface TftpServerOptions {
   iface: string;
@@ -89,6 +90,8 @@ export class TftpServer {
   private readonly counters: TftpCounters = newCounters();
   private readonly transfers = new Set<Transfer | OffloadedTransfer>();
   private pool: PumpPool | undefined;
+  /** Transfers of one file share its open source (a classroom asks for the same boot program at once). */
+  private readonly sources = new SharedSources();
   /** Active (or being set up) transfers per client IP, and per "ip:port" (to spot repeated RRQs). */
   private readonly perIp = new Map<string, number>();
   private readonly byPeer = new Map<string, string>();
@@ -151,6 +154,7 @@ export class TftpServer {
     this.pool = undefined;
     // Transfers close their sockets on the next turn of the event loop.
     await new Promise<void>((resolve) => setImmediate(resolve));
+    await this.sources.closeAll();
   }
 
   stats(): TftpStats {
@@ -303,7 +307,7 @@ export class TftpServer {
     this.pending++;
     this.perIp.set(rinfo.address, fromIp + 1);
     this.byPeer.set(peer, name);
-    void this.setUp(pkt, rinfo, name, file.role, () => file.open()).then(
+    void this.setUp(pkt, rinfo, name, file.role, () => this.sources.acquire(file)).then(
       (t) => {
         this.pending--;
         if (!t) return this.release(rinfo.address, peer, name);

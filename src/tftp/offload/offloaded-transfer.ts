@@ -11,6 +11,11 @@ import { answerWrongTids, clientErrorFields, startDetail, tftpTransferEvent } fr
 import type { PumpPool } from './pool.js';
 import { closeFd } from '../../net/sockopt-linux.js';
 import type { FromPump, PumpCounters, PumpSource } from './protocol.js';
+import { nativeBuffer, type NativeBuffer } from '../../net/libc-io.js';
+
+/** Where the main thread puts an OACK to send it (one at a time; OACKs are a few dozen bytes). */
+const OACK_MAX = 1024;
+let oackOut: NativeBuffer | undefined;
 
 export interface OffloadedTransferInit {
   id: string;
@@ -68,6 +73,8 @@ export class OffloadedTransfer {
     this.init.counters.transfersStarted++;
     this.init.counters.transfersOffloaded++;
     this.event('start', { bytes: 0, detail: startDetail(this.init.negotiated, this.timeoutMs) });
+    const oack = n.oack.length ? encodeOack(n.oack) : null;
+    const oackSent = oack !== null && this.sendOack(oack);
     this.pumpId = this.init.pool.add(
       {
         fd: this.init.fd,
@@ -77,10 +84,22 @@ export class OffloadedTransfer {
         windowsize: n.windowsize,
         timeoutMs: this.timeoutMs,
         retries: this.init.retries,
-        oack: n.oack.length ? encodeOack(n.oack) : null,
+        oack,
+        oackSent,
       },
       (m) => this.onPump(m),
     );
+  }
+
+  /** Sends the OACK from this thread (one blocking send on the transfer's socket); false leaves it to the pump. */
+  private sendOack(oack: Buffer): boolean {
+    const io = this.init.pool.libc;
+    if (oack.length > OACK_MAX) return false;
+    oackOut ??= nativeBuffer(OACK_MAX);
+    oack.copy(oackOut.buf);
+    if (io.send(this.init.fd, oackOut.addr, oack.length) !== oack.length) return false;
+    this.init.counters.packetsSent++;
+    return true;
   }
 
   private add(c: PumpCounters): void {

@@ -26,6 +26,12 @@ export interface PumpJob {
   retries: number;
   /** The OACK to send first and wait on ACK 0 for, or null to start with DATA 1. */
   oack: Uint8Array | null;
+  /**
+   * The main thread already sent the OACK (counted there): the pump only waits for ACK 0 and
+   * resends on timeout. Sending it before the hand-over lets the client's round trip overlap
+   * the thread's wake-up.
+   */
+  oackSent?: boolean;
 }
 
 export type FromPump =

@@ -37,6 +37,7 @@ export class DataPump implements IoJob {
   private readonly scratch: Buffer;
   private readonly source: PumpSource;
   private readonly oack: Buffer | null;
+  private readonly oackSent: boolean;
 
   private state: 'oack' | 'data' | 'ended' = 'oack';
   private acked = 0;
@@ -67,6 +68,7 @@ export class DataPump implements IoJob {
     this.scratch = Buffer.allocUnsafe(Math.min(this.blocksPerSegment * m.blksize, Math.max(1, m.size)));
     this.source = m.source;
     this.oack = m.oack ? Buffer.from(m.oack.buffer, m.oack.byteOffset, m.oack.byteLength) : null;
+    this.oackSent = m.oackSent === true;
     if (m.windowsize > 1) this.batch = new MessageBatch(m.windowsize);
   }
 
@@ -82,8 +84,10 @@ export class DataPump implements IoJob {
   start(now: number): void {
     this.lastProgressAt = now;
     if (this.oack) {
-      this.sendRaw(this.oack);
+      if (!this.oackSent) this.sendRaw(this.oack);
       this.lastSendAt = now;
+      // Read and frame the first blocks while the client answers the OACK.
+      if (this.size > 0) this.segment(0);
     } else {
       this.state = 'data';
       this.sendWindow(1, now);
