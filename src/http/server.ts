@@ -13,8 +13,8 @@ import { sendBody } from './body.js';
 import type { SendfilePool } from './sendfile/pool.js';
 import type { sendBodyWithSendfile } from './sendfile/send-body.js';
 
-/** Smaller bodies (scripts, menus) are copied: handing them to a thread costs more than it saves. */
-const THREAD_BODY_MIN_BYTES = 64 * 1024;
+/** Smaller bodies (scripts, menus) are copied: one write, where sendfile adds cork and uncork calls. */
+const SENDFILE_MIN_BYTES = 64 * 1024;
 
 export interface HttpFileServerOptions {
   /** The NIC's IPv4 address. Wildcards are refused: PXE Kit never listens on every interface. */
@@ -297,7 +297,7 @@ export class HttpFileServer {
   /** A file-backed body sent with sendfile, or undefined when it must be copied through user space. */
   private async sendWithSendfile(res: ServerResponse, source: ByteSource, start: number, length: number, reporter: TransferReporter) {
     const threads = this.sendfile;
-    if (!threads?.pool.usable || length < THREAD_BODY_MIN_BYTES) return undefined;
+    if (!threads?.pool.usable || length < SENDFILE_MIN_BYTES) return undefined;
     const direct = source.directRead?.();
     if (!direct || !('fd' in direct)) return undefined;
     const result = await threads.send(threads.pool, res, direct.fd, direct.base + start, length, {

@@ -119,8 +119,11 @@ async function sendRestOnThread(
   let moved = 0;
   const end = await new Promise<Extract<FromSender, { t: 'end' }>>((resolve) => {
     const id = pool.add({ fd, fileFd, offset, length, stallMs: opts.idleTimeoutMs }, (m) => {
-      opts.onBytes(m.bytes - moved);
-      moved = m.bytes;
+      // Counts only grow (the end a dead thread's pool makes up says 0).
+      if (m.bytes > moved) {
+        opts.onBytes(m.bytes - moved);
+        moved = m.bytes;
+      }
       if (m.t === 'end') {
         res.off('close', onClose);
         resolve(m);
