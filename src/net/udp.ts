@@ -94,12 +94,30 @@ function bindPlain(sock: dgram.Socket, address: string, port: number): Promise<d
  * address (Windows delivers broadcasts to sockets bound to the receiving NIC's
  * address). macOS: IP_BOUND_IF (not yet implemented; see docs/decisions.md).
  */
+/**
+ * A dgram socket over an fd that is already bound (Linux: openDeviceBoundFd), returned at
+ * once: the kernel queues datagrams for the fd from the moment it was bound, and dgram
+ * starts reading them when its adoption completes a moment later. For a TFTP transfer's
+ * wrong-TID socket, opened on the way from RRQ to OACK. A failed adoption (or any later
+ * socket error) goes to `onError`.
+ */
+export function adoptBoundFd(fd: number, onError: (err: Error) => void, lookup?: UdpBindOptions['lookup']): dgram.Socket {
+  const sock = dgram.createSocket({ type: 'udp4', reuseAddr: true, lookup: lookup as dgram.SocketOptions['lookup'] });
+  sock.on('error', onError);
+  sock.bind({ fd });
+  return sock;
+}
+
+/** Loaded on first use, on Linux only (koffi); kept, as a TFTP transfer opens sockets on its critical path. */
+let sockoptLinux: typeof import('./sockopt-linux.js') | undefined;
+
 export async function openUdpSocket(opts: UdpBindOptions): Promise<dgram.Socket> {
   const address = opts.anyAddress ? '0.0.0.0' : opts.ifaceAddress;
   const sock = dgram.createSocket({ type: 'udp4', reuseAddr: opts.reuseAddr, lookup: opts.lookup as dgram.SocketOptions['lookup'] });
   try {
     if (process.platform === 'linux') {
-      const { openDeviceBoundFd, clearReuseAddr } = await import('./sockopt-linux.js');
+      sockoptLinux ??= await import('./sockopt-linux.js');
+      const { openDeviceBoundFd, clearReuseAddr } = sockoptLinux;
       const fd = openDeviceBoundFd({ device: opts.iface, address, port: opts.port, broadcast: opts.broadcast, reuseAddr: opts.reuseAddr });
       await adopt(sock, fd);
       if (!opts.reuseAddr && !opts.shareAfterBind) clearReuseAddr(fd);

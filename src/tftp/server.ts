@@ -13,9 +13,10 @@
 import type dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { openUdpSocket } from '../net/udp.js';
+import { adoptBoundFd, openUdpSocket } from '../net/udp.js';
 import type { PumpPool } from './offload/pool.js';
 import type { OffloadedTransfer } from './offload/offloaded-transfer.js';
+import type * as SockoptLinux from '../net/sockopt-linux.js';
 import { normaliseRequestPath, type ByteSource, type PublishedFiles } from '../files/published.js';
 import type { EmitWireEvent, TransferEvent } from '../sessions/events.js';
 import {
@@ -90,6 +91,15 @@ export class TftpServer {
   private readonly counters: TftpCounters = newCounters();
   private readonly transfers = new Set<Transfer | OffloadedTransfer>();
   private pool: PumpPool | undefined;
+  /** What a transfer on a pump thread needs, loaded with the pool. */
+  private offloadKit:
+    | {
+        OffloadedTransfer: typeof OffloadedTransfer;
+        openConnectedFd: typeof SockoptLinux.openConnectedFd;
+        openDeviceBoundFd: typeof SockoptLinux.openDeviceBoundFd;
+        closeFd: typeof SockoptLinux.closeFd;
+      }
+    | undefined;
   /** Transfers of one file share its open source (a classroom asks for the same boot program at once). */
   private readonly sources = new SharedSources();
   /** Active (or being set up) transfers per client IP, and per "ip:port" (to spot repeated RRQs). */
@@ -134,10 +144,13 @@ export class TftpServer {
     sock.on('error', (err) => this.log('error', `TFTP socket error: ${err.message}`));
     // Loaded only where it can run: the pump threads reach libc through koffi.
     if (this.opts.offload !== false && process.platform === 'linux') {
-      this.pool = await import('./offload/pool.js').then(
-        ({ createPumpPool }) => createPumpPool((message) => this.log('error', message)),
-        () => undefined,
-      );
+      // Loaded once here, not per transfer: a dynamic import costs an event-loop hop on the RRQ's path.
+      const loaded = await Promise.all([import('./offload/pool.js'), import('./offload/offloaded-transfer.js'), import('../net/sockopt-linux.js')]).catch(() => undefined);
+      if (loaded) {
+        const [{ createPumpPool }, { OffloadedTransfer }, { openConnectedFd, openDeviceBoundFd, closeFd }] = loaded;
+        this.pool = createPumpPool((message) => this.log('error', message));
+        this.offloadKit = { OffloadedTransfer, openConnectedFd, openDeviceBoundFd, closeFd };
+      }
     }
     this.log('info', `TFTP listening on ${this.opts.ifaceAddress}:${this.port} (${this.opts.iface}, MTU ${this.mtu}, blksize up to ${Math.min(65464, this.mtu - 32)}${this.pool ? '' : ', transfers on the main thread'})`);
   }
@@ -352,7 +365,7 @@ export class TftpServer {
       this.refusal(rinfo, name, 'io', `cannot read "${name}": ${(err as Error).message}`);
       return undefined;
     }
-    const direct = this.pool?.usable ? source.directRead?.() : undefined;
+    const direct = this.pool?.usable && this.offloadKit ? source.directRead?.() : undefined;
     let sock: dgram.Socket | undefined;
     let fd: number | undefined;
     let stray: dgram.Socket | undefined;
@@ -365,15 +378,17 @@ export class TftpServer {
       // whose bound and connected addresses match best, and a connected one wins for its peer.
       // With a pump thread, the transfer's socket is a bare fd that the thread polls itself.
       const base = { iface: this.opts.iface, ifaceAddress: this.opts.ifaceAddress, purpose: 'TFTP transfer', lookup: literalLookup };
-      let port: number;
       if (direct) {
-        const { openConnectedFd } = await import('../net/sockopt-linux.js');
-        ({ fd, port } = openConnectedFd({ device: this.opts.iface, address: this.opts.ifaceAddress, peerAddress: rinfo.address, peerPort: rinfo.port }));
+        // Both sockets open synchronously: no event-loop hop between the RRQ and the OACK.
+        const kit = this.offloadKit!;
+        let port: number;
+        ({ fd, port } = kit.openConnectedFd({ device: this.opts.iface, address: this.opts.ifaceAddress, peerAddress: rinfo.address, peerPort: rinfo.port }));
+        const strayFd = kit.openDeviceBoundFd({ device: this.opts.iface, address: this.opts.ifaceAddress, port, reuseAddr: true });
+        stray = adoptBoundFd(strayFd, (err) => this.log('warn', `TFTP: the wrong-TID socket of a transfer to ${rinfo.address}: ${err.message}`), literalLookup);
       } else {
         sock = await openUdpSocket({ ...base, port: 0, shareAfterBind: true });
-        port = sock.address().port;
+        stray = await openUdpSocket({ ...base, port: sock.address().port, reuseAddr: true });
       }
-      stray = await openUdpSocket({ ...base, port, reuseAddr: true });
       const s = sock;
       // dgram passes a connect error to the callback (its typings omit the argument).
       if (s) await new Promise<void>((resolve, reject) => s.connect(rinfo.port, rinfo.address, ((err?: Error) => (err ? reject(err) : resolve())) as () => void));
@@ -385,7 +400,7 @@ export class TftpServer {
           /* not open */
         }
       }
-      if (fd !== undefined) (await import('../net/sockopt-linux.js')).closeFd(fd);
+      if (fd !== undefined) this.offloadKit?.closeFd(fd);
       await source.close().catch(() => undefined);
       this.reply(encodeError(ERR_UNDEFINED, 'Server error'), rinfo);
       this.refusal(rinfo, name, 'io', `cannot open a transfer socket: ${(err as Error).message}`);
@@ -410,9 +425,8 @@ export class TftpServer {
       drop: (from: string, reason: string) => this.drop(from, reason),
       onEnd: (t: Transfer | OffloadedTransfer) => this.onEnd(t),
     };
-    if (fd !== undefined && direct && this.pool) {
-      const { OffloadedTransfer } = await import('./offload/offloaded-transfer.js');
-      return new OffloadedTransfer({ ...common, pool: this.pool, fd, pumpSource: direct });
+    if (fd !== undefined && direct && this.pool && this.offloadKit) {
+      return new this.offloadKit.OffloadedTransfer({ ...common, pool: this.pool, fd, pumpSource: direct });
     }
     return new Transfer({
       ...common,
