@@ -197,6 +197,21 @@ export class DataPump implements IoJob {
       if (r < 0) return this.sendFailed();
       sent += r;
     }
+    this.prefetch();
+  }
+
+  /**
+   * Reads and frames the segment after the window while the client answers it, so the
+   * read overlaps the round trip instead of holding up the next window. Only once the
+   * window has left the previous segment: that segment's slot is the one refilled.
+   */
+  private prefetch(): void {
+    const next = this.windowEnd + 1;
+    if (next > this.lastBlock) return;
+    const k = Math.floor((next - 1) / this.blocksPerSegment);
+    if (k !== Math.floor(this.acked / this.blocksPerSegment) + 1) return;
+    if (this.slots[k & 1]?.k === k) return;
+    this.segment(k);
   }
 
   /** The socket buffer was full or the packet was refused: the timer resends the window. */
