@@ -54,6 +54,11 @@ function assertSame(name: string, local: string, output: string): void {
   assert.equal(sha(readFileSync(local)), hashes.get(name), `${name}: content differs (${output})`);
 }
 
+/** Waits (at most 5 s) for `check` to hold; the assertions after it say what was missing. */
+async function settled(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 250 && !check(); i++) await new Promise((r) => setTimeout(r, 20));
+}
+
 function transfers(file: string): TransferEvent[] {
   return events.filter((e): e is TransferEvent => e.type === 'transfer' && e.file === file);
 }
@@ -100,6 +105,8 @@ test('tftp-hpa client: > 32 MiB file at 512-byte blocks (block number rollover)'
   const local = outFile('hpa-big');
   const r = await run('tftp', ['-m', 'binary', lab.serverIp, '-c', 'get', BIG, local]);
   assertSame(BIG, local, r.out);
+  // The client exits once it sent its last ACK; the done event follows when that ACK lands.
+  await settled(() => transfers(BIG).some((e) => e.phase === 'done'));
   const done = transfers(BIG).find((e) => e.phase === 'done');
   assert.ok(done, 'a done event for the big file');
   assert.equal(done.bytes, BIG_SIZE);
@@ -196,6 +203,9 @@ test('20 curl clients at once all get byte-identical files', { skip }, async () 
     assert.equal(r.code, 0, r.out);
     assertSame(name, local, r.out);
   }
+  // A client exits once it has sent its last ACK; the server counts the transfer done when that
+  // ACK reaches it (on a pump thread, then a message to this thread): let the last ones land.
+  await settled(() => server.stats().transfersDone - before >= 20 && server.stats().activeTransfers === 0);
   assert.equal(server.stats().transfersDone - before, 20);
   assert.equal(server.stats().activeTransfers, 0);
   // On Linux these real clients were served by the pump threads (src/tftp/offload), not node:dgram.

@@ -254,6 +254,8 @@ bothPaths('a packet from a wrong TID gets error 5 and the transfer still complet
     assert.deepEqual(r.errorsB, [5]);
     assert.equal(r.sha256, hashes.get('f100k.bin'));
     assert.equal(s.stats().wrongTid, 1);
+    // The client is done once it sent the last ACK; the server counts the transfer when that ACK lands.
+    await waitFor('the transfer counted done', () => (s.stats().transfersDone >= 1 ? true : undefined));
     assert.equal(s.stats().transfersDone, 1);
   });
 });
@@ -323,6 +325,7 @@ bothPaths('a malformed-packet storm to port 69 and to a transfer port is dropped
     assert.ok(events.some((e) => e.type === 'drop'));
     const after = await raw({ file: 'f10k.bin' });
     assert.equal(after.sha256, hashes.get('f10k.bin'));
+    await waitFor('both transfers counted done', () => (s.stats().transfersDone >= 2 ? true : undefined));
     assert.equal(s.stats().transfersDone, 2);
   });
 });
