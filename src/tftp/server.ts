@@ -36,6 +36,7 @@ import { negotiate } from './options.js';
 import { NETASCII_MAX_BYTES, netasciiSource } from './netascii.js';
 import { newCounters, type TftpCounters, type TftpStats } from './stats.js';
 import { Transfer } from './transfer.js';
+import type { ReportedTransfer } from './transfer-report.js';
 import { SharedSources } from '../files/shared-sources.js';
 
 export interface TftpServerOptions {
@@ -89,7 +90,7 @@ function readMtu(iface: string): number {
 export class TftpServer {
   private sock: dgram.Socket | undefined;
   private readonly counters: TftpCounters = newCounters();
-  private readonly transfers = new Set<Transfer | OffloadedTransfer>();
+  private readonly transfers = new Set<ReportedTransfer>();
   private pool: PumpPool | undefined;
   /** What a transfer on a pump thread needs, loaded with the pool. */
   private offloadKit:
@@ -342,12 +343,12 @@ export class TftpServer {
     if (this.byPeer.get(peer) === name) this.byPeer.delete(peer);
   }
 
-  private onEnd(t: Transfer | OffloadedTransfer): void {
+  private onEnd(t: ReportedTransfer): void {
     if (!this.transfers.delete(t)) return;
     this.release(t.peerAddress, `${t.peerAddress}:${t.peerPort}`, t.file);
   }
 
-  private async setUp(pkt: RequestPacket, rinfo: dgram.RemoteInfo, name: string, role: string, open: () => Promise<ByteSource>): Promise<Transfer | OffloadedTransfer | undefined> {
+  private async setUp(pkt: RequestPacket, rinfo: dgram.RemoteInfo, name: string, role: string, open: () => Promise<ByteSource>): Promise<ReportedTransfer | undefined> {
     let source: ByteSource;
     try {
       source = await open();
@@ -423,7 +424,7 @@ export class TftpServer {
       emit: this.opts.emit,
       counters: this.counters,
       drop: (from: string, reason: string) => this.drop(from, reason),
-      onEnd: (t: Transfer | OffloadedTransfer) => this.onEnd(t),
+      onEnd: (t: ReportedTransfer) => this.onEnd(t),
     };
     if (fd !== undefined && direct && this.pool && this.offloadKit) {
       return new this.offloadKit.OffloadedTransfer({ ...common, pool: this.pool, fd, pumpSource: direct });

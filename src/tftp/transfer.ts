@@ -18,15 +18,9 @@
 // fires at most once per timeout and compares against the time of the last send).
 import type dgram from 'node:dgram';
 import type { ByteSource } from '../files/published.js';
-import type { EmitWireEvent, TransferEvent } from '../sessions/events.js';
 import { OP_ACK, OP_DATA, OP_ERROR, ERR_UNDEFINED, TftpPacketError, decodePacket, encodeError, encodeOack } from './packet.js';
-import type { Negotiated } from './options.js';
-import type { TftpCounters } from './stats.js';
-import { absoluteBlock } from './window.js';
-import { answerWrongTids, clientErrorFields, startDetail, tftpTransferEvent } from './transfer-report.js';
-
-/** Minimum bytes read from disk at once (a segment is also at least one window). */
-const MIN_SEGMENT_BYTES = 128 * 1024;
+import { absoluteBlock, blockLayout } from './window.js';
+import { ReportedTransfer, endErrorText, timeoutMessage, type TransferCommon } from './transfer-report.js';
 /** Progress events at most this often. */
 const PROGRESS_MS = 250;
 
@@ -40,41 +34,18 @@ interface Segment {
   loading: Promise<void> | null;
 }
 
-export interface TransferInit {
-  id: string;
+export interface TransferInit extends TransferCommon {
   /** The transfer's socket, connect()ed to the peer. */
   sock: dgram.Socket;
-  /** An unconnected socket on the same port: packets from any other TID land here. */
-  stray?: dgram.Socket;
-  peerAddress: string;
-  peerPort: number;
-  /** The name as the client asked for it (for events). */
-  file: string;
-  role?: string;
-  source: ByteSource;
-  negotiated: Negotiated;
-  timeoutMs: number;
-  retries: number;
-  emit: EmitWireEvent;
-  counters: TftpCounters;
-  drop: (from: string, reason: string) => void;
-  onEnd: (t: Transfer) => void;
 }
 
 type State = 'oack' | 'data' | 'ended';
 
-export class Transfer {
-  readonly id: string;
-  readonly peerAddress: string;
-  readonly peerPort: number;
-  readonly file: string;
+export class Transfer extends ReportedTransfer {
   private readonly sock: dgram.Socket;
   private readonly source: ByteSource;
-  private readonly size: number;
-  private readonly blksize: number;
   private readonly windowsize: number;
   private readonly lastBlock: number;
-  private readonly timeoutMs: number;
   private readonly maxRetries: number;
   private readonly blocksPerSegment: number;
   private readonly segments: Segment[] = [];
@@ -84,8 +55,6 @@ export class Transfer {
   private lastPacket: Buffer | undefined;
 
   private state: State = 'oack';
-  /** Highest block the client acknowledged (absolute count; the wire number is this & 0xffff). */
-  private acked = 0;
   /** Next block to send in the current window, and the window's last block. */
   private nextSend = 1;
   private windowEnd = 0;
@@ -96,37 +65,25 @@ export class Transfer {
   private waitingForDisk = false;
   private lastProgressAt = 0;
   private acksSinceClock = 0;
-  private readonly startedAt = Date.now();
 
   constructor(private readonly init: TransferInit) {
-    this.id = init.id;
-    this.peerAddress = init.peerAddress;
-    this.peerPort = init.peerPort;
-    this.file = init.file;
+    super(init);
     this.sock = init.sock;
     this.source = init.source;
-    this.size = init.source.size;
-    this.blksize = init.negotiated.blksize;
     this.windowsize = init.negotiated.windowsize;
-    // The last block is the first one shorter than blksize (possibly empty: a size that is an
-    // exact multiple of blksize, or 0, ends with a 0-byte DATA).
-    this.lastBlock = Math.floor(this.size / this.blksize) + 1;
-    this.timeoutMs = init.negotiated.timeoutMs ?? init.timeoutMs;
+    ({ lastBlock: this.lastBlock, blocksPerSegment: this.blocksPerSegment } = blockLayout(this.size, this.blksize, this.windowsize));
     this.maxRetries = init.retries;
-    this.blocksPerSegment = Math.max(this.windowsize, Math.ceil(MIN_SEGMENT_BYTES / this.blksize));
     this.sock.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
     this.sock.on('error', (err) => this.fail('io', `socket error: ${err.message}`, false));
-    answerWrongTids(init.stray, init.counters, () => this.state === 'ended');
   }
 
-  private event(phase: TransferEvent['phase'], extra: Partial<TransferEvent> = {}): void {
-    this.init.emit(tftpTransferEvent(this.init, this.size, phase, Math.min(this.size, this.acked * this.blksize), extra));
+  protected get over(): boolean {
+    return this.state === 'ended';
   }
 
   start(): void {
     const n = this.init.negotiated;
-    this.init.counters.transfersStarted++;
-    this.event('start', { bytes: 0, detail: startDetail(this.init.negotiated, this.timeoutMs) });
+    this.reportStart();
     this.lastSendAt = Date.now();
     this.timer = setTimeout(this.onTimer, this.timeoutMs);
     if (n.oack.length) {
@@ -201,8 +158,7 @@ export class Transfer {
   private onClientError(code: number, message: string): void {
     const inData = this.state !== 'oack';
     this.end();
-    this.init.counters.transfersAborted++;
-    this.event('error', clientErrorFields({ inData, askedTsize: this.init.negotiated.askedTsize, size: this.size, acked: this.acked, code, message }));
+    this.reportClientError(inData, code, message);
   }
 
   /** Fires at most once per timeout: re-arms for the rest of the period if something was sent since. */
@@ -219,8 +175,7 @@ export class Transfer {
 
   private onTimeout(): void {
     if (++this.retries > this.maxRetries) {
-      const what = this.state === 'oack' ? 'the client never acknowledged our options' : `client stopped acknowledging at block ${this.acked + 1} of ${this.lastBlock}`;
-      this.fail('timeout', `${what} (${this.maxRetries} retries, ${this.timeoutMs} ms apart)`, true);
+      this.fail('timeout', timeoutMessage({ inOack: this.state === 'oack', acked: this.acked, lastBlock: this.lastBlock, retries: this.maxRetries, timeoutMs: this.timeoutMs }), true);
       return;
     }
     this.init.counters.retransmits++;
@@ -352,24 +307,20 @@ export class Transfer {
 
   private finish(): void {
     this.end();
-    this.init.counters.transfersDone++;
-    const ms = Date.now() - this.startedAt;
-    this.event('done', { bytes: this.size, detail: `${ms} ms` });
+    this.reportDone();
   }
 
   private fail(code: 'timeout' | 'io' | 'aborted', message: string, tellClient: boolean): void {
     if (this.state === 'ended') return;
     if (tellClient) {
       try {
-        this.sock.send(encodeError(ERR_UNDEFINED, code === 'timeout' ? 'Timeout' : code === 'io' ? 'Read error' : 'Transfer aborted'));
+        this.sock.send(encodeError(ERR_UNDEFINED, endErrorText(code)));
       } catch {
         /* socket already gone */
       }
     }
     this.end();
-    if (code === 'aborted') this.init.counters.transfersAborted++;
-    else this.init.counters.transfersFailed++;
-    this.event('error', { errorCode: code, error: message });
+    this.reportFailure(code, message);
   }
 
   /** Aborts from outside (server stopping). */

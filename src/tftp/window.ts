@@ -7,3 +7,15 @@
 export function absoluteBlock(acked: number, wire: number): number {
   return acked + ((wire - (acked & 0xffff)) & 0xffff);
 }
+
+/** Minimum bytes read from disk at once (a segment is also at least one window). */
+const MIN_SEGMENT_BYTES = 128 * 1024;
+
+/**
+ * How a file is cut up: its last block (the first one shorter than blksize, possibly
+ * empty: a size that is an exact multiple of blksize, or 0, ends with a 0-byte DATA) and
+ * the blocks per segment read from disk at once.
+ */
+export function blockLayout(size: number, blksize: number, windowsize: number): { lastBlock: number; blocksPerSegment: number } {
+  return { lastBlock: Math.floor(size / blksize) + 1, blocksPerSegment: Math.max(windowsize, Math.ceil(MIN_SEGMENT_BYTES / blksize)) };
+}

@@ -1,13 +1,8 @@
 // A TFTP read whose data phase runs on a pump thread (pool.ts). Seen from the
 // server it is a transfer like transfer.ts: same events, same counters, same
 // wrong-TID answer; only the packets of its own TID never reach this thread.
-import type dgram from 'node:dgram';
-import type { ByteSource } from '../../files/published.js';
-import type { EmitWireEvent, TransferEvent } from '../../sessions/events.js';
 import { encodeOack } from '../packet.js';
-import type { Negotiated } from '../options.js';
-import type { TftpCounters } from '../stats.js';
-import { answerWrongTids, clientErrorFields, startDetail, tftpTransferEvent } from '../transfer-report.js';
+import { ReportedTransfer, type TransferCommon } from '../transfer-report.js';
 import type { PumpPool } from './pool.js';
 import { closeFd } from '../../net/sockopt-linux.js';
 import type { FromPump, PumpCounters, PumpSource } from './protocol.js';
@@ -17,62 +12,30 @@ import { nativeBuffer, type NativeBuffer } from '../../net/libc-io.js';
 const OACK_MAX = 1024;
 let oackOut: NativeBuffer | undefined;
 
-export interface OffloadedTransferInit {
-  id: string;
+export interface OffloadedTransferInit extends TransferCommon {
   pool: PumpPool;
   /** The transfer's socket, connect()ed to the peer; the pump thread closes it. */
   fd: number;
-  /** An unconnected socket on the same port: packets from any other TID land here. */
-  stray?: dgram.Socket;
-  peerAddress: string;
-  peerPort: number;
-  file: string;
-  role?: string;
-  source: ByteSource;
   /** How the pump thread reads the source (ByteSource.directRead()). */
   pumpSource: PumpSource;
-  negotiated: Negotiated;
-  timeoutMs: number;
-  retries: number;
-  emit: EmitWireEvent;
-  counters: TftpCounters;
-  drop: (from: string, reason: string) => void;
-  onEnd: (t: OffloadedTransfer) => void;
 }
 
-export class OffloadedTransfer {
-  readonly id: string;
-  readonly peerAddress: string;
-  readonly peerPort: number;
-  readonly file: string;
-  private readonly size: number;
-  private readonly blksize: number;
-  private readonly timeoutMs: number;
+export class OffloadedTransfer extends ReportedTransfer {
   private pumpId = 0;
-  private acked = 0;
   private ended = false;
-  private readonly startedAt = Date.now();
 
   constructor(private readonly init: OffloadedTransferInit) {
-    this.id = init.id;
-    this.peerAddress = init.peerAddress;
-    this.peerPort = init.peerPort;
-    this.file = init.file;
-    this.size = init.source.size;
-    this.blksize = init.negotiated.blksize;
-    this.timeoutMs = init.negotiated.timeoutMs ?? init.timeoutMs;
-    answerWrongTids(init.stray, init.counters, () => this.ended);
+    super(init);
   }
 
-  private event(phase: TransferEvent['phase'], extra: Partial<TransferEvent> = {}): void {
-    this.init.emit(tftpTransferEvent(this.init, this.size, phase, Math.min(this.size, this.acked * this.blksize), extra));
+  protected get over(): boolean {
+    return this.ended;
   }
 
   start(): void {
     const n = this.init.negotiated;
-    this.init.counters.transfersStarted++;
+    this.reportStart();
     this.init.counters.transfersOffloaded++;
-    this.event('start', { bytes: 0, detail: startDetail(this.init.negotiated, this.timeoutMs) });
     const oack = n.oack.length ? encodeOack(n.oack) : null;
     const oackSent = oack !== null && this.sendOack(oack);
     this.pumpId = this.init.pool.add(
@@ -124,20 +87,9 @@ export class OffloadedTransfer {
     this.init.source.close().catch(() => undefined);
     if (this.ended) return; // aborted from here: already reported
     this.ended = true;
-    const k = this.init.counters;
-    if (m.how === 'done') {
-      k.transfersDone++;
-      this.event('done', { bytes: this.size, detail: `${Date.now() - this.startedAt} ms` });
-    } else if (m.how === 'client-error') {
-      k.transfersAborted++;
-      this.event('error', clientErrorFields({ inData: m.inData, askedTsize: this.init.negotiated.askedTsize, size: this.size, acked: m.acked, code: m.code ?? 0, message: m.message ?? '' }));
-    } else if (m.how === 'aborted') {
-      k.transfersAborted++;
-      this.event('error', { errorCode: 'aborted', error: m.message });
-    } else {
-      k.transfersFailed++;
-      this.event('error', { errorCode: m.how, error: m.message });
-    }
+    if (m.how === 'done') this.reportDone();
+    else if (m.how === 'client-error') this.reportClientError(m.inData, m.code ?? 0, m.message ?? '');
+    else this.reportFailure(m.how, m.message ?? '');
     this.init.onEnd(this);
   }
 
@@ -152,8 +104,7 @@ export class OffloadedTransfer {
       this.closeStray();
       this.init.source.close().catch(() => undefined);
     }
-    this.init.counters.transfersAborted++;
-    this.event('error', { errorCode: 'aborted', error: reason });
+    this.reportFailure('aborted', reason);
     this.init.onEnd(this);
   }
 

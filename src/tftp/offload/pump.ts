@@ -9,12 +9,11 @@ import { OP_ACK, OP_DATA, OP_ERROR, ERR_UNDEFINED, TftpPacketError, decodePacket
 import type { LibcIo, NativeBuffer } from '../../net/libc-io.js';
 import { EAGAIN, EINTR, MessageBatch, nativeBuffer } from '../../net/libc-io.js';
 import type { IoJob } from '../../net/io-loop.js';
-import { absoluteBlock } from '../window.js';
+import { absoluteBlock, blockLayout } from '../window.js';
+import { endErrorText, timeoutMessage } from '../transfer-report.js';
 import type { FromPump, PumpCounters, PumpJob, PumpSource } from './protocol.js';
 import { zeroCounters } from './protocol.js';
 
-/** Minimum bytes read from disk at once (a segment is also at least one window). */
-const MIN_SEGMENT_BYTES = 128 * 1024;
 const PROGRESS_MS = 250;
 const ECONNREFUSED = 111;
 
@@ -61,10 +60,9 @@ export class DataPump implements IoJob {
     this.size = m.size;
     this.blksize = m.blksize;
     this.windowsize = m.windowsize;
-    this.lastBlock = Math.floor(m.size / m.blksize) + 1;
+    ({ lastBlock: this.lastBlock, blocksPerSegment: this.blocksPerSegment } = blockLayout(m.size, m.blksize, m.windowsize));
     this.timeoutMs = m.timeoutMs;
     this.maxRetries = m.retries;
-    this.blocksPerSegment = Math.max(m.windowsize, Math.ceil(MIN_SEGMENT_BYTES / m.blksize));
     this.scratch = Buffer.allocUnsafe(Math.min(this.blocksPerSegment * m.blksize, Math.max(1, m.size)));
     this.source = m.source;
     this.oack = m.oack ? Buffer.from(m.oack.buffer, m.oack.byteOffset, m.oack.byteLength) : null;
@@ -155,8 +153,7 @@ export class DataPump implements IoJob {
   onTimer(now: number): void {
     if (this.state === 'ended' || now < this.deadline) return;
     if (++this.retries > this.maxRetries) {
-      const what = this.state === 'oack' ? 'the client never acknowledged our options' : `client stopped acknowledging at block ${this.acked + 1} of ${this.lastBlock}`;
-      return this.end('timeout', `${what} (${this.maxRetries} retries, ${this.timeoutMs} ms apart)`, true);
+      return this.end('timeout', timeoutMessage({ inOack: this.state === 'oack', acked: this.acked, lastBlock: this.lastBlock, retries: this.maxRetries, timeoutMs: this.timeoutMs }), true);
     }
     this.c.retransmits++;
     if (this.state === 'oack') {
@@ -281,7 +278,7 @@ export class DataPump implements IoJob {
     if (this.state === 'ended') return;
     const inData = this.state === 'data';
     this.state = 'ended';
-    if (tellClient) this.sendRaw(encodeError(ERR_UNDEFINED, how === 'timeout' ? 'Timeout' : how === 'io' ? 'Read error' : 'Transfer aborted'));
+    if (tellClient) this.sendRaw(encodeError(ERR_UNDEFINED, endErrorText(how)));
     this.post({ t: 'end', id: this.id, how, inData, acked: this.acked, c: this.take(), message });
   }
 
