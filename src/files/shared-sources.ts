@@ -65,10 +65,15 @@ export class SharedSources {
 
 /** One transfer's share of an open source. */
 class SharedView implements ByteSource {
+  /** Present exactly when the shared source has it. */
+  readonly directRead?: () => DirectRead;
+
   constructor(
     private readonly shared: ByteSource,
     private readonly release: () => void,
-  ) {}
+  ) {
+    if (shared.directRead) this.directRead = () => shared.directRead!();
+  }
   get size(): number {
     return this.shared.size;
   }
@@ -80,9 +85,5 @@ class SharedView implements ByteSource {
   }
   async close(): Promise<void> {
     this.release();
-  }
-  get directRead(): (() => DirectRead) | undefined {
-    const s = this.shared;
-    return s.directRead ? () => s.directRead!() : undefined;
   }
 }

@@ -10,13 +10,19 @@ import { libcIo, type LibcIo } from './libc-io.js';
 /** What the main thread says to an I/O thread: `add` carries the job's own fields. */
 export type ToIoThread<Add> = ({ t: 'add'; id: number } & Add) | { t: 'abort'; id: number } | { t: 'stop' };
 
-export interface IoThreadPoolSpec<From extends { id: number }> {
+/** What a thread says about a job; `t: 'end'` is the job's last message. */
+export interface FromIoThread {
+  t: string;
+  id: number;
+}
+
+export interface IoThreadPoolSpec<From extends FromIoThread> {
   /** The thread's module (it calls runIoLoop). */
   worker: URL;
   /** Threads to run; default one per core, at most 4. */
   size?: number;
-  /** Whether a message is the job's last. */
-  isEnd(m: From): boolean;
+  /** An environment variable that, set to 0, turns the pool off (to compare with the main-thread path). */
+  disabledBy: string;
   /**
    * The last message of a job whose thread is gone. `orphaned`: the thread did not close the
    * job's fds (it died), so the receiver must; after a stop we asked for, it did.
@@ -36,7 +42,7 @@ interface IoThread {
   dead: boolean;
 }
 
-export class IoThreadPool<Add extends object, From extends { id: number }> {
+export class IoThreadPool<Add extends object, From extends FromIoThread> {
   private readonly threads: IoThread[] = [];
   private readonly listeners = new Map<number, { thread: IoThread; on: (m: From) => void }>();
   private nextId = 0;
@@ -50,9 +56,9 @@ export class IoThreadPool<Add extends object, From extends { id: number }> {
     for (let i = 0; i < size; i++) this.threads.push(this.spawn());
   }
 
-  /** The pool, or undefined where I/O threads cannot run (not Linux, koffi missing). */
-  static create<Add extends object, From extends { id: number }>(spec: IoThreadPoolSpec<From>): IoThreadPool<Add, From> | undefined {
-    if (process.platform !== 'linux') return undefined;
+  /** The pool, or undefined where I/O threads cannot run (not Linux, koffi missing) or are turned off. */
+  static create<Add extends object, From extends FromIoThread>(spec: IoThreadPoolSpec<From>): IoThreadPool<Add, From> | undefined {
+    if (process.platform !== 'linux' || process.env[spec.disabledBy] === '0') return undefined;
     try {
       return new IoThreadPool<Add, From>(libcIo(), spec);
     } catch {
@@ -105,7 +111,7 @@ export class IoThreadPool<Add extends object, From extends { id: number }> {
     this.listeners.set(id, {
       thread,
       on: (m) => {
-        if (this.spec.isEnd(m)) {
+        if (m.t === 'end') {
           if (!this.listeners.delete(id)) return;
           // Once closing, the thread stays ref()ed until it exits (close() waits for that).
           if (--thread.load === 0 && !this.closed) thread.worker.unref();

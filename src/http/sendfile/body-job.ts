@@ -13,34 +13,33 @@ const PROGRESS_MS = 100;
 const MAX_CALL = 0x7ffff000;
 
 export class SendfileJob implements IoJob {
-  readonly id: number;
-  readonly fd: number;
   ended = false;
   private readonly io: LibcIo;
   private readonly post: (m: FromSender) => void;
   /** The u64 file offset sendfile reads and advances. */
   private readonly offsetMem = nativeBuffer(8);
-  private readonly fileFd: number;
-  private readonly stallMs: number;
-  private readonly length: number;
-  private readonly start0: number;
   private sent = 0;
   private lastMoved = 0;
   private lastReport = 0;
 
-  constructor(m: BodyJob & { id: number }, ctx: IoLoopContext<FromSender>) {
-    this.id = m.id;
-    this.fd = m.fd;
-    this.fileFd = m.fileFd;
-    this.start0 = m.offset;
-    this.length = m.length;
-    this.stallMs = m.stallMs;
+  constructor(
+    private readonly job: BodyJob & { id: number },
+    ctx: IoLoopContext<FromSender>,
+  ) {
     this.io = ctx.io;
     this.post = ctx.post;
   }
 
+  get id(): number {
+    return this.job.id;
+  }
+
+  get fd(): number {
+    return this.job.fd;
+  }
+
   get deadline(): number {
-    return this.lastMoved + this.stallMs;
+    return this.lastMoved + this.job.stallMs;
   }
 
   start(now: number): void {
@@ -58,7 +57,7 @@ export class SendfileJob implements IoJob {
   onTimer(now: number): void {
     if (this.ended || now < this.deadline) return;
     this.io.shutdown(this.fd);
-    this.end('timeout', `the client took no data for ${this.stallMs / 1000} s`);
+    this.end('timeout', `the client took no data for ${this.job.stallMs / 1000} s`);
   }
 
   abort(): void {
@@ -74,16 +73,16 @@ export class SendfileJob implements IoJob {
   /** Sends until the body is done or the socket is full (its buffer bounds each turn). */
   private pump(now: number, revents: number): void {
     while (!this.ended) {
-      const remaining = this.length - this.sent;
-      writeU64(this.offsetMem.buf, 0, this.start0 + this.sent);
-      const n = this.io.sendfile(this.fd, this.fileFd, this.offsetMem.addr, Math.min(remaining, MAX_CALL));
+      const remaining = this.job.length - this.sent;
+      writeU64(this.offsetMem.buf, 0, this.job.offset + this.sent);
+      const n = this.io.sendfile(this.fd, this.job.fileFd, this.offsetMem.addr, Math.min(remaining, MAX_CALL));
       if (n > 0) {
         this.sent += n;
         this.lastMoved = now;
-        if (this.sent === this.length) return this.end('done');
+        if (this.sent === this.job.length) return this.end('done');
         continue;
       }
-      if (n === 0) return this.end('io', `the file ended early at byte ${this.start0 + this.sent} (did it change on disk?)`);
+      if (n === 0) return this.end('io', `the file ended early at byte ${this.job.offset + this.sent} (did it change on disk?)`);
       const errno = this.io.errno();
       if (errno === EINTR) continue;
       if (errno === EAGAIN) {

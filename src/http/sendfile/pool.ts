@@ -7,10 +7,9 @@ export type SendfilePool = IoThreadPool<BodyJob, FromSender>;
 
 /** The sending threads, or undefined where they cannot run (not Linux, koffi missing, PXK_HTTP_OFFLOAD=0 to compare the two paths). */
 export function createSendfilePool(onThreadError: (message: string) => void): SendfilePool | undefined {
-  if (process.env.PXK_HTTP_OFFLOAD === '0') return undefined;
   return IoThreadPool.create<BodyJob, FromSender>({
     worker: new URL('./worker.js', import.meta.url),
-    isEnd: (m) => m.t === 'end',
+    disabledBy: 'PXK_HTTP_OFFLOAD',
     lostEnd: (id, why, orphaned) => ({ t: 'end', id, how: 'io', bytes: 0, message: `sending thread stopped: ${why}`, orphaned }),
     threadLost: (why) => `HTTP: a sending thread stopped (${why}); its downloads failed, new ones are copied by the main thread`,
     onThreadError,

@@ -7,10 +7,9 @@ export type PumpPool = IoThreadPool<PumpJob, FromPump>;
 
 /** The pump threads, or undefined where they cannot run (not Linux, koffi missing, PXK_TFTP_OFFLOAD=0 to compare the two paths). */
 export function createPumpPool(onThreadError: (message: string) => void): PumpPool | undefined {
-  if (process.env.PXK_TFTP_OFFLOAD === '0') return undefined;
   return IoThreadPool.create<PumpJob, FromPump>({
     worker: new URL('./worker.js', import.meta.url),
-    isEnd: (m) => m.t === 'end',
+    disabledBy: 'PXK_TFTP_OFFLOAD',
     lostEnd: (id, why, orphaned) => ({ t: 'end', id, how: 'io', inData: true, acked: 0, c: zeroCounters(), message: `transfer thread stopped: ${why}`, orphaned }),
     threadLost: (why) => `TFTP: a transfer thread stopped (${why}); its transfers failed, new ones use the main thread`,
     onThreadError,
