@@ -45,8 +45,7 @@ const TERMINAL: ReadonlySet<SessionState> = new Set(['handed-off', 'failed']);
 export class SessionTracker {
   private readonly sessions = new Map<string, ClientSession>();
   private readonly lastProgressEmit = new Map<string, number>();
-  /** Per MAC: timeline entries appended ever, and how many of them updates have carried. */
-  private readonly appended = new Map<string, number>();
+  /** Per MAC: how many timeline entries (absolute count, timelineFrom + length) updates have carried. */
   private readonly sent = new Map<string, number>();
   private readonly now: () => number;
 
@@ -266,7 +265,6 @@ export class SessionTracker {
       s.timeline.splice(0, cut);
       s.timelineFrom += cut;
     }
-    this.appended.set(s.mac, (this.appended.get(s.mac) ?? 0) + 1);
   }
 
   /**
@@ -286,7 +284,7 @@ export class SessionTracker {
     const t = this.now();
     if (reason === 'progress' && t - (this.lastProgressEmit.get(s.mac) ?? 0) < (this.opts.progressEveryMs ?? 250)) return;
     this.lastProgressEmit.set(s.mac, t);
-    const appended = this.appended.get(s.mac) ?? 0;
+    const appended = s.timelineFrom + s.timeline.length;
     const fresh = appended - (this.sent.get(s.mac) ?? 0);
     this.sent.set(s.mac, appended);
     this.opts.onUpdate({ type: 'session', at: t, reason, session: this.snapshot(s, fresh) });
