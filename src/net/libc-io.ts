@@ -1,5 +1,5 @@
 // The few libc calls the I/O threads make themselves (Linux, through koffi): poll,
-// recv, send, sendmmsg and sendfile, and an eventfd to wake a thread. Each is one
+// recv, send, sendmmsg, sendfile and preadv, and an eventfd to wake a thread. Each is one
 // syscall with no allocation and no event-loop turn, which is the point: node:dgram
 // costs about as much again as the kernel per packet (docs/performance.md), lockstep
 // TFTP is one packet per round trip, and Node has no sendfile (an HTTP body would be
@@ -55,6 +55,11 @@ export interface LibcIo {
    * file's position, so one fd can serve many transfers at once.
    */
   sendfile(outFd: number, inFd: number, offsetAt: number, count: number): number;
+  /**
+   * preadv(2): reads file `fd` from `offset` into the `count` iovecs at address `iovAt`
+   * (one syscall fills every block of a TFTP segment in place); bytes read, or -1.
+   */
+  preadv(fd: number, iovAt: number, count: number, offset: number): number;
   /** A second fd for the same open socket or file (close-on-exec), or -1. */
   dup(fd: number): number;
   /** Ends a connection both ways, whoever else still holds an fd for it. */
@@ -84,6 +89,7 @@ export function libcIo(): LibcIo {
   const send = lib.func('send', 'long', ['int', 'intptr_t', 'unsigned long', 'int']);
   const sendmmsg = lib.func('sendmmsg', 'int', ['int', 'intptr_t', 'unsigned int', 'int']);
   const sendfile = lib.func('sendfile', 'long', ['int', 'int', 'intptr_t', 'unsigned long']);
+  const preadv = lib.func('preadv', 'long', ['int', 'intptr_t', 'int', 'int64_t']);
   const fcntl = lib.func('int fcntl(int, int, ...)');
   const shutdown = lib.func('int shutdown(int, int)');
   const setsockopt = lib.func('setsockopt', 'int', ['int', 'int', 'int', 'intptr_t', 'uint32_t']);
@@ -104,6 +110,7 @@ export function libcIo(): LibcIo {
     send: (fd, at, len) => send(fd, at, len, 0) as number,
     sendmmsg: (fd, at, count) => sendmmsg(fd, at, count, 0) as number,
     sendfile: (outFd, inFd, offsetAt, count) => sendfile(outFd, inFd, offsetAt, count) as number,
+    preadv: (fd, iovAt, count, offset) => preadv(fd, iovAt, count, offset) as number,
     dup: (fd) => fcntl(fd, F_DUPFD_CLOEXEC, 'int', 0) as number,
     shutdown: (fd) => shutdown(fd, SHUT_RDWR) as number,
     cork: (fd, on) => setsockopt(fd, IPPROTO_TCP, TCP_CORK, on ? intOne.addr : intZero.addr, 4) as number,

@@ -370,6 +370,7 @@ export class TftpServer {
     let sock: dgram.Socket | undefined;
     let fd: number | undefined;
     let stray: dgram.Socket | undefined;
+    let openStray: (() => dgram.Socket | undefined) | undefined;
     try {
       // The transfer's own port (its TID), connect()ed to the client: the kernel hands
       // this socket only that client's packets and sends without a route lookup per
@@ -380,12 +381,20 @@ export class TftpServer {
       // With a pump thread, the transfer's socket is a bare fd that the thread polls itself.
       const base = { iface: this.opts.iface, ifaceAddress: this.opts.ifaceAddress, purpose: 'TFTP transfer', lookup: literalLookup };
       if (direct) {
-        // Both sockets open synchronously: no event-loop hop between the RRQ and the OACK.
+        // Opened synchronously: no event-loop hop between the RRQ and the OACK. The wrong-TID
+        // socket is opened by the transfer once its first packet is out.
         const kit = this.offloadKit!;
         let port: number;
         ({ fd, port } = kit.openConnectedFd({ device: this.opts.iface, address: this.opts.ifaceAddress, peerAddress: rinfo.address, peerPort: rinfo.port }));
-        const strayFd = kit.openDeviceBoundFd({ device: this.opts.iface, address: this.opts.ifaceAddress, port, reuseAddr: true });
-        stray = adoptBoundFd(strayFd, (err) => this.log('warn', `TFTP: the wrong-TID socket of a transfer to ${rinfo.address}: ${err.message}`), literalLookup);
+        const strayFailed = (err: Error) => this.log('warn', `TFTP: the wrong-TID socket of a transfer to ${rinfo.address}: ${err.message}`);
+        openStray = () => {
+          try {
+            return adoptBoundFd(kit.openDeviceBoundFd({ device: this.opts.iface, address: this.opts.ifaceAddress, port, reuseAddr: true }), strayFailed, literalLookup);
+          } catch (err) {
+            strayFailed(err as Error);
+            return undefined;
+          }
+        };
       } else {
         sock = await openUdpSocket({ ...base, port: 0, shareAfterBind: true });
         stray = await openUdpSocket({ ...base, port: sock.address().port, reuseAddr: true });
@@ -412,7 +421,6 @@ export class TftpServer {
     const negotiated = negotiate(pkt.options, source.size, { mtu: cap ? Math.min(this.mtu, cap + 32) : this.mtu });
     const common = {
       id: this.nextId(),
-      stray,
       peerAddress: rinfo.address,
       peerPort: rinfo.port,
       file: name,
@@ -426,12 +434,9 @@ export class TftpServer {
       drop: (from: string, reason: string) => this.drop(from, reason),
       onEnd: (t: ReportedTransfer) => this.onEnd(t),
     };
-    if (fd !== undefined && direct && this.pool && this.offloadKit) {
-      return new this.offloadKit.OffloadedTransfer({ ...common, pool: this.pool, fd, pumpSource: direct });
+    if (fd !== undefined && direct && this.pool && this.offloadKit && openStray) {
+      return new this.offloadKit.OffloadedTransfer({ ...common, pool: this.pool, fd, pumpSource: direct, openStray });
     }
-    return new Transfer({
-      ...common,
-      sock: sock!,
-    });
+    return new Transfer({ ...common, stray, sock: sock! });
   }
 }

@@ -11,7 +11,7 @@ import { ERR_UNKNOWN_TID, encodeError } from './packet.js';
 /** What the server hands a transfer on either data path. */
 export interface TransferCommon {
   id: string;
-  /** An unconnected socket on the transfer's port: packets from any other TID land here. */
+  /** An unconnected socket on the transfer's port: packets from any other TID land here (see answerWrongTids). */
   stray?: dgram.Socket;
   peerAddress: string;
   peerPort: number;
@@ -45,7 +45,7 @@ export abstract class ReportedTransfer {
   protected acked = 0;
   private readonly startedAt = Date.now();
 
-  constructor(private readonly common: TransferCommon) {
+  constructor(private readonly common: Omit<TransferCommon, 'stray'>) {
     this.id = common.id;
     this.peerAddress = common.peerAddress;
     this.peerPort = common.peerPort;
@@ -53,7 +53,6 @@ export abstract class ReportedTransfer {
     this.size = common.source.size;
     this.blksize = common.negotiated.blksize;
     this.timeoutMs = common.negotiated.timeoutMs ?? common.timeoutMs;
-    answerWrongTids(common.stray, common.counters, () => this.over);
   }
 
   abstract start(): void;

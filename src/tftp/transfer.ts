@@ -20,7 +20,7 @@ import type dgram from 'node:dgram';
 import type { ByteSource } from '../files/published.js';
 import { OP_ACK, OP_DATA, OP_ERROR, ERR_UNDEFINED, TftpPacketError, decodePacket, encodeError, encodeOack } from './packet.js';
 import { absoluteBlock, blockLayout } from './window.js';
-import { ReportedTransfer, endErrorText, timeoutMessage, type TransferCommon } from './transfer-report.js';
+import { ReportedTransfer, answerWrongTids, endErrorText, timeoutMessage, type TransferCommon } from './transfer-report.js';
 /** Progress events at most this often. */
 const PROGRESS_MS = 250;
 
@@ -75,6 +75,7 @@ export class Transfer extends ReportedTransfer {
     this.maxRetries = init.retries;
     this.sock.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
     this.sock.on('error', (err) => this.fail('io', `socket error: ${err.message}`, false));
+    answerWrongTids(init.stray, init.counters, () => this.over);
   }
 
   protected get over(): boolean {

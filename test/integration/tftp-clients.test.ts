@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, requireRoot } from '../helpers/lab.js';
 import { TftpServer } from '../../src/tftp/server.js';
-import { PublishedFiles, diskFile } from '../../src/files/published.js';
+import { PublishedFiles, bufferFile, diskFile } from '../../src/files/published.js';
 import type { TransferEvent, WireEvent } from '../../src/sessions/events.js';
 
 const skip = requireRoot();
@@ -22,6 +22,8 @@ const SIZES: Record<string, number> = {
   'b4404.bin': 1468 * 3, // exact multiple of blksize 1468
   'b100k.bin': 100_000,
   'boot/nested.bin': 70_001,
+  'b300k.bin': 300_001, // several segments (128 KiB read at once), a short last one
+  'mem/b300k.bin': 300_001, // held in memory (bufferFile), not read from disk
 };
 const BIG = 'big33m.bin'; // > 32 MiB: block numbers wrap past 65535 at 512-byte blocks
 const BIG_SIZE = 33 * 1024 * 1024 + 77;
@@ -72,8 +74,12 @@ before(async () => {
   const files = new PublishedFiles();
   for (const [name, size] of Object.entries({ ...SIZES, [BIG]: BIG_SIZE })) {
     const data = randomBytes(size);
-    writeFileSync(join(dir, 'pub', name), data);
     hashes.set(name, sha(data));
+    if (name.startsWith('mem/')) {
+      files.add(bufferFile(name, data, 'test'));
+      continue;
+    }
+    writeFileSync(join(dir, 'pub', name), data);
     files.add(diskFile(name, join(dir, 'pub', name), 'test'));
   }
   lab = Lab.create({ serverInRoot: true });

@@ -2,7 +2,8 @@
 // server it is a transfer like transfer.ts: same events, same counters, same
 // wrong-TID answer; only the packets of its own TID never reach this thread.
 import { encodeOack } from '../packet.js';
-import { ReportedTransfer, type TransferCommon } from '../transfer-report.js';
+import type dgram from 'node:dgram';
+import { ReportedTransfer, answerWrongTids, type TransferCommon } from '../transfer-report.js';
 import type { PumpPool } from './pool.js';
 import { closeFd } from '../../net/sockopt-linux.js';
 import type { FromPump, PumpCounters, PumpSource } from './protocol.js';
@@ -12,17 +13,25 @@ import { nativeBuffer, type NativeBuffer } from '../../net/libc-io.js';
 const OACK_MAX = 1024;
 let oackOut: NativeBuffer | undefined;
 
-export interface OffloadedTransferInit extends TransferCommon {
+export interface OffloadedTransferInit extends Omit<TransferCommon, 'stray'> {
   pool: PumpPool;
   /** The transfer's socket, connect()ed to the peer; the pump thread closes it. */
   fd: number;
   /** How the pump thread reads the source (ByteSource.directRead()). */
   pumpSource: PumpSource;
+  /**
+   * Opens the unconnected socket on the transfer's port that answers other TIDs. Called once
+   * the OACK or first DATA is on its way: it is not needed before, and opening it costs
+   * about 0.1 ms. Undefined if it could not be opened (other TIDs then get ICMP port
+   * unreachable from the kernel instead of TFTP error 5).
+   */
+  openStray: () => dgram.Socket | undefined;
 }
 
 export class OffloadedTransfer extends ReportedTransfer {
   private pumpId = 0;
   private ended = false;
+  private stray: dgram.Socket | undefined;
 
   constructor(private readonly init: OffloadedTransferInit) {
     super(init);
@@ -32,12 +41,15 @@ export class OffloadedTransfer extends ReportedTransfer {
     return this.ended;
   }
 
+  /**
+   * Hands the transfer to a pump thread, then sends the OACK from here: the thread wakes
+   * and frames the first blocks while the OACK travels and the client answers it. If that
+   * send fails, the pump resends the OACK on its timer, as if the packet had been lost.
+   */
   start(): void {
     const n = this.init.negotiated;
-    this.reportStart();
-    this.init.counters.transfersOffloaded++;
     const oack = n.oack.length ? encodeOack(n.oack) : null;
-    const oackSent = oack !== null && this.sendOack(oack);
+    const sendOackHere = oack !== null && oack.length <= OACK_MAX;
     this.pumpId = this.init.pool.add(
       {
         fd: this.init.fd,
@@ -48,21 +60,22 @@ export class OffloadedTransfer extends ReportedTransfer {
         timeoutMs: this.timeoutMs,
         retries: this.init.retries,
         oack,
-        oackSent,
+        oackSent: sendOackHere,
       },
       (m) => this.onPump(m),
     );
+    if (sendOackHere) this.sendOack(oack);
+    this.stray = this.init.openStray();
+    answerWrongTids(this.stray, this.init.counters, () => this.over);
+    this.reportStart();
+    this.init.counters.transfersOffloaded++;
   }
 
-  /** Sends the OACK from this thread (one blocking send on the transfer's socket); false leaves it to the pump. */
-  private sendOack(oack: Buffer): boolean {
-    const io = this.init.pool.libc;
-    if (oack.length > OACK_MAX) return false;
+  /** Sends the OACK from this thread: one blocking send on the transfer's socket. */
+  private sendOack(oack: Buffer): void {
     oackOut ??= nativeBuffer(OACK_MAX);
     oack.copy(oackOut.buf);
-    if (io.send(this.init.fd, oackOut.addr, oack.length) !== oack.length) return false;
-    this.init.counters.packetsSent++;
-    return true;
+    if (this.init.pool.libc.send(this.init.fd, oackOut.addr, oack.length) === oack.length) this.init.counters.packetsSent++;
   }
 
   private add(c: PumpCounters): void {
@@ -110,7 +123,7 @@ export class OffloadedTransfer extends ReportedTransfer {
 
   private closeStray(): void {
     try {
-      this.init.stray?.close();
+      this.stray?.close();
     } catch {
       /* already closed */
     }

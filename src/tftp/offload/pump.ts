@@ -1,18 +1,19 @@
 // The data phase of one TFTP read, run by a pump thread (worker.ts) on a socket it
 // owns: the same protocol as src/tftp/transfer.ts (see there for why an ACK that
 // does not move the window forward is never answered, and for RFC 7440 rollback),
-// but synchronous: the file is read with pread when a segment is first needed (the
-// page cache answers; a pump thread blocking on a cold disk stalls only its own
-// transfers), and every packet is one libc call.
+// but synchronous: a segment of the file is read with one preadv straight into its
+// framed packets when first needed (the page cache answers; a pump thread blocking on a
+// cold disk stalls only its own transfers), and every packet is one libc call.
 import { readSync } from 'node:fs';
-import { OP_ACK, OP_DATA, OP_ERROR, ERR_UNDEFINED, TftpPacketError, decodePacket, encodeError } from '../packet.js';
-import type { LibcIo, NativeBuffer } from '../../net/libc-io.js';
-import { EAGAIN, EINTR, MessageBatch, nativeBuffer } from '../../net/libc-io.js';
+import { OP_ACK, OP_ERROR, ERR_UNDEFINED, TftpPacketError, decodePacket, encodeError } from '../packet.js';
+import type { LibcIo, MessageBatch } from '../../net/libc-io.js';
+import { EAGAIN, EINTR } from '../../net/libc-io.js';
 import type { IoJob } from '../../net/io-loop.js';
 import { absoluteBlock, blockLayout } from '../window.js';
 import { endErrorText, timeoutMessage } from '../transfer-report.js';
 import type { FromPump, PumpCounters, PumpJob, PumpSource } from './protocol.js';
 import { zeroCounters } from './protocol.js';
+import type { PumpMemory, Segment } from './pump-memory.js';
 
 const PROGRESS_MS = 250;
 const ECONNREFUSED = 111;
@@ -28,12 +29,9 @@ export class DataPump implements IoJob {
   private readonly maxRetries: number;
   private readonly blocksPerSegment: number;
   /** Two framed segments: the window never spans more than two (a segment holds at least one window). */
-  private readonly slots: Array<{ k: number; mem: NativeBuffer }> = [];
-  /** Where the OACK and ERROR packets are copied to be sent. */
-  private readonly control = nativeBuffer(1024);
+  private readonly slots: Segment[] = [];
   /** sendmmsg vectors for a window (windowsize > 1 only). */
   private readonly batch: MessageBatch | undefined;
-  private readonly scratch: Buffer;
   private readonly source: PumpSource;
   private readonly oack: Buffer | null;
   private readonly oackSent: boolean;
@@ -52,8 +50,8 @@ export class DataPump implements IoJob {
     m: PumpJob & { id: number },
     private readonly io: LibcIo,
     private readonly post: (msg: FromPump) => void,
-    /** Where packets are received (shared by the thread's pumps). */
-    private readonly recvBuf: NativeBuffer,
+    /** The thread's buffers, shared by its pumps, and its kept segments. */
+    private readonly mem: PumpMemory,
   ) {
     this.id = m.id;
     this.fd = m.fd;
@@ -63,11 +61,10 @@ export class DataPump implements IoJob {
     ({ lastBlock: this.lastBlock, blocksPerSegment: this.blocksPerSegment } = blockLayout(m.size, m.blksize, m.windowsize));
     this.timeoutMs = m.timeoutMs;
     this.maxRetries = m.retries;
-    this.scratch = Buffer.allocUnsafe(Math.min(this.blocksPerSegment * m.blksize, Math.max(1, m.size)));
     this.source = m.source;
     this.oack = m.oack ? Buffer.from(m.oack.buffer, m.oack.byteOffset, m.oack.byteLength) : null;
     this.oackSent = m.oackSent === true;
-    if (m.windowsize > 1) this.batch = new MessageBatch(m.windowsize);
+    if (m.windowsize > 1) this.batch = mem.batch;
   }
 
   get ended(): boolean {
@@ -94,8 +91,8 @@ export class DataPump implements IoJob {
 
   /** The socket is readable: take one packet (poll says again if more are waiting). */
   onReady(_revents: number, now: number): void {
-    const buf = this.recvBuf.buf;
-    const n = this.io.recv(this.fd, this.recvBuf.addr, buf.length);
+    const buf = this.mem.recv.buf;
+    const n = this.io.recv(this.fd, this.mem.recv.addr, buf.length);
     if (n < 0) {
       const errno = this.io.errno();
       if (errno === EAGAIN || errno === EINTR) return;
@@ -217,61 +214,58 @@ export class DataPump implements IoJob {
     if (errno !== EAGAIN && errno !== EINTR && errno !== 105 /* ENOBUFS */) this.end('io', `socket error: errno ${errno}`, false);
   }
 
-  private segment(k: number): { k: number; mem: NativeBuffer } | undefined {
+  private segment(k: number): Segment | undefined {
     const slotIndex = k & 1;
-    let slot = this.slots[slotIndex];
-    if (slot && slot.k === k) return slot;
-    const bs = this.blksize;
-    const bps = this.blocksPerSegment;
-    if (!slot) {
-      const count = Math.min(bps, this.lastBlock);
-      const mem = nativeBuffer(count * (bs + 4));
-      for (let i = 0; i < count; i++) {
-        mem.buf[i * (bs + 4)] = 0;
-        mem.buf[i * (bs + 4) + 1] = OP_DATA;
-      }
-      slot = { k: -1, mem };
-      this.slots[slotIndex] = slot;
-    }
-    const pos = k * bps * bs;
-    const want = Math.min(bps * bs, this.size - pos);
+    const held = this.slots[slotIndex];
+    if (held?.k === k) return held;
+    const slot = held ?? (this.slots[slotIndex] = this.mem.takeSegment(this.blksize, this.blocksPerSegment));
+    const pos = k * this.blocksPerSegment * this.blksize;
+    const want = Math.min(this.blocksPerSegment * this.blksize, this.size - pos);
+    slot.k = -1;
     try {
-      this.read(want, pos);
+      this.fill(slot, want, pos);
     } catch (err) {
       this.end('io', `read error: ${(err as Error).message}`, true);
       return undefined;
     }
-    for (let off = 0, i = 0; off < want; off += bs, i++) this.scratch.copy(slot.mem.buf, i * (bs + 4) + 4, off, Math.min(off + bs, want));
     slot.k = k;
     return slot;
   }
 
-  private read(want: number, pos: number): void {
+  /** Puts `want` bytes of the source from `pos` into the segment's packets. */
+  private fill(slot: Segment, want: number, pos: number): void {
     const src = this.source;
+    const bs = this.blksize;
+    const frame = bs + 4;
     if ('bytes' in src) {
-      this.scratch.set(src.bytes.subarray(pos, pos + want));
+      for (let off = 0, i = 0; off < want; off += bs, i++) slot.mem.buf.set(src.bytes.subarray(pos + off, pos + Math.min(off + bs, want)), i * frame + 4);
       return;
     }
-    let got = 0;
-    while (got < want) {
-      const n = readSync(src.fd, this.scratch, got, want - got, src.base + pos + got);
-      if (n <= 0) throw new Error(`file shrank: got ${got} of ${want} bytes at offset ${pos}`);
-      got += n;
+    if (want === 0) return;
+    const v = slot.vectorsFor(want);
+    if (this.io.preadv(src.fd, v.at, v.count, src.base + pos) === want) return;
+    // Interrupted or short (a file being replaced): block by block, so a real error is thrown with its reason.
+    for (let off = 0, i = 0; off < want; off += bs, i++) {
+      const len = Math.min(bs, want - off);
+      for (let got = 0; got < len; ) {
+        const n = readSync(src.fd, slot.mem.buf, i * frame + 4 + got, len - got, src.base + pos + off + got);
+        if (n <= 0) throw new Error(`file shrank: ${off + got} of ${want} bytes at offset ${pos}`);
+        got += n;
+      }
     }
   }
 
   private sendRaw(buf: Buffer): void {
     this.c.packetsSent++;
-    const len = buf.copy(this.control.buf, 0, 0, Math.min(buf.length, this.control.buf.length));
-    this.io.send(this.fd, this.control.addr, len);
+    const control = this.mem.control;
+    const len = buf.copy(control.buf, 0, 0, Math.min(buf.length, control.buf.length));
+    this.io.send(this.fd, control.addr, len);
   }
 
-  /** Gives the native memory back (the pump is finished). */
+  /** Gives its segments back to the thread (the pump is finished). */
   release(): void {
-    for (const slot of this.slots) slot.mem.free();
+    for (const slot of this.slots) this.mem.giveBack(slot);
     this.slots.length = 0;
-    this.control.free();
-    this.batch?.free();
   }
 
   private end(how: 'timeout' | 'io' | 'aborted', message: string, tellClient: boolean): void {
