@@ -22,6 +22,7 @@ type Libc = {
   bind: (fd: number, addr: Buffer, len: number) => number;
   connect: (fd: number, addr: Buffer, len: number) => number;
   getsockname: (fd: number, addr: Buffer, len: Buffer) => number;
+  recv: (fd: number, buf: Buffer, len: number, flags: number) => number;
   close: (fd: number) => number;
 };
 
@@ -35,6 +36,7 @@ function load(): Libc {
     bind: lib.func('int bind(int, const void *, uint32_t)'),
     connect: lib.func('int connect(int, const void *, uint32_t)'),
     getsockname: lib.func('int getsockname(int, void *, void *)'),
+    recv: lib.func('long recv(int, void *, unsigned long, int)'),
     close: lib.func('int close(int)'),
   };
   return libc;
@@ -114,13 +116,37 @@ export function closeFd(fd: number): void {
  * socket of ours can join the port to hear packets from other TIDs.
  */
 export function openConnectedFd(opts: { device: string; address: string; peerAddress: string; peerPort: number }): { fd: number; port: number } {
+  const bound = openPortFd(opts.device, opts.address);
+  connectFd(bound.fd, opts.peerAddress, opts.peerPort);
+  return bound;
+}
+
+/** openConnectedFd's first half: a socket bound to `device` and `address` on a fresh port (SO_REUSEADDR on). */
+export function openPortFd(device: string, address: string): { fd: number; port: number } {
   const l = load();
-  const fd = openDeviceBoundFd({ device: opts.device, address: opts.address, port: 0, reuseAddr: true });
+  const fd = openDeviceBoundFd({ device, address, port: 0, reuseAddr: true });
   const name = Buffer.alloc(16);
   const len = Buffer.alloc(4);
   len.writeUInt32LE(16);
   if (l.getsockname(fd, name, len) !== 0) fail(l, fd, 'getsockname');
-  const peer = sockaddrIn(opts.peerAddress, opts.peerPort);
-  if (l.connect(fd, peer, peer.length) !== 0) fail(l, fd, 'connect');
   return { fd, port: name.readUInt16BE(2) };
+}
+
+const MSG_DONTWAIT = 0x40;
+let sink: Buffer | undefined;
+
+/**
+ * Its second half: connect()s the socket to the peer. Datagrams that reached the socket
+ * before (from anyone: it was bound and unconnected) are thrown away first, since a
+ * connected socket keeps what it had already queued. Closes the fd on failure.
+ */
+export function connectFd(fd: number, peerAddress: string, peerPort: number): void {
+  const l = load();
+  const peer = sockaddrIn(peerAddress, peerPort);
+  if (l.connect(fd, peer, peer.length) !== 0) fail(l, fd, 'connect');
+  // Emptied after connect(), so nothing from a stranger can slip in between; the peer cannot
+  // have sent anything yet, as it learns this port from our first packet. Truncated reads:
+  // only emptying the queue matters.
+  sink ??= Buffer.alloc(1);
+  while (l.recv(fd, sink, 1, MSG_DONTWAIT) >= 0);
 }

@@ -17,6 +17,7 @@ import { adoptBoundFd, openUdpSocket } from '../net/udp.js';
 import type { PumpPool } from './offload/pool.js';
 import type { OffloadedTransfer } from './offload/offloaded-transfer.js';
 import type * as SockoptLinux from '../net/sockopt-linux.js';
+import type { ReadyPorts } from './offload/ready-ports.js';
 import { normaliseRequestPath, type ByteSource, type PublishedFiles } from '../files/published.js';
 import type { EmitWireEvent, TransferEvent } from '../sessions/events.js';
 import {
@@ -96,7 +97,7 @@ export class TftpServer {
   private offloadKit:
     | {
         OffloadedTransfer: typeof OffloadedTransfer;
-        openConnectedFd: typeof SockoptLinux.openConnectedFd;
+        ports: ReadyPorts;
         openDeviceBoundFd: typeof SockoptLinux.openDeviceBoundFd;
         closeFd: typeof SockoptLinux.closeFd;
       }
@@ -146,11 +147,14 @@ export class TftpServer {
     // Loaded only where it can run: the pump threads reach libc through koffi.
     if (this.opts.offload !== false && process.platform === 'linux') {
       // Loaded once here, not per transfer: a dynamic import costs an event-loop hop on the RRQ's path.
-      const loaded = await Promise.all([import('./offload/pool.js'), import('./offload/offloaded-transfer.js'), import('../net/sockopt-linux.js')]).catch(() => undefined);
+      const loaded = await Promise.all([import('./offload/pool.js'), import('./offload/offloaded-transfer.js'), import('../net/sockopt-linux.js'), import('./offload/ready-ports.js')]).catch(
+        () => undefined,
+      );
       if (loaded) {
-        const [{ createPumpPool }, { OffloadedTransfer }, { openConnectedFd, openDeviceBoundFd, closeFd }] = loaded;
+        const [{ createPumpPool }, { OffloadedTransfer }, sockopt, { ReadyPorts }] = loaded;
         this.pool = createPumpPool((message) => this.log('error', message));
-        this.offloadKit = { OffloadedTransfer, openConnectedFd, openDeviceBoundFd, closeFd };
+        const ports = new ReadyPorts(this.opts.iface, this.opts.ifaceAddress, sockopt);
+        this.offloadKit = { OffloadedTransfer, ports, openDeviceBoundFd: sockopt.openDeviceBoundFd, closeFd: sockopt.closeFd };
       }
     }
     this.log('info', `TFTP listening on ${this.opts.ifaceAddress}:${this.port} (${this.opts.iface}, MTU ${this.mtu}, blksize up to ${Math.min(65464, this.mtu - 32)}${this.pool ? '' : ', transfers on the main thread'})`);
@@ -166,6 +170,7 @@ export class TftpServer {
     // After the aborts: each pump thread tells its clients and closes their sockets, then exits.
     await this.pool?.close();
     this.pool = undefined;
+    this.offloadKit?.ports.close();
     // Transfers close their sockets on the next turn of the event loop.
     await new Promise<void>((resolve) => setImmediate(resolve));
     await this.sources.closeAll();
@@ -385,7 +390,7 @@ export class TftpServer {
         // socket is opened by the transfer once its first packet is out.
         const kit = this.offloadKit!;
         let port: number;
-        ({ fd, port } = kit.openConnectedFd({ device: this.opts.iface, address: this.opts.ifaceAddress, peerAddress: rinfo.address, peerPort: rinfo.port }));
+        ({ fd, port } = kit.ports.take(rinfo.address, rinfo.port));
         const strayFailed = (err: Error) => this.log('warn', `TFTP: the wrong-TID socket of a transfer to ${rinfo.address}: ${err.message}`);
         openStray = () => {
           try {

@@ -6,7 +6,7 @@
 // spreads evenly over them, and ratios stay meaningful when absolute figures do not.
 //
 // Cases: file sizes x option sets x clients at once. Single-client rows are medians of
-// interleaved rounds; N-client rows start N atftp at once against one server and report
+// interleaved rounds (three times as many for files up to 4 MiB, one for 64 MiB and up); N-client rows start N atftp at once against one server and report
 // the aggregate rate (N x size / time until the last one finished) and the slowest client.
 // CPU µs per DATA packet is the server's own CPU time (children included: tftpd-hpa forks
 // one per transfer) over the packets a transfer needs: a figure that load does not bend much.
@@ -233,7 +233,8 @@ export async function benchTftp(opts: TftpBenchOptions = {}): Promise<TftpBenchR
     for (const sizeMiB of sizesMiB) {
       const size = sizeMiB * 1024 * 1024;
       const file = `image-${sizeMiB}.bin`;
-      const n = sizeMiB >= 64 ? 1 : rounds;
+      // Small files take tens of milliseconds, where a single round is mostly noise: three times the rounds.
+      const n = sizeMiB >= 64 ? 1 : sizeMiB <= 4 ? rounds * 3 : rounds;
       for (const c of cases) {
         const rates = new Map<TftpBenchServer, number[]>(targets.map((t) => [t.server, []]));
         const cpu = new Map<TftpBenchServer, number[]>(targets.map((t) => [t.server, []]));

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, requireRoot } from '../helpers/lab.js';
@@ -185,7 +185,22 @@ function bothPaths(name: string, fn: () => Promise<void>): void {
   }
 }
 
+/** The sockets this process holds open ("socket:[inode]"). */
+function openSockets(): Set<string> {
+  const out = new Set<string>();
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith('socket:')) out.add(target);
+    } catch {
+      /* the directory's own fd, closed by now */
+    }
+  }
+  return out;
+}
+
 async function withServer(opts: Partial<TftpServerOptions>, fn: (s: TftpServer, events: WireEvent[]) => Promise<void>): Promise<void> {
+  const before = openSockets();
   const events: WireEvent[] = [];
   const s = new TftpServer({ iface: lab.serverIf, ifaceAddress: lab.serverIp, files, emit: (e) => events.push(e), offload, ...opts });
   await s.start();
@@ -197,6 +212,11 @@ async function withServer(opts: Partial<TftpServerOptions>, fn: (s: TftpServer, 
   } finally {
     await s.stop();
   }
+  // Every socket the server opened is closed once stop() is done: transfer sockets, the
+  // wrong-TID ones, the ready ports (dgram closes on the next turn: a bounded wait).
+  const left = () => [...openSockets()].filter((x) => !before.has(x));
+  for (let i = 0; i < 50 && left().length > 0; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.deepEqual(left(), [], 'sockets left open after stop()');
 }
 
 const transferEvents = (events: WireEvent[], file: string) => events.filter((e): e is TransferEvent => e.type === 'transfer' && e.file === file);
