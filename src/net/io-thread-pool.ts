@@ -37,6 +37,11 @@ interface IoThread {
   worker: Worker;
   port: MessagePort;
   wakeFd: number;
+  /**
+   * Messages posted and not yet taken, in memory shared with the thread: it looks here
+   * (no syscall) before it lets a single job block on its own socket (io-loop.ts).
+   */
+  pending: Int32Array;
   /** Jobs handed to it and not yet ended. */
   load: number;
   dead: boolean;
@@ -79,8 +84,9 @@ export class IoThreadPool<Add extends object, From extends FromIoThread> {
     const { port1, port2 } = new MessageChannel();
     const wakeFd = this.io.eventfd();
     if (wakeFd < 0) throw new Error(`eventfd failed: errno ${this.io.errno()}`);
-    const worker = new Worker(this.spec.worker, { workerData: { port: port2, wakeFd }, transferList: [port2] });
-    const thread: IoThread = { worker, port: port1, wakeFd, load: 0, dead: false };
+    const pending = new Int32Array(new SharedArrayBuffer(4));
+    const worker = new Worker(this.spec.worker, { workerData: { port: port2, wakeFd, pending }, transferList: [port2] });
+    const thread: IoThread = { worker, port: port1, wakeFd, pending, load: 0, dead: false };
     // Idle threads do not keep the process alive; one with jobs does (as their sockets would on the main thread).
     worker.unref();
     worker.on('message', (m: From) => this.listeners.get(m.id)?.on(m));
@@ -130,6 +136,7 @@ export class IoThreadPool<Add extends object, From extends FromIoThread> {
 
   private post(thread: IoThread, msg: ToIoThread<Add>): void {
     thread.port.postMessage(msg);
+    Atomics.add(thread.pending, 0, 1);
     this.io.wake(thread.wakeFd);
   }
 

@@ -22,6 +22,8 @@ const F_DUPFD_CLOEXEC = 1030;
 const SHUT_RDWR = 2;
 const IPPROTO_TCP = 6;
 const TCP_CORK = 3;
+const SOL_SOCKET = 1;
+const SO_RCVTIMEO = 20;
 
 /**
  * Memory outside the JS heap that never moves: the hot calls take its address as a plain
@@ -45,6 +47,10 @@ export interface LibcIo {
   poll(fds: number, count: number, timeoutMs: number): number;
   /** Non-blocking receive to address `at`; -1 with errno set when nothing is waiting. */
   recv(fd: number, at: number, len: number): number;
+  /** Receive that waits, at most the socket's receive timeout (setRecvTimeout); -1 with EAGAIN when it ran out. */
+  recvWait(fd: number, at: number, len: number): number;
+  /** SO_RCVTIMEO: how long recvWait may block on this socket. */
+  setRecvTimeout(fd: number, ms: number): number;
   /** Blocking send from address `at` (a UDP send only blocks while the socket buffer is full). */
   send(fd: number, at: number, len: number): number;
   /** sendmmsg of `count` prepared messages (MessageBatch.at); resolves to how many were sent. */
@@ -97,6 +103,8 @@ export function libcIo(): LibcIo {
   intOne.buf.writeInt32LE(1);
   const intZero = nativeBuffer(4);
   intZero.buf.writeInt32LE(0);
+  /** struct timeval { long tv_sec; long tv_usec } on 64-bit Linux. */
+  const timeval = nativeBuffer(16);
   const eventfd = lib.func('int eventfd(unsigned int, int)');
   const write = lib.func('long write(int, const void *, unsigned long)');
   const read = lib.func('long read(int, void *, unsigned long)');
@@ -107,6 +115,13 @@ export function libcIo(): LibcIo {
   io = {
     poll: (fds, count, timeoutMs) => poll(fds, count, timeoutMs) as number,
     recv: (fd, at, len) => recv(fd, at, len, MSG_DONTWAIT) as number,
+    recvWait: (fd, at, len) => recv(fd, at, len, 0) as number,
+    setRecvTimeout: (fd, ms) => {
+      timeval.buf.fill(0);
+      writeU64(timeval.buf, 0, Math.floor(ms / 1000));
+      writeU64(timeval.buf, 8, (ms % 1000) * 1000);
+      return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, timeval.addr, 16) as number;
+    },
     send: (fd, at, len) => send(fd, at, len, 0) as number,
     sendmmsg: (fd, at, count) => sendmmsg(fd, at, count, 0) as number,
     sendfile: (outFd, inFd, offsetAt, count) => sendfile(outFd, inFd, offsetAt, count) as number,

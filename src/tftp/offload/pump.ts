@@ -8,7 +8,8 @@ import { readSync } from 'node:fs';
 import { OP_ACK, OP_ERROR, ERR_UNDEFINED, TftpPacketError, decodePacket, encodeError } from '../packet.js';
 import type { LibcIo, MessageBatch } from '../../net/libc-io.js';
 import { EAGAIN, EINTR } from '../../net/libc-io.js';
-import type { IoJob } from '../../net/io-loop.js';
+import { WAIT_SLICE_MS, type IoJob } from '../../net/io-loop.js';
+import { performance } from 'node:perf_hooks';
 import { absoluteBlock, blockLayout } from '../window.js';
 import { endErrorText, timeoutMessage } from '../transfer-report.js';
 import type { FromPump, PumpCounters, PumpJob, PumpSource } from './protocol.js';
@@ -78,6 +79,7 @@ export class DataPump implements IoJob {
 
   start(now: number): void {
     this.lastProgressAt = now;
+    this.io.setRecvTimeout(this.fd, WAIT_SLICE_MS);
     if (this.oack) {
       if (!this.oackSent) this.sendRaw(this.oack);
       this.lastSendAt = now;
@@ -91,8 +93,18 @@ export class DataPump implements IoJob {
 
   /** The socket is readable: take one packet (poll says again if more are waiting). */
   onReady(_revents: number, now: number): void {
+    this.handle(this.io.recv(this.fd, this.mem.recv.addr, this.mem.recv.buf.length), now);
+  }
+
+  /** The thread's only job: wait for the next packet in recv itself (SO_RCVTIMEO set in start). */
+  waitAndHandle(): void {
+    const n = this.io.recvWait(this.fd, this.mem.recv.addr, this.mem.recv.buf.length);
+    this.handle(n, performance.now());
+  }
+
+  /** What recv returned: `n` bytes in the receive buffer, or -1 and errno. */
+  private handle(n: number, now: number): void {
     const buf = this.mem.recv.buf;
-    const n = this.io.recv(this.fd, this.mem.recv.addr, buf.length);
     if (n < 0) {
       const errno = this.io.errno();
       if (errno === EAGAIN || errno === EINTR) return;
