@@ -136,9 +136,9 @@ const MSG_DONTWAIT = 0x40;
 let sink: Buffer | undefined;
 
 /**
- * Its second half: connect()s the socket to the peer. Datagrams that reached the socket
- * before (from anyone: it was bound and unconnected) are thrown away first, since a
- * connected socket keeps what it had already queued. Closes the fd on failure.
+ * Its second half: connect()s the socket to the peer, then throws away any datagram that
+ * reached it while it was bound and unconnected (from anyone): a connected socket keeps
+ * what it had already queued. Closes the fd on failure.
  */
 export function connectFd(fd: number, peerAddress: string, peerPort: number): void {
   const l = load();
