@@ -20,11 +20,12 @@ export interface IoJob {
   onReady(revents: number, now: number): void;
   /**
    * Optional: waits for the job's socket itself (a blocking recv bounded by
-   * WAIT_SLICE_MS) and handles what came. The loop calls it instead of poll() while the
-   * thread has this one job and no message waiting: one syscall and one call from JS
-   * fewer per packet, which is what lockstep TFTP is made of.
+   * WAIT_SLICE_MS), handles what came and returns the time it woke (performance.now()
+   * ms). The loop calls it instead of poll() while the thread has this one job and no
+   * message waiting: one syscall and one call from JS fewer per packet, which is what
+   * lockstep TFTP is made of.
    */
-  waitAndHandle?(): void;
+  waitAndHandle?(): number;
   onTimer(now: number): void;
   /** The main thread asked to stop it (or the thread is stopping). */
   abort(): void;
@@ -107,8 +108,8 @@ export function runIoLoop<Add, From>(events: number, create: (msg: Extract<ToIoT
     const only = order.length === 1 ? order[0] : undefined;
     if (only?.waitAndHandle && Atomics.load(pending, 0) === 0) {
       // One job: it waits on its own socket; messages are seen within WAIT_SLICE_MS.
-      if (!only.ended) only.waitAndHandle();
-      if (!only.ended && performance.now() >= only.deadline) only.onTimer(performance.now());
+      const t = only.waitAndHandle();
+      if (!only.ended && t >= only.deadline) only.onTimer(t);
       if (only.ended) remove(only);
       if (Atomics.load(pending, 0) !== 0) takeMessages();
       continue;

@@ -97,9 +97,11 @@ export class DataPump implements IoJob {
   }
 
   /** The thread's only job: wait for the next packet in recv itself (SO_RCVTIMEO set in start). */
-  waitAndHandle(): void {
+  waitAndHandle(): number {
     const n = this.io.recvWait(this.fd, this.mem.recv.addr, this.mem.recv.buf.length);
-    this.handle(n, performance.now());
+    const now = performance.now();
+    this.handle(n, now);
+    return now;
   }
 
   /** What recv returned: `n` bytes in the receive buffer, or -1 and errno. */
