@@ -7,6 +7,7 @@
 // (on a laptop, the Wi-Fi). Binding the socket to the chosen device fixes both:
 // it only receives what arrived on that NIC and only sends out of that NIC.
 import koffi from 'koffi';
+import { libcIo, nativeBuffer, type NativeBuffer } from './libc-io.js';
 
 const AF_INET = 2;
 const SOCK_DGRAM = 2;
@@ -22,7 +23,6 @@ type Libc = {
   bind: (fd: number, addr: Buffer, len: number) => number;
   connect: (fd: number, addr: Buffer, len: number) => number;
   getsockname: (fd: number, addr: Buffer, len: Buffer) => number;
-  recv: (fd: number, buf: Buffer, len: number, flags: number) => number;
   close: (fd: number) => number;
 };
 
@@ -36,7 +36,6 @@ function load(): Libc {
     bind: lib.func('int bind(int, const void *, uint32_t)'),
     connect: lib.func('int connect(int, const void *, uint32_t)'),
     getsockname: lib.func('int getsockname(int, void *, void *)'),
-    recv: lib.func('long recv(int, void *, unsigned long, int)'),
     close: lib.func('int close(int)'),
   };
   return libc;
@@ -132,8 +131,7 @@ export function openPortFd(device: string, address: string): { fd: number; port:
   return { fd, port: name.readUInt16BE(2) };
 }
 
-const MSG_DONTWAIT = 0x40;
-let sink: Buffer | undefined;
+let sink: NativeBuffer | undefined;
 
 /**
  * Its second half: connect()s the socket to the peer, then throws away any datagram that
@@ -147,6 +145,7 @@ export function connectFd(fd: number, peerAddress: string, peerPort: number): vo
   // Emptied after connect(), so nothing from a stranger can slip in between; the peer cannot
   // have sent anything yet, as it learns this port from our first packet. Truncated reads:
   // only emptying the queue matters.
-  sink ??= Buffer.alloc(1);
-  while (l.recv(fd, sink, 1, MSG_DONTWAIT) >= 0);
+  const io = libcIo();
+  sink ??= nativeBuffer(1);
+  while (io.recv(fd, sink.addr, 1) >= 0);
 }

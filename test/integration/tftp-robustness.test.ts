@@ -349,3 +349,38 @@ bothPaths('a malformed-packet storm to port 69 and to a transfer port is dropped
     assert.equal(s.stats().transfersDone, 2);
   });
 });
+
+test('a transfer socket opened ahead keeps nothing a stranger sent before it was connected to its client', { skip: skip || (process.platform !== 'linux' ? 'Linux socket calls' : undefined) }, async () => {
+  const { openPortFd, connectFd, closeFd } = await import('../../src/net/sockopt-linux.js');
+  const { libcIo, nativeBuffer, EAGAIN } = await import('../../src/net/libc-io.js');
+  const io = libcIo();
+  const buf = nativeBuffer(64);
+  // From the client namespace: one datagram from a stranger port, then (once we are connected) one from the client's.
+  const send = (fromPort: number, port: number, text: string) =>
+    new Promise<void>((resolve, reject) => {
+      const py = `import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('', ${fromPort})); s.sendto(b'${text}', ('${lab.serverIp}', ${port}))`;
+      const c = lab.spawn(lab.clientNs, 'python3', ['-c', py]);
+      c.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`python3 exited ${code}`))));
+    });
+  const recvText = async (): Promise<string | undefined> => {
+    for (let i = 0; i < 100; i++) {
+      const n = io.recv(fd, buf.addr, 64);
+      if (n >= 0) return buf.buf.subarray(0, n).toString();
+      assert.equal(io.errno(), EAGAIN);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return undefined;
+  };
+  const { fd, port } = openPortFd(lab.serverIf, lab.serverIp);
+  try {
+    await send(40001, port, 'stranger');
+    await new Promise((r) => setTimeout(r, 100)); // queued by now (veth delivery is immediate)
+    connectFd(fd, `${lab.subnet}.2`, 40002);
+    assert.equal(io.recv(fd, buf.addr, 64), -1, 'the stranger datagram was still queued after connect');
+    await send(40002, port, 'client');
+    assert.equal(await recvText(), 'client');
+  } finally {
+    closeFd(fd);
+    buf.free();
+  }
+});
