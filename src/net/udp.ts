@@ -89,17 +89,11 @@ function bindPlain(sock: dgram.Socket, address: string, port: number): Promise<d
 }
 
 /**
- * A dgram socket that only hears, and only sends through, the chosen NIC.
- * Linux: SO_BINDTODEVICE on a socket dgram adopts. Windows: bind the NIC's own
- * address (Windows delivers broadcasts to sockets bound to the receiving NIC's
- * address). macOS: IP_BOUND_IF (not yet implemented; see docs/decisions.md).
- */
-/**
  * A dgram socket over an fd that is already bound (Linux: openDeviceBoundFd), returned at
  * once: the kernel queues datagrams for the fd from the moment it was bound, and dgram
  * starts reading them when its adoption completes a moment later. For a TFTP transfer's
- * wrong-TID socket, opened on the way from RRQ to OACK. A failed adoption (or any later
- * socket error) goes to `onError`.
+ * wrong-TID socket, opened just after the transfer's first packet. A failed adoption (or
+ * any later socket error) goes to `onError`.
  */
 export function adoptBoundFd(fd: number, onError: (err: Error) => void, lookup?: UdpBindOptions['lookup']): dgram.Socket {
   const sock = dgram.createSocket({ type: 'udp4', reuseAddr: true, lookup: lookup as dgram.SocketOptions['lookup'] });
@@ -111,6 +105,12 @@ export function adoptBoundFd(fd: number, onError: (err: Error) => void, lookup?:
 /** Loaded on first use, on Linux only (koffi); kept, as a TFTP transfer opens sockets on its critical path. */
 let sockoptLinux: typeof import('./sockopt-linux.js') | undefined;
 
+/**
+ * A dgram socket that only hears, and only sends through, the chosen NIC.
+ * Linux: SO_BINDTODEVICE on a socket dgram adopts. Windows: bind the NIC's own
+ * address (Windows delivers broadcasts to sockets bound to the receiving NIC's
+ * address). macOS: IP_BOUND_IF (not yet implemented; see docs/decisions.md).
+ */
 export async function openUdpSocket(opts: UdpBindOptions): Promise<dgram.Socket> {
   const address = opts.anyAddress ? '0.0.0.0' : opts.ifaceAddress;
   const sock = dgram.createSocket({ type: 'udp4', reuseAddr: opts.reuseAddr, lookup: opts.lookup as dgram.SocketOptions['lookup'] });
