@@ -1,8 +1,9 @@
 // The HTTP file server: iPXE, UEFI HTTP Boot firmware and curl fetch boot programs,
 // scripts, kernels and initrds from here. It serves only what PublishedFiles holds
-// (no directory listings, no disk paths) and only on the chosen NIC's address.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { Socket } from 'node:net';
+// (no directory listings, no disk paths) and only on the chosen NIC's address. It
+// answers GET and HEAD over its own HTTP/1.1 connections (connection.ts says why not
+// node:http).
+import { createServer, type Server, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { PublishedFiles, PublishedFile, ByteSource } from '../files/published.js';
 import type { EmitWireEvent, TransferEvent } from '../sessions/events.js';
@@ -10,11 +11,16 @@ import { parseRange } from './range.js';
 import { TransferReporter } from './transfer-reporter.js';
 import { SharedSources } from '../files/shared-sources.js';
 import { sendBody } from './body.js';
+import { HttpConnection } from './connection.js';
+import type { RequestHead } from './request-head.js';
+import type { HeaderFields } from './response-head.js';
 import type { SendfilePool } from './sendfile/pool.js';
 import type { sendBodyWithSendfile } from './sendfile/send-body.js';
 
-/** Smaller bodies (scripts, menus) are copied: one write, where sendfile adds cork and uncork calls. */
+/** Smaller bodies (scripts, menus) are copied: one write of head and body together. */
 const SENDFILE_MIN_BYTES = 64 * 1024;
+/** The whole request head must arrive within this (a slow trickle of header bytes is cut). */
+const HEAD_TIMEOUT_MS = 20_000;
 
 export interface HttpFileServerOptions {
   /** The NIC's IPv4 address. Wildcards are refused: PXE Kit never listens on every interface. */
@@ -38,18 +44,27 @@ export interface HttpFileServerOptions {
   offload?: boolean;
 }
 
+/** One request being answered: its connection, the client's MAC if known, the path asked for. */
+interface Exchange {
+  conn: HttpConnection;
+  mac?: string;
+  rawPath: string;
+  /** A response head has gone out: an error can only cut the connection now. */
+  responseStarted?: boolean;
+}
+
 const WILDCARDS = new Set(['', '0.0.0.0', '::', '[::]', '::0']);
 
 export class HttpFileServer {
   private readonly opts: Required<Omit<HttpFileServerOptions, 'macForIp'>> & Pick<HttpFileServerOptions, 'macForIp'>;
   private server: Server | undefined;
+  private readonly connections = new Set<Socket>();
   /** The sending threads and the module that drives them (loaded only on Linux). */
   private sendfile: { pool: SendfilePool; send: typeof sendBodyWithSendfile } | undefined;
-  private readonly counters = { bodies: 0, bodiesBySendfile: 0, bodiesOnThreads: 0 };
+  private readonly counters = { bodies: 0, bodiesBySendfile: 0, bodiesOnThreads: 0, badRequests: 0 };
   private readonly runId = randomBytes(3).toString('hex');
   private counter = 0;
   private active = 0;
-  private readonly timedOut = new WeakSet<Socket>();
   /** Requests for one file share its open source (a sanboot reads an ISO in thousands of Range requests). */
   private readonly sources = new SharedSources();
 
@@ -80,27 +95,16 @@ export class HttpFileServer {
 
   /**
    * Response bodies sent; how many went by sendfile rather than copied; how many of those
-   * needed a sending thread (more than the socket took at once).
+   * needed a sending thread (more than the socket took at once); requests refused as malformed.
    */
-  stats(): { bodies: number; bodiesBySendfile: number; bodiesOnThreads: number } {
+  stats(): { bodies: number; bodiesBySendfile: number; bodiesOnThreads: number; badRequests: number } {
     return { ...this.counters };
   }
 
   async start(): Promise<{ address: string; port: number }> {
     if (this.server) throw new Error('HTTP server already started');
-    const server = createServer(
-      {
-        keepAlive: true,
-        // iPXE reuses its connection for kernel then initrd; keep it open a while.
-        keepAliveTimeout: 30_000,
-        // Bound slow or silent clients: the whole request head must arrive in time.
-        headersTimeout: 20_000,
-        requestTimeout: 30_000,
-        // Bigger socket buffers: fewer drain round-trips when streaming large images.
-        highWaterMark: 1024 * 1024,
-      },
-      (req, res) => this.handle(req, res),
-    );
+    // TCP keepalive finds peers that vanished (a machine switched off mid-boot).
+    const server = createServer({ keepAlive: true, noDelay: true }, (socket) => this.accept(socket));
     server.maxConnections = this.opts.maxConnections;
     // Node closes connections beyond maxConnections at once; say so (once a second at most,
     // with a count: a connection flood must not become a log flood).
@@ -113,11 +117,6 @@ export class HttpFileServer {
       this.log('warn', `HTTP: refused ${dropsInWindow} connection(s) in the last second (last from ${d?.remoteAddress ?? 'unknown'}): ${this.opts.maxConnections} connections already open (the limit)`);
       dropWindow = now;
       dropsInWindow = 0;
-    });
-    // Idle sockets (a client that stopped reading mid-transfer included) are cut.
-    server.setTimeout(this.opts.idleTimeoutMs, (socket: Socket) => {
-      this.timedOut.add(socket);
-      socket.destroy();
     });
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
@@ -151,29 +150,41 @@ export class HttpFileServer {
     const server = this.server;
     if (!server) return;
     this.server = undefined;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    for (const socket of this.connections) socket.destroy();
+    await closed;
     // The threads let go of every socket and file before the files are closed.
     await this.sendfile?.pool.close();
     this.sendfile = undefined;
     await this.sources.closeAll();
   }
 
+  private accept(socket: Socket): void {
+    this.connections.add(socket);
+    socket.once('close', () => this.connections.delete(socket));
+    new HttpConnection(socket, (head, conn) => this.answer(head, conn), {
+      idleTimeoutMs: this.opts.idleTimeoutMs,
+      headTimeoutMs: HEAD_TIMEOUT_MS,
+      onBadRequest: (conn, status, reason) => {
+        this.counters.badRequests++;
+        this.log('warn', `${conn.clientIp} sent a request that cannot be answered (${status}): ${reason}`, this.opts.macForIp?.(conn.clientIp));
+        conn.sendText(status, `${reason}\n`);
+      },
+    });
+  }
+
   private log(level: 'debug' | 'info' | 'warn' | 'error', message: string, mac?: string): void {
     this.opts.emit({ type: 'log', at: Date.now(), level, source: 'http', message, mac });
   }
 
-  private handle(req: IncomingMessage, res: ServerResponse): void {
-    const clientIp = (req.socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-    const clientPort = req.socket.remotePort ?? 0;
-    const mac = this.opts.macForIp?.(clientIp);
-    const rawPath = requestPath(req.url ?? '/');
+  private async answer(head: RequestHead, conn: HttpConnection): Promise<void> {
+    const mac = this.opts.macForIp?.(conn.clientIp);
+    const rawPath = requestPath(head.target);
+    const isHead = head.method === 'HEAD';
 
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      this.log('warn', `${clientIp} sent ${req.method} ${rawPath}: only GET and HEAD are served`, mac);
-      sendText(res, 405, 'method not allowed\n', { Allow: 'GET, HEAD' });
+    if (head.method !== 'GET' && !isHead) {
+      this.log('warn', `${conn.clientIp} sent ${head.method} ${rawPath}: only GET and HEAD are served`, mac);
+      conn.sendText(405, 'method not allowed\n', { Allow: 'GET, HEAD' });
       return;
     }
     const file = this.opts.files.lookup(rawPath);
@@ -184,8 +195,8 @@ export class HttpFileServer {
         protocol: 'http',
         phase: 'error',
         id: this.nextId(),
-        clientIp,
-        clientPort,
+        clientIp: conn.clientIp,
+        clientPort: conn.clientPort,
         mac,
         file: rawPath,
         bytes: 0,
@@ -193,64 +204,58 @@ export class HttpFileServer {
         error: `${rawPath} is not published by PXE Kit`,
       };
       this.opts.emit(ev);
-      sendText(res, 404, 'not found\n');
+      conn.sendText(404, 'not found\n', {}, isHead);
       return;
     }
-    this.serveFile(req, res, file, { clientIp, clientPort, mac, rawPath }).catch((err: Error) => {
-      this.log('error', `${clientIp}: serving ${rawPath} failed: ${err.message}`, mac);
-      if (!res.headersSent) sendText(res, 500, 'internal error\n');
-      else res.destroy(err);
-    });
-  }
-
-  private async serveFile(
-    req: IncomingMessage,
-    res: ServerResponse,
-    file: PublishedFile,
-    who: { clientIp: string; clientPort: number; mac?: string; rawPath: string },
-  ): Promise<void> {
-    // HEAD needs only the size: the file is not opened.
-    if (req.method === 'HEAD') return this.sendFile(req, res, file, undefined, await file.size(), who);
-    const source = await this.sources.acquire(file);
+    const who: Exchange = { conn, mac, rawPath };
     try {
-      await this.sendFile(req, res, file, source, source.size, who);
-    } finally {
-      void source.close();
+      // HEAD needs only the size: the file is not opened.
+      if (isHead) return this.sendFile(head, file, undefined, await file.size(), who);
+      const source = await this.sources.acquire(file);
+      try {
+        await this.sendFile(head, file, source, source.size, who);
+      } finally {
+        void source.close();
+      }
+    } catch (err) {
+      // Before any byte of the response, the client gets a 500; after, only a cut connection is honest.
+      this.log('error', `${conn.clientIp}: serving ${rawPath} failed: ${(err as Error).message}`, mac);
+      if (who.responseStarted) conn.destroy();
+      else conn.sendText(500, 'internal error\n', {}, isHead);
     }
   }
 
   private async sendFile(
-    req: IncomingMessage,
-    res: ServerResponse,
+    req: RequestHead,
     file: PublishedFile,
     source: ByteSource | undefined,
     size: number,
-    who: { clientIp: string; clientPort: number; mac?: string; rawPath: string },
+    who: Exchange,
   ): Promise<void> {
+    const { conn } = who;
     // Without validators (ETag/Last-Modified) an If-Range can never match: send it all (§13.1.5).
-    const range = req.headers['if-range'] === undefined ? parseRange(req.headers.range, size) : ({ kind: 'full' } as const);
-    const headers: Record<string, string | number> = {
-      'Content-Type': contentTypeFor(file.path),
-      'Accept-Ranges': 'bytes',
-      // Scripts are generated per client and images change between runs: never cache.
-      'Cache-Control': 'no-store',
-    };
+    const range = req.ifRange ? ({ kind: 'full' } as const) : parseRange(req.range, size);
     if (range.kind === 'unsatisfiable') {
-      this.log('warn', `${who.clientIp} asked ${who.rawPath} for a range outside its ${size} bytes`, who.mac);
-      sendText(res, 416, 'range not satisfiable\n', { 'Content-Range': `bytes */${size}` });
+      this.log('warn', `${conn.clientIp} asked ${who.rawPath} for a range outside its ${size} bytes`, who.mac);
+      conn.sendText(416, 'range not satisfiable\n', { 'Content-Range': `bytes */${size}` }, req.method === 'HEAD');
       return;
     }
     const start = range.kind === 'partial' ? range.start : 0;
     const end = range.kind === 'partial' ? range.end : size - 1;
     const length = end - start + 1;
-    headers['Content-Length'] = length;
-    if (range.kind === 'partial') headers['Content-Range'] = `bytes ${start}-${end}/${size}`;
-    const status = range.kind === 'partial' ? 206 : 200;
+    const fields: HeaderFields = {
+      'Content-Type': contentTypeFor(file.path),
+      'Accept-Ranges': 'bytes',
+      // Scripts are generated per client and images change between runs: never cache.
+      'Cache-Control': 'no-store',
+      'Content-Length': length,
+    };
+    if (range.kind === 'partial') fields['Content-Range'] = `bytes ${start}-${end}/${size}`;
+    const head = conn.head(range.kind === 'partial' ? 206 : 200, fields);
 
     if (req.method === 'HEAD' || length === 0 || !source) {
-      res.writeHead(status, headers);
-      res.end();
-      if (req.method === 'HEAD') this.log('debug', `${who.clientIp} HEAD ${who.rawPath} (${size} bytes)`, who.mac);
+      conn.socket.write(head, 'latin1');
+      if (req.method === 'HEAD') this.log('debug', `${conn.clientIp} HEAD ${who.rawPath} (${size} bytes)`, who.mac);
       return;
     }
 
@@ -260,47 +265,46 @@ export class HttpFileServer {
       protocol: 'http',
       phase: 'start',
       id: this.nextId(),
-      clientIp: who.clientIp,
-      clientPort: who.clientPort,
+      clientIp: conn.clientIp,
+      clientPort: conn.clientPort,
       mac: who.mac,
       file: who.rawPath,
       size: length,
       bytes: 0,
       detail: range.kind === 'partial' ? `range ${start}-${end}/${size}` : undefined,
     });
-    res.writeHead(status, headers);
-    const socket = req.socket;
     this.active++;
     this.counters.bodies++;
+    who.responseStarted = true;
     try {
-      let result = await this.sendWithSendfile(res, source, start, length, reporter);
+      let result = await this.sendWithSendfile(conn, head, source, start, length, reporter);
       // Many clients at once (a classroom booting) share the disk and the link: smaller
       // chunks then keep memory bounded (depth × chunk per transfer) without losing speed.
-      result ??= await sendBody(source, res, start, end, {
+      result ??= await sendBody(source, conn.socket, head, start, end, {
         chunkSize: this.active > 8 ? 512 * 1024 : 2 * 1024 * 1024,
         depth: 3,
         onBytes: (n) => reporter.add(n),
       });
       if (result === 'done') reporter.done();
-      else if (result === 'timeout' || this.timedOut.has(socket)) {
+      else if (result === 'timeout' || conn.timedOut) {
         reporter.fail('timeout', `the client stopped reading; connection closed after ${this.opts.idleTimeoutMs / 1000} s idle`);
       } else reporter.fail('aborted', 'the client closed the connection before the end of the file');
     } catch (err) {
-      // Headers (with Content-Length) are out: cutting the connection is the only honest signal.
+      // The head (with Content-Length) is out: cutting the connection is the only honest signal.
       reporter.fail('io', `reading ${file.path} failed: ${(err as Error).message}`);
-      res.destroy();
+      conn.destroy();
     } finally {
       this.active--;
     }
   }
 
-  /** A file-backed body sent with sendfile, or undefined when it must be copied through user space. */
-  private async sendWithSendfile(res: ServerResponse, source: ByteSource, start: number, length: number, reporter: TransferReporter) {
+  /** A file-backed body sent with sendfile, or undefined (nothing sent yet) when it must be copied through user space. */
+  private async sendWithSendfile(conn: HttpConnection, head: string, source: ByteSource, start: number, length: number, reporter: TransferReporter) {
     const threads = this.sendfile;
     if (!threads?.pool.usable || length < SENDFILE_MIN_BYTES) return undefined;
     const direct = source.directRead?.();
     if (!direct || !('fd' in direct)) return undefined;
-    const result = await threads.send(threads.pool, res, direct.fd, direct.base + start, length, {
+    const result = await threads.send(threads.pool, conn.socket, head, direct.fd, direct.base + start, length, {
       idleTimeoutMs: this.opts.idleTimeoutMs,
       onBytes: (n) => reporter.add(n),
       onHandOver: () => this.counters.bodiesOnThreads++,
@@ -325,11 +329,6 @@ function requestPath(target: string): string {
 
 function contentTypeFor(path: string): string {
   return /\.ipxe$/i.test(path) ? 'text/plain; charset=utf-8' : 'application/octet-stream';
-}
-
-function sendText(res: ServerResponse, status: number, body: string, extra: Record<string, string> = {}): void {
-  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), ...extra });
-  res.end(res.req.method === 'HEAD' ? undefined : body);
 }
 
 function listenError(err: NodeJS.ErrnoException, address: string, port: number): Error {

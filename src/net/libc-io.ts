@@ -12,6 +12,8 @@ export const POLLERR = 0x8;
 export const POLLHUP = 0x10;
 export const POLLNVAL = 0x20;
 const MSG_DONTWAIT = 0x40;
+const MSG_NOSIGNAL = 0x4000;
+const MSG_MORE = 0x8000;
 const EFD_CLOEXEC = 0o2000000;
 const EFD_NONBLOCK = 0o4000;
 export const EAGAIN = 11;
@@ -53,6 +55,12 @@ export interface LibcIo {
   setRecvTimeout(fd: number, ms: number): number;
   /** Blocking send from address `at` (a UDP send only blocks while the socket buffer is full). */
   send(fd: number, at: number, len: number): number;
+  /**
+   * Non-blocking send on a TCP socket with MSG_MORE: the kernel holds the bytes until more
+   * follow (an HTTP response head waits for sendfile's first body bytes and leaves in the
+   * same segment, without two TCP_CORK calls). Bytes taken, or -1 with errno.
+   */
+  sendMore(fd: number, at: number, len: number): number;
   /** sendmmsg of `count` prepared messages (MessageBatch.at); resolves to how many were sent. */
   sendmmsg(fd: number, at: number, count: number): number;
   /**
@@ -123,6 +131,7 @@ export function libcIo(): LibcIo {
       return setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, timeval.addr, 16) as number;
     },
     send: (fd, at, len) => send(fd, at, len, 0) as number,
+    sendMore: (fd, at, len) => send(fd, at, len, MSG_MORE | MSG_DONTWAIT | MSG_NOSIGNAL) as number,
     sendmmsg: (fd, at, count) => sendmmsg(fd, at, count, 0) as number,
     sendfile: (outFd, inFd, offsetAt, count) => sendfile(outFd, inFd, offsetAt, count) as number,
     preadv: (fd, iovAt, count, offset) => preadv(fd, iovAt, count, offset) as number,

@@ -1,12 +1,12 @@
-// Sends an HTTP body from a file with sendfile(2) (Linux). Headers go out through Node
-// as usual; then the main thread sendfile()s what the socket takes at once (a Range read
-// of a few hundred KiB usually fits: no thread round trip), and a sending thread
-// (pool.ts) gets a dup() of the connection's socket for the rest; then Node ends the
-// response, and keep-alive and the next request go on as before. Elsewhere, and for
-// bodies held in memory, the server copies through user space (../body.ts).
-import type { ServerResponse } from 'node:http';
+// Sends an HTTP response from a file with sendfile(2) (Linux). The head goes out by one
+// send() with MSG_MORE, so the kernel holds it for the body's first bytes; then the main
+// thread sendfile()s what the socket takes at once (a Range read of a few hundred KiB
+// usually fits: no thread round trip), and a sending thread (pool.ts) gets a dup() of
+// the connection's socket for the rest. The connection (../connection.ts) then reads the
+// next request. Elsewhere, and for bodies held in memory, the server copies through user
+// space (../body.ts).
 import type { Socket } from 'node:net';
-import { EAGAIN, ECONNRESET, EINTR, EPIPE, nativeBuffer, writeU64, type NativeBuffer } from '../../net/libc-io.js';
+import { EAGAIN, ECONNRESET, EINTR, EPIPE, nativeBuffer, writeU64, type LibcIo, type NativeBuffer } from '../../net/libc-io.js';
 import type { SendfilePool } from './pool.js';
 import type { FromSender } from './protocol.js';
 
@@ -27,57 +27,71 @@ export type SendfileBodyResult = 'done' | 'closed' | 'timeout';
 const INLINE_MAX_BYTES = 1024 * 1024;
 /** sendfile's offset argument for the main thread's calls (one at a time). */
 let inlineOffset: NativeBuffer | undefined;
+/** The response head, copied where send() can take it without koffi converting a Buffer. */
+const HEAD_MEM_BYTES = 4096;
+let headMem: NativeBuffer | undefined;
 
 /**
- * Sends `length` bytes of `fileFd` from `offset` as the body of `res`, whose head (with
- * Content-Length) was set by writeHead. Resolves undefined, before any body byte, when
- * this connection cannot be used this way (the caller then copies); rejects when
- * reading the file failed mid-body.
+ * Sends the response `head`, then `length` bytes of `fileFd` from `offset` as its body.
+ * Resolves undefined, before any byte of the response, when this connection cannot be
+ * used this way (the caller then copies); rejects when reading the file failed mid-body.
  */
 export async function sendBodyWithSendfile(
   pool: SendfilePool,
-  res: ServerResponse,
+  socket: Socket,
+  head: string,
   fileFd: number,
   offset: number,
   length: number,
   opts: SendfileBodyOptions,
 ): Promise<SendfileBodyResult | undefined> {
-  // A client that sends its next request as soon as it has the last byte finds the previous
-  // response not ended yet (the thread's "done" is still on its way): Node queues the new
-  // response and gives it the socket when the previous one finishes.
-  if (!res.socket && !res.destroyed) {
-    await new Promise((resolve) => {
-      res.once('socket', resolve);
-      res.once('close', resolve);
-    });
+  const socketFd = socketFdOf(socket);
+  if (socketFd === undefined) return socket.destroyed ? 'closed' : undefined;
+  // Bytes Node still holds for this socket (an earlier response that was copied) leave first.
+  if (socket.writableLength > 0 && !(await written(socket, ''))) return 'closed';
+
+  const headSent = sendHead(pool.libc, socketFd, head);
+  if (headSent === 'closed') {
+    socket.destroy();
+    return 'closed';
   }
-  const socket = res.socket;
-  const socketFd = socket ? socketFdOf(socket) : undefined;
-  if (!socket || socketFd === undefined) return res.destroyed ? 'closed' : undefined;
-  pool.libc.cork(socketFd, true);
-  res.flushHeaders();
-  // Body bytes must not overtake the head: wait for Node's queue to empty (an empty
-  // write's callback runs after every earlier write is in the kernel).
-  if (socket.writableLength > 0) await new Promise<void>((resolve) => socket.write(Buffer.alloc(0), () => resolve()));
-  if (socket.destroyed || res.destroyed) return 'closed';
+  // The socket was full (the previous body still draining): Node writes the rest of the head.
+  if (headSent < head.length && !(await written(socket, head.slice(headSent)))) return 'closed';
 
   const inline = sendWhatFits(pool, socketFd, fileFd, offset, Math.min(length, INLINE_MAX_BYTES));
-  pool.libc.cork(socketFd, false);
   if (inline === 'closed') {
-    res.destroy();
+    socket.destroy();
     return 'closed';
   }
   opts.onBytes(inline);
-  if (inline < length) {
-    opts.onHandOver?.();
-    const rest = await sendRestOnThread(pool, res, socket, socketFd, fileFd, offset + inline, length - inline, opts);
-    if (rest !== 'done') return rest;
+  if (inline === length) return 'done';
+  opts.onHandOver?.();
+  return sendRestOnThread(pool, socket, socketFd, fileFd, offset + inline, length - inline, opts);
+}
+
+/** send() of the head with MSG_MORE: bytes the kernel took (0 when the socket is full), or 'closed'. */
+function sendHead(io: LibcIo, socketFd: number, head: string): number | 'closed' {
+  if (head.length > HEAD_MEM_BYTES) return 0;
+  headMem ??= nativeBuffer(HEAD_MEM_BYTES);
+  const len = headMem.buf.write(head, 0, 'latin1');
+  for (;;) {
+    const n = io.sendMore(socketFd, headMem.addr, len);
+    if (n >= 0) return n;
+    const errno = io.errno();
+    if (errno === EINTR) continue;
+    return isGone(errno) ? 'closed' : 0;
   }
-  if (res.destroyed) return 'closed';
-  return new Promise<SendfileBodyResult>((resolve) => {
-    res.once('finish', () => resolve('done'));
-    res.once('close', () => resolve(res.writableFinished ? 'done' : 'closed'));
-    res.end();
+}
+
+/** Writes through Node's socket and waits until the bytes are in the kernel: false when the socket closed first. */
+function written(socket: Socket, data: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const onClose = (): void => resolve(false);
+    socket.once('close', onClose);
+    socket.write(data, 'latin1', (err) => {
+      socket.off('close', onClose);
+      resolve(!err && !socket.destroyed);
+    });
   });
 }
 
@@ -105,7 +119,6 @@ function sendWhatFits(pool: SendfilePool, socketFd: number, fileFd: number, offs
 /** The rest of the body on a sending thread, which polls the socket for room. */
 async function sendRestOnThread(
   pool: SendfilePool,
-  res: ServerResponse,
   socket: Socket,
   socketFd: number,
   fileFd: number,
@@ -115,6 +128,7 @@ async function sendRestOnThread(
 ): Promise<SendfileBodyResult> {
   const fd = pool.libc.dup(socketFd);
   if (fd < 0) throw new Error(`cannot hand the connection to a sending thread (dup failed, errno ${pool.libc.errno()})`);
+  // The thread has its own stall timeout; Node sees none of the bytes it sends.
   socket.setTimeout(0);
   let moved = 0;
   const end = await new Promise<Extract<FromSender, { t: 'end' }>>((resolve) => {
@@ -125,18 +139,18 @@ async function sendRestOnThread(
         moved = m.bytes;
       }
       if (m.t === 'end') {
-        res.off('close', onClose);
+        socket.off('close', onClose);
         resolve(m);
       }
     });
     // The client went away or the server is stopping: the thread lets go of its copy too.
     const onClose = (): void => pool.abort(id);
-    res.on('close', onClose);
+    socket.on('close', onClose);
   });
   if (end.orphaned) pool.libc.close(fd);
   if (!socket.destroyed) socket.setTimeout(opts.idleTimeoutMs);
   if (end.how === 'done') return 'done';
-  res.destroy();
+  socket.destroy();
   if (end.how === 'io') throw new Error(end.message ?? 'sending failed');
   return end.how === 'timeout' ? 'timeout' : 'closed';
 }
