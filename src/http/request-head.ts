@@ -120,6 +120,15 @@ export function parseRequestHead(buf: Buffer, maxBytes = MAX_HEAD_BYTES): HeadPa
   };
 }
 
+/** The path part of a request target: origin-form "/a/b?q" or absolute-form "http://h/a/b". */
+export function requestPath(target: string): string {
+  let t = target;
+  const abs = /^[a-z][a-z0-9+.-]*:\/\/[^/]*(\/.*)?$/i.exec(t);
+  if (abs) t = abs[1] ?? '/';
+  const cut = t.search(/[?#]/);
+  return cut >= 0 ? t.slice(0, cut) : t;
+}
+
 /** The index just past the blank line ending the head ("\r\n\r\n" or a tolerated "\n\n"), or -1. */
 function headEnd(buf: Buffer, from: number, maxBytes: number): number {
   // Look no further than the limit allows (plus the terminator): a flood of header bytes costs one bounded scan.

@@ -12,7 +12,7 @@ import { TransferReporter } from './transfer-reporter.js';
 import { SharedSources } from '../files/shared-sources.js';
 import { sendBody } from './body.js';
 import { HttpConnection } from './connection.js';
-import type { RequestHead } from './request-head.js';
+import { requestPath, type RequestHead } from './request-head.js';
 import type { HeaderFields } from './response-head.js';
 import type { SendfilePool } from './sendfile/pool.js';
 import type { sendBodyWithSendfile } from './sendfile/send-body.js';
@@ -316,15 +316,6 @@ export class HttpFileServer {
   private nextId(): string {
     return `http-${this.runId}-${++this.counter}`;
   }
-}
-
-/** The path part of a request target: origin-form "/a/b?q" or absolute-form "http://h/a/b". */
-function requestPath(target: string): string {
-  let t = target;
-  const abs = /^[a-z][a-z0-9+.-]*:\/\/[^/]*(\/.*)?$/i.exec(t);
-  if (abs) t = abs[1] ?? '/';
-  const cut = t.search(/[?#]/);
-  return cut >= 0 ? t.slice(0, cut) : t;
 }
 
 function contentTypeFor(path: string): string {

@@ -1,4 +1,4 @@
-// What the fuzzer feeds: the DHCP, TFTP and ISO parsers, each from real seed inputs,
+// What the fuzzer feeds: the DHCP, TFTP, ISO and HTTP request-head parsers, each from real seed inputs,
 // each followed by what the engine does next with a parsed value (classification, option
 // getters, re-encoding, option negotiation, path normalisation, walking an ISO's tree and
 // reading its files), so a corrupt value that parses is also exercised downstream.
@@ -16,6 +16,8 @@ import { negotiate } from '../../src/tftp/options.js';
 import { BufferSource, normaliseRequestPath } from '../../src/files/published.js';
 import { IsoImage, IsoError } from '../../src/images/iso/index.js';
 import { buildIso, writeTree } from '../helpers/iso-build.js';
+import { parseRequestHead, requestPath } from '../../src/http/request-head.js';
+import { parseRange } from '../../src/http/range.js';
 import type { MutateOptions } from './mutator.js';
 
 export interface FuzzTarget {
@@ -191,4 +193,36 @@ export const isoTarget: FuzzTarget = {
   mutateOptions: (seed) => ({ focus: [16 * 2048, Math.min(seed.length, 64 * 2048)], maxLength: seed.length }),
 };
 
-export const TARGETS: FuzzTarget[] = [dhcpTarget, tftpTarget, isoTarget];
+/** A head the reader refused (400/431/505) or could not finish: the clean outcomes of a bad input. */
+class HeadRefused extends Error {}
+
+export const httpTarget: FuzzTarget = {
+  name: 'http',
+  hangMs: 1000,
+  async seeds() {
+    return [
+      'GET /boot/casper/filesystem.squashfs HTTP/1.1\r\nConnection: keep-alive\r\nUser-Agent: iPXE/1.21.1\r\nHost: 10.0.0.1:8080\r\nRange: bytes=1048576-1310719\r\n\r\n',
+      'HEAD /ipxe/boot.ipxe HTTP/1.0\r\nConnection: keep-alive\r\nIf-Range: "x"\r\nRange: bytes=-500\r\n\r\nGET / HTTP/1.1\r\n\r\n',
+      'GET http://10.0.0.1:8080/EFI/BOOT/BOOTX64.EFI?x=1 HTTP/1.1\nHost: 10.0.0.1\nTransfer-Encoding: chunked\n\n',
+      'POST /x HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 5\r\nConnection: TE, close\r\n\r\nhello',
+    ].map((t) => Buffer.from(t, 'latin1'));
+  },
+  run(input) {
+    const r = parseRequestHead(input, 2048);
+    if (r.kind !== 'request') throw new HeadRefused(r.kind);
+    if (!(r.length > 0 && r.length <= input.length)) throw new Error(`head length ${r.length} outside the input's ${input.length} bytes`);
+    // The head alone reads the same as the head with what followed it.
+    const again = parseRequestHead(input.subarray(0, r.length), 2048);
+    if (again.kind !== 'request' || JSON.stringify(again.head) !== JSON.stringify(r.head)) throw new Error('the head read differently without the bytes after it');
+    normaliseRequestPath(requestPath(r.head.target), { percentDecoded: false });
+    for (const size of [0, 1, 4096, 2 ** 40]) {
+      const range = parseRange(r.head.range, size);
+      if (range.kind === 'partial' && !(range.start >= 0 && range.start <= range.end && range.end < size)) {
+        throw new Error(`range ${range.start}-${range.end} outside a ${size}-byte file`);
+      }
+    }
+  },
+  allowed: (err) => err instanceof HeadRefused,
+};
+
+export const TARGETS: FuzzTarget[] = [dhcpTarget, tftpTarget, isoTarget, httpTarget];
