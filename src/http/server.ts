@@ -106,18 +106,11 @@ export class HttpFileServer {
     // TCP keepalive finds peers that vanished (a machine switched off mid-boot).
     const server = createServer({ keepAlive: true, noDelay: true }, (socket) => this.accept(socket));
     server.maxConnections = this.opts.maxConnections;
-    // Node closes connections beyond maxConnections at once; say so (once a second at most,
-    // with a count: a connection flood must not become a log flood).
-    let dropWindow = 0;
-    let dropsInWindow = 0;
-    server.on('drop', (d?: { remoteAddress?: string }) => {
-      const now = Date.now();
-      dropsInWindow++;
-      if (now - dropWindow < 1000) return;
-      this.log('warn', `HTTP: refused ${dropsInWindow} connection(s) in the last second (last from ${d?.remoteAddress ?? 'unknown'}): ${this.opts.maxConnections} connections already open (the limit)`);
-      dropWindow = now;
-      dropsInWindow = 0;
-    });
+    // Node closes connections beyond maxConnections at once; say so.
+    const dropped = throttledLog((count, last: string) =>
+      this.log('warn', `HTTP: refused ${count} connection(s) in the last second (last from ${last}): ${this.opts.maxConnections} connections already open (the limit)`),
+    );
+    server.on('drop', (d?: { remoteAddress?: string }) => dropped(d?.remoteAddress ?? 'unknown'));
     await new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException): void => {
         server.off('listening', onListening);
@@ -159,6 +152,11 @@ export class HttpFileServer {
     await this.sources.closeAll();
   }
 
+  /** Malformed requests, logged at most once a second with a count. */
+  private readonly badRequestLog = throttledLog((count, last: string) =>
+    this.log('warn', `HTTP: ${count} request(s) in the last second could not be answered; last: ${last}`),
+  );
+
   private accept(socket: Socket): void {
     this.connections.add(socket);
     socket.once('close', () => this.connections.delete(socket));
@@ -167,7 +165,7 @@ export class HttpFileServer {
       headTimeoutMs: HEAD_TIMEOUT_MS,
       onBadRequest: (conn, status, reason) => {
         this.counters.badRequests++;
-        this.log('warn', `${conn.clientIp} sent a request that cannot be answered (${status}): ${reason}`, this.opts.macForIp?.(conn.clientIp));
+        this.badRequestLog(`${conn.clientIp} got ${status} (${reason})`);
         conn.sendText(status, `${reason}\n`);
       },
     });
@@ -316,6 +314,23 @@ export class HttpFileServer {
   private nextId(): string {
     return `http-${this.runId}-${++this.counter}`;
   }
+}
+
+/**
+ * A log line for something a flood can repeat (refused connections, malformed requests):
+ * the first at once, then at most one a second, with how many happened since the last one.
+ */
+function throttledLog(write: (count: number, last: string) => void): (last: string) => void {
+  let windowStart = 0;
+  let count = 0;
+  return (last) => {
+    const now = Date.now();
+    count++;
+    if (now - windowStart < 1000) return;
+    write(count, last);
+    windowStart = now;
+    count = 0;
+  };
 }
 
 function contentTypeFor(path: string): string {

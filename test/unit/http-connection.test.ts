@@ -211,7 +211,7 @@ for (const offload of [true, false]) {
         assert.equal(r.headers.get('connection'), 'close');
         assert.equal(await c.closedByServer(), true);
         assert.equal(server.stats().badRequests, 1);
-        assert.ok(events.some((e): e is LogEvent => e.type === 'log' && e.level === 'warn' && /cannot be answered \(400\)/.test(e.message)));
+        assert.ok(events.some((e): e is LogEvent => e.type === 'log' && e.level === 'warn' && /could not be answered; last: 127\.0\.0\.1 got 400/.test(e.message)));
 
         const big = await RawClient.open(port);
         big.send(`GET /boot.ipxe HTTP/1.1\r\nX-Filler: ${'a'.repeat(20_000)}`);
