@@ -62,13 +62,13 @@ export class HttpConnection {
     return formatResponseHead(status, fields, this.keepAlive);
   }
 
-  /** A short text response (errors, HEAD answers with `body` empty) in one write. */
+  /** A short text response (an error) in one write; `headOnly` answers a HEAD request. */
   sendText(status: number, body: string, fields: HeaderFields = {}, headOnly = false): void {
-    const head = this.head(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body), ...fields });
+    const head = this.head(status, { 'Content-Type': 'text/plain; charset=utf-8', 'Content-Length': Buffer.byteLength(body, 'latin1'), ...fields });
     this.socket.write(headOnly ? head : head + body, 'latin1');
   }
 
-  /** Ends the connection after what was written (used on errors that leave it unusable). */
+  /** Cuts the connection at once (an error after the response head went out leaves no honest way on). */
   destroy(): void {
     this.socket.destroy();
   }

@@ -104,7 +104,7 @@ export class HttpFileServer {
   async start(): Promise<{ address: string; port: number }> {
     if (this.server) throw new Error('HTTP server already started');
     // TCP keepalive finds peers that vanished (a machine switched off mid-boot).
-    const server = createServer({ keepAlive: true, noDelay: true }, (socket) => this.accept(socket));
+    const server = createServer({ keepAlive: true }, (socket) => this.accept(socket));
     server.maxConnections = this.opts.maxConnections;
     // Node closes connections beyond maxConnections at once; say so.
     const dropped = throttledLog((count, last: string) =>

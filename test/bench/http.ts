@@ -6,7 +6,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Lab, requireRoot } from '../helpers/lab.js';
-import { median, writeRandomFile } from './common.js';
+import { median, ownCpuSeconds, writeRandomFile } from './common.js';
 import { RANGE_BYTES, RANGE_READS, fetchOnce, fetchRanges, freePort, warmUpRanges } from './curl-client.js';
 import { HttpFileServer } from '../../src/http/server.js';
 import { PublishedFiles, diskFile } from '../../src/files/published.js';
@@ -33,6 +33,8 @@ export interface HttpBenchResult {
   ratio: { single: number; parallel: number; range: number };
   /** Range reads per second, median of rounds. */
   rangeReadsPerSec: { pxekit: number; nginx: number };
+  /** Server CPU time per Range read (µs, user + system), summed over the timed rounds: load bends it less than the rate. */
+  rangeCpuMicros: { pxekit: number; nginx: number };
 }
 
 /** Range reads per run, and their length. */
@@ -63,7 +65,8 @@ async function measureBoth(lab: Lab, urls: [string, string], size: number, paral
   return acc.map((a) => ({ single: median(a.single), parallel: median(a.parallel) }));
 }
 
-async function startNginx(lab: Lab, dir: string, address: string, port: number): Promise<void> {
+/** Starts nginx (one process: master_process off) and resolves its PID once it answers. */
+async function startNginx(lab: Lab, dir: string, address: string, port: number): Promise<number> {
   for (const d of ['tmp', 'logs']) mkdirSync(join(dir, d), { recursive: true });
   const conf = join(dir, 'nginx.conf');
   writeFileSync(
@@ -97,7 +100,7 @@ http {
       const c = lab.spawn(lab.clientNs, 'curl', ['-s', '--noproxy', '*', '-o', '/dev/null', '-I', `http://${address}:${port}/`]);
       c.on('close', (code) => resolve(code === 0));
     });
-    if (ok) return;
+    if (ok && child.pid !== undefined) return child.pid;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`nginx did not start: ${stderr}`);
@@ -127,7 +130,7 @@ export async function benchHttp(opts: HttpBenchOptions = {}): Promise<HttpBenchR
     server = new HttpFileServer({ address: lab.serverIp, port: 0, files, emit: () => undefined });
     await server.start();
     const nginxPort = await freePort(lab.serverIp);
-    await startNginx(lab, dir, lab.serverIp, nginxPort);
+    const nginxPid = await startNginx(lab, dir, lab.serverIp, nginxPort);
 
     log(`http bench: ${sizeMiB} MiB, 1 client and ${parallel} at once, median of ${rounds} alternating rounds, curl over a veth (load average ${loadavg()[0].toFixed(1)})`);
     const [ours, theirs] = await measureBoth(
@@ -143,24 +146,34 @@ export async function benchHttp(opts: HttpBenchOptions = {}): Promise<HttpBenchR
       { server: 'pxekit', mode: 'parallel', mibPerSec: ours.parallel },
       { server: 'nginx', mode: 'parallel', mibPerSec: theirs.parallel },
     ];
-    // Range reads, alternating the two servers round by round.
+    // Range reads, alternating the two servers round by round. Each server's CPU time is read
+    // around its own rounds (PXE Kit runs in this process; curl's output handling is counted
+    // with it, a few µs per read).
     const rangeRates: number[][] = [[], []];
+    const rangeCpu = [0, 0];
+    const cpuOf = [() => ownCpuSeconds(process.pid), () => ownCpuSeconds(nginxPid)];
     const urls = [`http://${lab.serverIp}:${server.port}/image.bin`, `http://${lab.serverIp}:${nginxPort}/image.bin`];
     for (const u of urls) await warmUpRanges(lab, u, size);
-    for (let r = 0; r < Math.max(rounds, 3); r++) {
+    const rangeRounds = Math.max(rounds, 5);
+    for (let r = 0; r < rangeRounds; r++) {
       for (let k = 0; k < 2; k++) {
         const kk = (k + r) % 2;
+        const cpu0 = cpuOf[kk]();
         rangeRates[kk].push(RANGE_READS / (await fetchRanges(lab, urls[kk], size, 12345 + r)));
+        rangeCpu[kk] += cpuOf[kk]() - cpu0;
       }
     }
     const rangeReadsPerSec = { pxekit: median(rangeRates[0]), nginx: median(rangeRates[1]) };
-    log(`  range reads (${RANGE_READS} x ${RANGE_BYTES / 1024} KiB at random offsets, one connection, after 3,000 untimed): PXE Kit ${rangeReadsPerSec.pxekit.toFixed(0)}/s, nginx ${rangeReadsPerSec.nginx.toFixed(0)}/s`);
+    const perRead = (cpu: number): number => (cpu * 1e6) / (RANGE_READS * rangeRounds);
+    const rangeCpuMicros = { pxekit: perRead(rangeCpu[0]), nginx: perRead(rangeCpu[1]) };
+    log(`  range reads (${rangeRounds} rounds of ${RANGE_READS} x ${RANGE_BYTES / 1024} KiB at random offsets, one connection, after 3,000 untimed): PXE Kit ${rangeReadsPerSec.pxekit.toFixed(0)}/s, nginx ${rangeReadsPerSec.nginx.toFixed(0)}/s`);
+    log(`  server CPU per range read: PXE Kit ${rangeCpuMicros.pxekit.toFixed(0)} µs, nginx ${rangeCpuMicros.nginx.toFixed(0)} µs`);
     const ratio = { single: ours.single / theirs.single, parallel: ours.parallel / theirs.parallel, range: rangeReadsPerSec.pxekit / rangeReadsPerSec.nginx };
     for (const r of rows) log(`  ${r.server.padEnd(7)} ${r.mode === 'single' ? '1 client  ' : `${parallel} clients`}  ${r.mibPerSec.toFixed(0).padStart(6)} MiB/s`);
     const st = server.stats();
     log(`  PXE Kit bodies: ${st.bodies}, by sendfile ${st.bodiesBySendfile}, of which finished on a sending thread ${st.bodiesOnThreads}`);
     log(`  ratio PXE Kit/nginx: 1 client ${ratio.single.toFixed(2)}, ${parallel} clients ${ratio.parallel.toFixed(2)}, range reads ${ratio.range.toFixed(2)}`);
-    return { sizeMiB, parallel, rows, ratio, rangeReadsPerSec };
+    return { sizeMiB, parallel, rows, ratio, rangeReadsPerSec, rangeCpuMicros };
   } finally {
     await server?.stop();
     await lab.killChildren(); // nginx, by PID

@@ -43,7 +43,7 @@ async function main(): Promise<void> {
       const r = await benchHttp({ sizeMiB, parallel: 20, rounds: quick || sizeMiB > 256 ? 1 : 3, log });
       out.push(`HTTP ${sizeMiB} MiB single: PXE Kit / nginx = ${r.ratio.single.toFixed(2)}`);
       out.push(`HTTP ${sizeMiB} MiB x20: PXE Kit / nginx = ${r.ratio.parallel.toFixed(2)}`);
-      out.push(`HTTP ${sizeMiB} MiB Range reads (256 KiB, keep-alive): PXE Kit / nginx = ${r.ratio.range.toFixed(2)} (${r.rangeReadsPerSec.pxekit.toFixed(0)}/s vs ${r.rangeReadsPerSec.nginx.toFixed(0)}/s)`);
+      out.push(`HTTP ${sizeMiB} MiB Range reads (256 KiB, keep-alive): PXE Kit / nginx = ${r.ratio.range.toFixed(2)} (${r.rangeReadsPerSec.pxekit.toFixed(0)}/s vs ${r.rangeReadsPerSec.nginx.toFixed(0)}/s; server CPU per read ${r.rangeCpuMicros.pxekit.toFixed(0)} vs ${r.rangeCpuMicros.nginx.toFixed(0)} µs)`);
     }
     return out;
   });
