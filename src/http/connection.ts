@@ -35,6 +35,8 @@ export class HttpConnection {
   private buffered: Buffer | undefined;
   private busy = false;
   private ending = false;
+  /** The client half-closed (sent FIN): answer what it asked, then close. */
+  private peerEnded = false;
   private headTimer: NodeJS.Timeout | undefined;
 
   constructor(
@@ -52,6 +54,13 @@ export class HttpConnection {
       socket.destroy();
     });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    // The server is allowHalfOpen: a client that sends its request and then FIN (nc, some
+    // scripts) still gets the whole response, as node:http gave it; Node would otherwise end
+    // the socket at once, under a body still going out by sendfile.
+    socket.on('end', () => {
+      this.peerEnded = true;
+      this.next();
+    });
     // A reset or a write to a closed peer: 'close' follows, and the transfer says what happened.
     socket.on('error', () => undefined);
     socket.on('close', () => this.clearHeadTimer());
@@ -83,14 +92,18 @@ export class HttpConnection {
 
   /** Answers the next complete request in the buffer, if any and none is in progress. */
   private next(): void {
+    if (this.busy || this.ending || this.socket.destroyed) return;
     const buf = this.buffered;
-    if (this.busy || this.ending || !buf || this.socket.destroyed) return;
-    const parsed = parseRequestHead(buf);
-    if (parsed.kind === 'incomplete') {
-      this.headTimer ??= setTimeout(() => {
-        this.timedOut = true;
-        this.socket.destroy();
-      }, this.opts.headTimeoutMs);
+    const parsed = buf ? parseRequestHead(buf) : undefined;
+    if (!buf || !parsed || parsed.kind === 'incomplete') {
+      // Nothing more will come to complete a request: close our side too.
+      if (this.peerEnded) return this.endConnection();
+      if (buf) {
+        this.headTimer ??= setTimeout(() => {
+          this.timedOut = true;
+          this.socket.destroy();
+        }, this.opts.headTimeoutMs);
+      }
       return;
     }
     this.clearHeadTimer();

@@ -103,8 +103,9 @@ export class HttpFileServer {
 
   async start(): Promise<{ address: string; port: number }> {
     if (this.server) throw new Error('HTTP server already started');
-    // TCP keepalive finds peers that vanished (a machine switched off mid-boot).
-    const server = createServer({ keepAlive: true }, (socket) => this.accept(socket));
+    // TCP keepalive finds peers that vanished (a machine switched off mid-boot). Half-open:
+    // the connection decides when to close after a client's FIN (connection.ts).
+    const server = createServer({ keepAlive: true, allowHalfOpen: true }, (socket) => this.accept(socket));
     server.maxConnections = this.opts.maxConnections;
     // Node closes connections beyond maxConnections at once; say so.
     const dropped = throttledLog((count, last: string) =>
@@ -207,8 +208,11 @@ export class HttpFileServer {
     }
     const who: Exchange = { conn, mac, rawPath };
     try {
-      // HEAD needs only the size: the file is not opened.
-      if (isHead) return this.sendFile(head, file, undefined, await file.size(), who);
+      if (isHead) {
+        // HEAD needs only the size: the file is not opened.
+        await this.sendFile(head, file, undefined, await file.size(), who);
+        return;
+      }
       const source = await this.sources.acquire(file);
       try {
         await this.sendFile(head, file, source, source.size, who);

@@ -44,6 +44,10 @@ class RawClient {
   send(text: string): void {
     this.socket.write(text, 'latin1');
   }
+  /** Sends FIN: this client has nothing more to ask (nc, some scripts). */
+  endWriting(): void {
+    this.socket.end();
+  }
   /** The next response; `noBody` for a HEAD request. Fails rather than hangs when the server closes. */
   async response(noBody = false): Promise<Response> {
     for (;;) {
@@ -174,6 +178,24 @@ for (const offload of [true, false]) {
           assert.ok((await c.response()).body.equals(big), 'the whole file, not interleaved with the next answers');
           assert.ok((await c.response()).body.equals(script));
           assert.ok((await c.response()).body.equals(disk.subarray(100, 300100)));
+        } finally {
+          c.destroy();
+        }
+      });
+    });
+
+    test('a client that half-closes after its requests still gets every response whole, then the server closes', async () => {
+      await withServer(async (port) => {
+        const c = await RawClient.open(port);
+        try {
+          c.pause();
+          c.send('GET /big.bin HTTP/1.1\r\n\r\nGET /boot.ipxe HTTP/1.1\r\n\r\n');
+          c.endWriting();
+          await sleep(300); // the FIN arrives while the 32 MiB body is still going out
+          c.resume();
+          assert.ok((await c.response()).body.equals(big), 'the whole file');
+          assert.ok((await c.response()).body.equals(script), 'and the request after it');
+          assert.equal(await c.closedByServer(), true);
         } finally {
           c.destroy();
         }
