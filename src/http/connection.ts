@@ -49,10 +49,7 @@ export class HttpConnection {
     // Heads and small bodies go out at once (Node's HTTP server does the same); sendfile
     // bodies are held back with the head by MSG_MORE instead.
     socket.setNoDelay(true);
-    socket.setTimeout(opts.idleTimeoutMs, () => {
-      this.timedOut = true;
-      socket.destroy();
-    });
+    socket.setTimeout(opts.idleTimeoutMs, () => this.cutForTimeout());
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     // The server is allowHalfOpen: a client that sends its request and then FIN (nc, some
     // scripts) still gets the whole response, as node:http gave it; Node would otherwise end
@@ -94,21 +91,16 @@ export class HttpConnection {
   private next(): void {
     if (this.busy || this.ending || this.socket.destroyed) return;
     const buf = this.buffered;
-    const parsed = buf ? parseRequestHead(buf) : undefined;
-    if (!buf || !parsed || parsed.kind === 'incomplete') {
+    const parsed = buf && parseRequestHead(buf);
+    if (!parsed || parsed.kind === 'incomplete') {
       // Nothing more will come to complete a request: close our side too.
       if (this.peerEnded) return this.endConnection();
-      if (buf) {
-        this.headTimer ??= setTimeout(() => {
-          this.timedOut = true;
-          this.socket.destroy();
-        }, this.opts.headTimeoutMs);
-      }
+      // Part of a head is here: all of it must follow in time.
+      if (parsed) this.headTimer ??= setTimeout(() => this.cutForTimeout(), this.opts.headTimeoutMs);
       return;
     }
     this.clearHeadTimer();
     if (parsed.kind === 'bad') {
-      this.buffered = undefined;
       this.keepAlive = false;
       this.opts.onBadRequest(this, parsed.status, parsed.reason);
       this.endConnection();
@@ -136,6 +128,12 @@ export class HttpConnection {
     this.ending = true;
     this.buffered = undefined;
     this.socket.end();
+  }
+
+  /** The idle or the head timeout ran out: a transfer in progress then ends as 'timeout'. */
+  private cutForTimeout(): void {
+    this.timedOut = true;
+    this.socket.destroy();
   }
 
   private clearHeadTimer(): void {

@@ -68,7 +68,7 @@ export function parseRequestHead(buf: Buffer, maxBytes = MAX_HEAD_BYTES): HeadPa
   let range: string | undefined;
   let ifRange = false;
   let connection = '';
-  let contentLength: string | undefined;
+  let contentLength: number | undefined;
   let transferEncoding = false;
   // The last line is the empty one that ended the head.
   for (let i = 1; i < lines.length - 1; i++) {
@@ -80,25 +80,23 @@ export function parseRequestHead(buf: Buffer, maxBytes = MAX_HEAD_BYTES): HeadPa
     const name = line.slice(0, colon);
     if (!TOKEN.test(name)) return { kind: 'bad', status: 400, reason: `malformed header name "${name.slice(0, 40)}"` };
     const value = line.slice(colon + 1).trim();
-    switch (name.length) {
-      case 5:
-        if (name.toLowerCase() === 'range') range = value;
+    switch (name.toLowerCase()) {
+      case 'range':
+        range = value;
         break;
-      case 8:
-        if (name.toLowerCase() === 'if-range') ifRange = true;
+      case 'if-range':
+        ifRange = true;
         break;
-      case 10:
-        if (name.toLowerCase() === 'connection') connection = connection ? `${connection},${value}` : value;
+      case 'connection':
+        connection = connection ? `${connection},${value}` : value;
         break;
-      case 14:
-        if (name.toLowerCase() === 'content-length') {
-          if (!/^\d{1,15}$/.test(value)) return { kind: 'bad', status: 400, reason: 'malformed Content-Length' };
-          if (contentLength !== undefined && Number(contentLength) !== Number(value)) return { kind: 'bad', status: 400, reason: 'conflicting Content-Length headers' };
-          contentLength = value;
-        }
+      case 'content-length':
+        if (!/^\d{1,15}$/.test(value)) return { kind: 'bad', status: 400, reason: 'malformed Content-Length' };
+        if (contentLength !== undefined && contentLength !== Number(value)) return { kind: 'bad', status: 400, reason: 'conflicting Content-Length headers' };
+        contentLength = Number(value);
         break;
-      case 17:
-        if (name.toLowerCase() === 'transfer-encoding') transferEncoding = true;
+      case 'transfer-encoding':
+        transferEncoding = true;
         break;
     }
   }
@@ -114,7 +112,7 @@ export function parseRequestHead(buf: Buffer, maxBytes = MAX_HEAD_BYTES): HeadPa
       range,
       ifRange,
       keepAlive,
-      hasBody: transferEncoding || (contentLength !== undefined && Number(contentLength) > 0),
+      hasBody: transferEncoding || (contentLength ?? 0) > 0,
     },
     length: end,
   };

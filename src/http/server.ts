@@ -49,8 +49,6 @@ interface Exchange {
   conn: HttpConnection;
   mac?: string;
   rawPath: string;
-  /** A response head has gone out: an error can only cut the connection now. */
-  responseStarted?: boolean;
 }
 
 const WILDCARDS = new Set(['', '0.0.0.0', '::', '[::]', '::0']);
@@ -220,10 +218,10 @@ export class HttpFileServer {
         void source.close();
       }
     } catch (err) {
-      // Before any byte of the response, the client gets a 500; after, only a cut connection is honest.
+      // Opening or sizing the file failed, before any byte of the response (sendFile deals
+      // with errors once its head is out).
       this.log('error', `${conn.clientIp}: serving ${rawPath} failed: ${(err as Error).message}`, mac);
-      if (who.responseStarted) conn.destroy();
-      else conn.sendText(500, 'internal error\n', {}, isHead);
+      conn.sendText(500, 'internal error\n', {}, isHead);
     }
   }
 
@@ -277,7 +275,6 @@ export class HttpFileServer {
     });
     this.active++;
     this.counters.bodies++;
-    who.responseStarted = true;
     try {
       let result = await this.sendWithSendfile(conn, head, source, start, length, reporter);
       // Many clients at once (a classroom booting) share the disk and the link: smaller
