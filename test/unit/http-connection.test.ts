@@ -95,7 +95,8 @@ const script = Buffer.from('#!ipxe\nkernel vmlinuz\nboot\n');
 
 for (const offload of [true, false]) {
   describe(`bodies ${offload ? 'by sendfile' : 'copied'}`, () => {
-    async function withServer(fn: (port: number, events: WireEvent[], server: HttpFileServer) => Promise<void>): Promise<void> {
+    /** A server with the test files; `open()` connects a raw client, each destroyed at the end. */
+    async function withServer(fn: (t: { open(): Promise<RawClient>; events: WireEvent[]; server: HttpFileServer }) => Promise<void>): Promise<void> {
       const dir = mkdtempSync(join(tmpdir(), 'pxk-http-conn-'));
       writeFileSync(join(dir, 'disk.bin'), disk);
       writeFileSync(join(dir, 'big.bin'), big);
@@ -106,127 +107,118 @@ for (const offload of [true, false]) {
       const events: WireEvent[] = [];
       const server = new HttpFileServer({ address: '127.0.0.1', port: 0, files, emit: (e) => events.push(e), offload });
       await server.start();
+      const clients: RawClient[] = [];
+      const open = async (): Promise<RawClient> => {
+        const c = await RawClient.open(server.port);
+        clients.push(c);
+        return c;
+      };
       try {
-        await fn(server.port, events, server);
+        await fn({ open, events, server });
       } finally {
+        for (const c of clients) c.destroy();
         await server.stop();
         rmSync(dir, { recursive: true, force: true });
       }
     }
 
     test('pipelined requests are answered in order with the right bytes: ranges, a whole file, a script, HEAD, a 404', async () => {
-      await withServer(async (port, _events, server) => {
-        const c = await RawClient.open(port);
-        try {
-          const ranges: Array<[number, number]> = [
-            [0, 99],
-            [1_000_000, 1_262_143], // 256 KiB: sendfile on the main thread
-            [disk.length - 10, disk.length - 1],
-          ];
-          // Everything in one write: the server must not answer the second before the first is out.
-          let burst = '';
-          for (const [a, b] of ranges) burst += `GET /disk.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=${a}-${b}\r\n\r\n`;
-          burst += 'GET /boot.ipxe HTTP/1.1\r\nHost: t\r\n\r\n';
-          burst += 'GET /disk.bin HTTP/1.1\r\nHost: t\r\n\r\n'; // 3 MiB: more than the socket takes at once
-          burst += 'HEAD /disk.bin HTTP/1.1\r\nHost: t\r\n\r\n';
-          burst += 'GET /boot.ipxe HTTP/1.1\r\nHost: t\r\n\r\n';
-          burst += 'GET /nothing HTTP/1.1\r\nHost: t\r\n\r\n';
-          burst += `GET /disk.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=5-70004\r\n\r\n`;
-          c.send(burst);
-          for (const [a, b] of ranges) {
-            const r = await c.response();
-            assert.equal(r.status, 206);
-            assert.equal(r.headers.get('content-range'), `bytes ${a}-${b}/${disk.length}`);
-            assert.ok(r.body.equals(disk.subarray(a, b + 1)), `bytes ${a}-${b}`);
-          }
-          const s1 = await c.response();
-          assert.equal(s1.status, 200);
-          assert.equal(s1.headers.get('content-type'), 'text/plain; charset=utf-8');
-          assert.ok(s1.body.equals(script));
-          const whole = await c.response();
-          assert.equal(whole.status, 200);
-          assert.ok(whole.body.equals(disk), 'the whole file');
-          const head = await c.response(true);
-          assert.equal(head.status, 200);
-          assert.equal(head.headers.get('content-length'), String(disk.length));
-          const s2 = await c.response();
-          assert.ok(s2.body.equals(script), 'the script again, right after a HEAD');
-          assert.equal((await c.response()).status, 404);
-          const last = await c.response();
-          assert.ok(last.body.equals(disk.subarray(5, 70005)), 'a range after a 404 on the same connection');
-          assert.equal(last.headers.get('connection'), 'keep-alive');
-          assert.equal(c.closed, false, 'the connection stays open');
-          // The 256 KiB range, the whole file and the last range; the small ones are copied.
-          if (offload) assert.equal(server.stats().bodiesBySendfile, 3, `bodies by sendfile: ${JSON.stringify(server.stats())}`);
-          else assert.equal(server.stats().bodiesBySendfile, 0);
-        } finally {
-          c.destroy();
+      await withServer(async ({ open, server }) => {
+        const c = await open();
+        const ranges: Array<[number, number]> = [
+          [0, 99],
+          [1_000_000, 1_262_143], // 256 KiB: sendfile on the main thread
+          [disk.length - 10, disk.length - 1],
+        ];
+        // Everything in one write: the server must not answer the second before the first is out.
+        let burst = '';
+        for (const [a, b] of ranges) burst += `GET /disk.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=${a}-${b}\r\n\r\n`;
+        burst += 'GET /boot.ipxe HTTP/1.1\r\nHost: t\r\n\r\n';
+        burst += 'GET /disk.bin HTTP/1.1\r\nHost: t\r\n\r\n'; // 3 MiB: more than the socket takes at once
+        burst += 'HEAD /disk.bin HTTP/1.1\r\nHost: t\r\n\r\n';
+        burst += 'GET /boot.ipxe HTTP/1.1\r\nHost: t\r\n\r\n';
+        burst += 'GET /nothing HTTP/1.1\r\nHost: t\r\n\r\n';
+        burst += `GET /disk.bin HTTP/1.1\r\nHost: t\r\nRange: bytes=5-70004\r\n\r\n`;
+        c.send(burst);
+        for (const [a, b] of ranges) {
+          const r = await c.response();
+          assert.equal(r.status, 206);
+          assert.equal(r.headers.get('content-range'), `bytes ${a}-${b}/${disk.length}`);
+          assert.ok(r.body.equals(disk.subarray(a, b + 1)), `bytes ${a}-${b}`);
         }
+        const s1 = await c.response();
+        assert.equal(s1.status, 200);
+        assert.equal(s1.headers.get('content-type'), 'text/plain; charset=utf-8');
+        assert.ok(s1.body.equals(script));
+        const whole = await c.response();
+        assert.equal(whole.status, 200);
+        assert.ok(whole.body.equals(disk), 'the whole file');
+        const head = await c.response(true);
+        assert.equal(head.status, 200);
+        assert.equal(head.headers.get('content-length'), String(disk.length));
+        const s2 = await c.response();
+        assert.ok(s2.body.equals(script), 'the script again, right after a HEAD');
+        assert.equal((await c.response()).status, 404);
+        const last = await c.response();
+        assert.ok(last.body.equals(disk.subarray(5, 70005)), 'a range after a 404 on the same connection');
+        assert.equal(last.headers.get('connection'), 'keep-alive');
+        assert.equal(c.closed, false, 'the connection stays open');
+        // The 256 KiB range, the whole file and the last range; the small ones are copied.
+        if (offload) assert.equal(server.stats().bodiesBySendfile, 3, `bodies by sendfile: ${JSON.stringify(server.stats())}`);
+        else assert.equal(server.stats().bodiesBySendfile, 0);
       });
     });
 
     test('a request that arrives while a large body is still going out waits for it', async () => {
-      await withServer(async (port) => {
-        const c = await RawClient.open(port);
-        try {
-          c.pause();
-          c.send('GET /big.bin HTTP/1.1\r\n\r\n');
-          await sleep(300); // the server fills the socket and waits for the client to read
-          c.send('GET /boot.ipxe HTTP/1.1\r\n\r\nGET /disk.bin HTTP/1.1\r\nRange: bytes=100-300099\r\n\r\n');
-          await sleep(100);
-          c.resume();
-          assert.ok((await c.response()).body.equals(big), 'the whole file, not interleaved with the next answers');
-          assert.ok((await c.response()).body.equals(script));
-          assert.ok((await c.response()).body.equals(disk.subarray(100, 300100)));
-        } finally {
-          c.destroy();
-        }
+      await withServer(async ({ open }) => {
+        const c = await open();
+        c.pause();
+        c.send('GET /big.bin HTTP/1.1\r\n\r\n');
+        await sleep(300); // the server fills the socket and waits for the client to read
+        c.send('GET /boot.ipxe HTTP/1.1\r\n\r\nGET /disk.bin HTTP/1.1\r\nRange: bytes=100-300099\r\n\r\n');
+        await sleep(100);
+        c.resume();
+        assert.ok((await c.response()).body.equals(big), 'the whole file, not interleaved with the next answers');
+        assert.ok((await c.response()).body.equals(script));
+        assert.ok((await c.response()).body.equals(disk.subarray(100, 300100)));
       });
     });
 
     test('a client that half-closes after its requests still gets every response whole, then the server closes', async () => {
-      await withServer(async (port) => {
-        const c = await RawClient.open(port);
-        try {
-          c.pause();
-          c.send('GET /big.bin HTTP/1.1\r\n\r\nGET /boot.ipxe HTTP/1.1\r\n\r\n');
-          c.endWriting();
-          await sleep(300); // the FIN arrives while the 32 MiB body is still going out
-          c.resume();
-          assert.ok((await c.response()).body.equals(big), 'the whole file');
-          assert.ok((await c.response()).body.equals(script), 'and the request after it');
-          assert.equal(await c.closedByServer(), true);
-        } finally {
-          c.destroy();
-        }
+      await withServer(async ({ open }) => {
+        const c = await open();
+        c.pause();
+        c.send('GET /big.bin HTTP/1.1\r\n\r\nGET /boot.ipxe HTTP/1.1\r\n\r\n');
+        c.endWriting();
+        await sleep(300); // the FIN arrives while the 32 MiB body is still going out
+        c.resume();
+        assert.ok((await c.response()).body.equals(big), 'the whole file');
+        assert.ok((await c.response()).body.equals(script), 'and the request after it');
+        assert.equal(await c.closedByServer(), true);
       });
     });
 
     test('HTTP/1.0: closed after the response unless it asked for keep-alive', async () => {
-      await withServer(async (port) => {
-        const once = await RawClient.open(port);
+      await withServer(async ({ open }) => {
+        const once = await open();
         once.send('GET /disk.bin HTTP/1.0\r\nRange: bytes=0-65535\r\n\r\n');
         const r = await once.response();
         assert.equal(r.headers.get('connection'), 'close');
         assert.ok(r.body.equals(disk.subarray(0, 65536)));
         assert.equal(await once.closedByServer(), true, 'closed after the response');
 
-        const kept = await RawClient.open(port);
-        try {
-          kept.send('GET /boot.ipxe HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
-          assert.equal((await kept.response()).headers.get('connection'), 'keep-alive');
-          kept.send('GET /boot.ipxe HTTP/1.1\r\nConnection: close\r\n\r\n');
-          assert.ok((await kept.response()).body.equals(script));
-          assert.equal(await kept.closedByServer(), true, 'closed after "Connection: close"');
-        } finally {
-          kept.destroy();
-        }
+        const kept = await open();
+        kept.send('GET /boot.ipxe HTTP/1.0\r\nConnection: keep-alive\r\n\r\n');
+        assert.equal((await kept.response()).headers.get('connection'), 'keep-alive');
+        kept.send('GET /boot.ipxe HTTP/1.1\r\nConnection: close\r\n\r\n');
+        assert.ok((await kept.response()).body.equals(script));
+        assert.equal(await kept.closedByServer(), true, 'closed after "Connection: close"');
       });
     });
 
     test('a malformed request gets 400 and the connection closes; it is logged and counted; the server goes on', async () => {
-      await withServer(async (port, events, server) => {
-        const c = await RawClient.open(port);
+      await withServer(async ({ open, events, server }) => {
+        const c = await open();
         c.send('GET /boot.ipxe HTTP/1.1\r\nHost : smuggled\r\n\r\nGET /boot.ipxe HTTP/1.1\r\n\r\n');
         const r = await c.response();
         assert.equal(r.status, 400);
@@ -235,28 +227,24 @@ for (const offload of [true, false]) {
         assert.equal(server.stats().badRequests, 1);
         assert.ok(events.some((e): e is LogEvent => e.type === 'log' && e.level === 'warn' && /could not be answered; last: 127\.0\.0\.1 got 400/.test(e.message)));
 
-        const big = await RawClient.open(port);
+        const big = await open();
         big.send(`GET /boot.ipxe HTTP/1.1\r\nX-Filler: ${'a'.repeat(20_000)}`);
         assert.equal((await big.response()).status, 431);
         assert.equal(await big.closedByServer(), true);
 
-        const v2 = await RawClient.open(port);
+        const v2 = await open();
         v2.send('GET /boot.ipxe HTTP/2.0\r\n\r\n');
         assert.equal((await v2.response()).status, 505);
 
-        const after = await RawClient.open(port);
-        try {
-          after.send('GET /boot.ipxe HTTP/1.1\r\n\r\n');
-          assert.ok((await after.response()).body.equals(script));
-        } finally {
-          after.destroy();
-        }
+        const after = await open();
+        after.send('GET /boot.ipxe HTTP/1.1\r\n\r\n');
+        assert.ok((await after.response()).body.equals(script));
       });
     });
 
     test('a request with a body is answered, then the connection closes (the body is never read as a request)', async () => {
-      await withServer(async (port) => {
-        const c = await RawClient.open(port);
+      await withServer(async ({ open }) => {
+        const c = await open();
         c.send('POST /boot.ipxe HTTP/1.1\r\nContent-Length: 39\r\n\r\nGET /disk.bin HTTP/1.1\r\nHost: evil\r\n\r\n');
         const r = await c.response();
         assert.equal(r.status, 405);
