@@ -107,6 +107,13 @@ const finished = new Promise((resolve) => {
     }
     expected++;
     if (last) { res.done = true; sendAck(expected - 1); setTimeout(resolve, cfg.lingerMs ?? 300); return; }
+    if (cfg.closeAt !== undefined && expected - 1 === cfg.closeAt) {
+      // Close the port instead of ACKing: the server's resend draws an ICMP port unreachable.
+      res.closed = true;
+      a.close();
+      resolve();
+      return;
+    }
     if (inWindow >= windowsize) { inWindow = 0; sendAck(expected - 1); }
   });
   a.send(enc(1, [cfg.file, 'octet', ...opts]), cfg.port, cfg.server);
@@ -117,7 +124,8 @@ res.bytes = data.length;
 res.sha256 = createHash('sha256').update(data).digest('hex');
 res.acks = acks;
 console.log(JSON.stringify(res));
-a.close(); b.close();
+if (!res.closed) a.close();
+b.close();
 process.exit(0);
 `;
 
@@ -147,6 +155,8 @@ interface RawConfig {
   midWindowAck?: boolean;
   errorAfterOack?: number;
   rrqOnly?: boolean;
+  /** Close the socket on receiving this block, without ACKing it. */
+  closeAt?: number;
 }
 
 let lab: Lab;
@@ -292,6 +302,21 @@ bothPaths('a client that stops ACKing: bounded retransmissions, then a timeout e
     assert.equal(err.bytes, 1024);
     assert.equal(s.stats().transfersFailed, 1);
     assert.equal(s.stats().activeTransfers, 0);
+  });
+});
+
+bothPaths('a client that closes its port mid-transfer: the ICMP error ends the transfer, no timeout', async () => {
+  // Block 5 is resent once on the timer and draws the client's ICMP port unreachable.
+  // Only that socket error (ECONNREFUSED) ends the transfer as 'io' after one resend;
+  // missed, it would end as 'timeout' after three. On the pump thread the kernel reports
+  // the error once, to whichever recv comes first: the polling one must not drop it.
+  await withServer({ retries: 3, timeoutMs: 400 }, async (s, events) => {
+    await raw({ file: 'f100k.bin', closeAt: 5 });
+    const err = await waitFor('the error event', () => transferEvents(events, 'f100k.bin').find((e) => e.phase === 'error'));
+    assert.equal(err.errorCode, 'io', err.error);
+    assert.match(err.error ?? '', /ECONNREFUSED/);
+    assert.equal(s.stats().retransmits, 1);
+    assert.equal(s.stats().transfersFailed, 1);
   });
 });
 

@@ -15,9 +15,12 @@ import { endErrorText, timeoutMessage } from '../transfer-report.js';
 import type { FromPump, PumpCounters, PumpJob, PumpSource } from './protocol.js';
 import { zeroCounters } from './protocol.js';
 import type { PumpMemory, Segment } from './pump-memory.js';
+import { AckSpin, spinBudgetMs } from './ack-spin.js';
 
 const PROGRESS_MS = 250;
 const ECONNREFUSED = 111;
+/** Read once per thread: how long a lone pump polls for an ACK before it sleeps (ack-spin.ts). */
+const SPIN_BUDGET_MS = spinBudgetMs();
 
 export class DataPump implements IoJob {
   readonly id: number;
@@ -46,6 +49,7 @@ export class DataPump implements IoJob {
   private lastProgressAt = 0;
   private acksSinceClock = 0;
   private c: PumpCounters = zeroCounters();
+  private readonly spin = new AckSpin(SPIN_BUDGET_MS);
 
   constructor(
     m: PumpJob & { id: number },
@@ -96,10 +100,26 @@ export class DataPump implements IoJob {
     this.handle(this.io.recv(this.fd, this.mem.recv.addr, this.mem.recv.buf.length), now);
   }
 
-  /** The thread's only job: wait for the next packet in recv itself (SO_RCVTIMEO set in start). */
+  /**
+   * The thread's only job: wait for the next packet itself, polling for up to the spin
+   * budget while the client answers that fast (ack-spin.ts), then asleep in recv
+   * (SO_RCVTIMEO set in start).
+   */
   waitAndHandle(): number {
-    const n = this.io.recvWait(this.fd, this.mem.recv.addr, this.mem.recv.buf.length);
+    const { addr, buf } = this.mem.recv;
+    const began = performance.now();
+    let n = -1;
+    const pollMs = this.spin.pollMs;
+    if (pollMs > 0) {
+      const until = began + pollMs;
+      do {
+        n = this.io.recv(this.fd, addr, buf.length);
+        // Any error but "nothing yet" is reported once by the kernel: handle it now, not lose it.
+      } while (n < 0 && this.io.errno() === EAGAIN && performance.now() < until);
+    }
+    if (n < 0 && (pollMs === 0 || this.io.errno() === EAGAIN)) n = this.io.recvWait(this.fd, addr, buf.length);
     const now = performance.now();
+    this.spin.waited(now - began);
     this.handle(n, now);
     return now;
   }
