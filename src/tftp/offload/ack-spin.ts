@@ -1,20 +1,27 @@
-// How long a pump that has its thread to itself polls for the client's next ACK before
-// it sleeps in recv. Lockstep TFTP (what firmware asks for) is one packet per round trip,
-// so the round trip is the transfer rate, and a thread asleep in recv adds its wake-up to
-// every one: measured on this VM's veth, 27-32 µs from ACK to the next DATA asleep against
-// 12 µs polling; on a laptop a core in a deep C-state takes longer still to wake. The
-// kernel's own answer is busy polling (SO_BUSY_POLL), which needs a NAPI device under
-// the socket (a veth has none) and is tuned machine-wide; this is the same idea in the
-// pump, bounded and adaptive:
-// - it polls only while the client's ACKs have been coming back within the budget, so
-//   the CPU it burns is at most the round trip it saves, and a slow client (firmware
-//   under emulation, a congested link) turns it off after a few packets;
-// - only a thread with one transfer polls (io-loop.ts: waitAndHandle); with more, poll()
-//   is already awake for one of them most of the time.
-// PXK_TFTP_SPIN_US sets the budget (0 turns polling off, e.g. to compare, or on battery).
+// Whether a pump that has its thread to itself polls for the client's next ACK before it
+// sleeps in recv, and for how long. Lockstep TFTP (what firmware asks for) is one packet
+// per round trip, so the round trip is the transfer rate, and a thread asleep in recv adds
+// its wake-up to every one: measured on this VM's veth, 27-32 µs from ACK to the next
+// DATA asleep against 11-12 µs polling; on a laptop a core in a deep C-state takes longer
+// still to wake. The kernel's own answer, SO_BUSY_POLL, needs a NAPI device under the
+// socket (a veth has none) and is tuned machine-wide (docs/decisions.md §15).
+//
+// Polling is not free: it keeps a core busy, and when cores are short (another busy
+// process, the client itself on the same machine) it takes CPU from whoever has to answer:
+// the client is preempted for whole scheduler slices, and the transfer gets slower, not
+// faster (measured here with one busy loop beside a veth client: 1.3-1.5x slower than
+// sleeping). So the pump measures instead of assuming: it runs the way that has been
+// faster and, between runs, tries the other for a while. What is compared is the mean
+// round trip over each way's last phase, long enough (a few ms) to include the stalls
+// that contention causes; a client slower than twice the budget is not polled for.
+// PXK_TFTP_SPIN_US sets the budget (0 turns polling off).
 
 /** Default budget: a LAN or veth client's turnaround fits; a congested one does not. */
 const DEFAULT_BUDGET_US = 100;
+/** Waits per trial of the other way (a few ms on a LAN). */
+const TRIAL = 128;
+/** Waits run the chosen way between trials. */
+const RUN = 384;
 
 /** The budget from PXK_TFTP_SPIN_US (µs), in ms; the default when unset or not a number >= 0. */
 export function spinBudgetMs(env: string | undefined = process.env.PXK_TFTP_SPIN_US): number {
@@ -22,23 +29,65 @@ export function spinBudgetMs(env: string | undefined = process.env.PXK_TFTP_SPIN
   return (Number.isFinite(us) && us >= 0 ? Math.min(us, 10_000) : DEFAULT_BUDGET_US) / 1000;
 }
 
+type Way = 'poll' | 'sleep';
+
 export class AckSpin {
-  /** Moving average of how long waits for a packet took (ms); 0 at first, so a transfer starts polling. */
-  private averageMs = 0;
+  /** Mean wait (ms) over each way's last phase; Infinity until tried, so an untried way is never chosen. */
+  private readonly mean: Record<Way, number> = { poll: Infinity, sleep: Infinity };
+  /** The way that has been faster; the transfer starts polling. */
+  private chosen: Way = 'poll';
+  private way: Way;
+  /** Waits left in this phase; the waits so far and the time they took. */
+  private left = TRIAL;
+  private count = 0;
+  private sum = 0;
 
-  constructor(private readonly budget: number) {}
-
-  /** How long the next wait polls before it sleeps (ms): the budget while recent waits fitted it, else 0. */
-  get pollMs(): number {
-    return this.averageMs <= this.budget ? this.budget : 0;
+  constructor(private readonly budget: number) {
+    this.way = budget > 0 ? 'poll' : 'sleep';
   }
 
+  /** When the last wait began (performance.now() ms), -1 before the first. */
+  private lastBegan = -1;
+
   /**
-   * A wait ended (a packet came, or the sleep's slice ran out) `ms` after it began. An
-   * average over about 8 waits: one stall of the client does not turn polling off for
-   * long, a client that is slow throughout turns it off within a few packets.
+   * A wait begins at `now`: returns how long it polls before it sleeps (ms). The time since
+   * the last wait began is one whole round, run the way that wait was: the client's answer,
+   * then our handling and send of the next DATA. That is what sets the rate, and where
+   * contention shows: measured here, waits alone came out alike both ways while whole
+   * rounds did not.
    */
-  waited(ms: number): void {
-    this.averageMs += (ms - this.averageMs) / 8;
+  begin(now: number): number {
+    if (this.lastBegan >= 0) this.round(now - this.lastBegan);
+    this.lastBegan = now;
+    return this.way === 'poll' ? this.budget : 0;
+  }
+
+  /** One round of `ms`, run the current way. */
+  round(ms: number): void {
+    if (this.budget === 0) return;
+    this.sum += ms;
+    this.count++;
+    if (--this.left > 0) return;
+    this.mean[this.way] = this.sum / this.count;
+    this.sum = this.count = 0;
+    if (this.way === this.chosen) {
+      // Time to try the other way, unless that is polling for a client slower than twice
+      // the budget: most of those waits would poll for nothing and then sleep anyway.
+      const other = this.other(this.way);
+      if (other === 'poll' && this.mean.sleep > 2 * this.budget) {
+        this.left = RUN;
+        return;
+      }
+      this.way = other;
+      this.left = TRIAL;
+      return;
+    }
+    this.chosen = this.mean.poll < this.mean.sleep && this.mean.poll <= 2 * this.budget ? 'poll' : 'sleep';
+    this.way = this.chosen;
+    this.left = RUN;
+  }
+
+  private other(way: Way): Way {
+    return way === 'poll' ? 'sleep' : 'poll';
   }
 }

@@ -109,7 +109,7 @@ export class DataPump implements IoJob {
     const { addr, buf } = this.mem.recv;
     const began = performance.now();
     let n = -1;
-    const pollMs = this.spin.pollMs;
+    const pollMs = this.spin.begin(began);
     if (pollMs > 0) {
       const until = began + pollMs;
       do {
@@ -119,7 +119,6 @@ export class DataPump implements IoJob {
     }
     if (n < 0 && (pollMs === 0 || this.io.errno() === EAGAIN)) n = this.io.recvWait(this.fd, addr, buf.length);
     const now = performance.now();
-    this.spin.waited(now - began);
     this.handle(n, now);
     return now;
   }
