@@ -18,9 +18,9 @@
 
 /** Default budget: a LAN or veth client's turnaround fits; a congested one does not. */
 const DEFAULT_BUDGET_US = 100;
-/** Waits per trial of the other way (a few ms on a LAN). */
+/** Rounds per trial of the other way (a few ms on a LAN). */
 const TRIAL = 128;
-/** Waits run the chosen way between trials. */
+/** Rounds run the chosen way between trials. */
 const RUN = 384;
 
 /** The budget from PXK_TFTP_SPIN_US (µs), in ms; the default when unset or not a number >= 0. */
@@ -32,12 +32,12 @@ export function spinBudgetMs(env: string | undefined = process.env.PXK_TFTP_SPIN
 type Way = 'poll' | 'sleep';
 
 export class AckSpin {
-  /** Mean wait (ms) over each way's last phase; Infinity until tried, so an untried way is never chosen. */
+  /** Mean round (ms) over each way's last phase; Infinity until tried, so an untried way is never chosen. */
   private readonly mean: Record<Way, number> = { poll: Infinity, sleep: Infinity };
   /** The way that has been faster; the transfer starts polling. */
   private chosen: Way = 'poll';
   private way: Way;
-  /** Waits left in this phase; the waits so far and the time they took. */
+  /** Rounds left in this phase; the rounds so far and the time they took. */
   private left = TRIAL;
   private count = 0;
   private sum = 0;

@@ -101,8 +101,8 @@ export class DataPump implements IoJob {
   }
 
   /**
-   * The thread's only job: wait for the next packet itself, polling for up to the spin
-   * budget while the client answers that fast (ack-spin.ts), then asleep in recv
+   * The thread's only job: wait for the next packet itself, first polling for up to the
+   * budget when ack-spin.ts has found that faster for this client, then asleep in recv
    * (SO_RCVTIMEO set in start).
    */
   waitAndHandle(): number {
