@@ -309,7 +309,8 @@ bothPaths('a client that closes its port mid-transfer: the ICMP error ends the t
   // Block 5 is resent once on the timer and draws the client's ICMP port unreachable.
   // Only that socket error (ECONNREFUSED) ends the transfer as 'io' after one resend;
   // missed, it would end as 'timeout' after three. On the pump thread the kernel reports
-  // the error once, to whichever recv comes first: the polling one must not drop it.
+  // the error once, to whichever recv comes first, and a transfer's first 128 rounds poll
+  // (ack-spin.ts): this fails when the polling loop drops the error (checked).
   await withServer({ retries: 3, timeoutMs: 400 }, async (s, events) => {
     await raw({ file: 'f100k.bin', closeAt: 5 });
     const err = await waitFor('the error event', () => transferEvents(events, 'f100k.bin').find((e) => e.phase === 'error'));

@@ -1,8 +1,9 @@
 // The pump's bounded polling for ACKs (src/tftp/offload/ack-spin.ts): when it polls,
 // when it sleeps, and that an error the kernel reports once is not lost while it polls.
-// The real socket paths run in test/integration/tftp-robustness.test.ts; the ordering of
-// calls inside one wait is set up here with a scripted libc, which a real client cannot
-// time (an ICMP error has to land during the few microseconds of polling).
+// The real socket paths run in test/integration/tftp-robustness.test.ts, where a real
+// client closes its port while the pump polls. Here a scripted libc pins the order of
+// calls inside one wait (no sleep after an error, the client told), which the wire does
+// not show.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AckSpin, spinBudgetMs } from '../../src/tftp/offload/ack-spin.js';
@@ -19,19 +20,21 @@ test('PXK_TFTP_SPIN_US: unset or unreadable is the default, 0 turns polling off,
   assert.equal(spinBudgetMs('99999999'), 10, 'capped at 10 ms');
 });
 
+/** Where each policy's simulated clock stands: a policy's rounds are the time between its waits. */
+const clocks = new WeakMap<AckSpin, number>();
+
 /** Runs `rounds` rounds against a client whose whole round is `rtt(polling)` ms, on a simulated clock; the share of them polled. */
 function simulate(spin: AckSpin, rounds: number, rtt: (polling: boolean) => number): number {
   let polled = 0;
-  let t = clock;
+  let t = clocks.get(spin) ?? 0;
   for (let i = 0; i < rounds; i++) {
     const polling = spin.begin(t) > 0;
     if (polling) polled++;
     t += rtt(polling);
   }
-  clock = t;
+  clocks.set(spin, t);
   return polled / rounds;
 }
-let clock = 0;
 
 test('polling is chosen while it makes round trips shorter, and sleeping is tried now and then', () => {
   const spin = new AckSpin(0.1);

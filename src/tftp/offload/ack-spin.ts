@@ -37,17 +37,16 @@ export class AckSpin {
   /** The way that has been faster; the transfer starts polling. */
   private chosen: Way = 'poll';
   private way: Way;
-  /** Rounds left in this phase; the rounds so far and the time they took. */
-  private left = TRIAL;
+  /** This phase's length in rounds, the rounds so far and the time they took. */
+  private phase = TRIAL;
   private count = 0;
   private sum = 0;
+  /** When the last wait began (performance.now() ms), -1 before the first. */
+  private lastBegan = -1;
 
   constructor(private readonly budget: number) {
     this.way = budget > 0 ? 'poll' : 'sleep';
   }
-
-  /** When the last wait began (performance.now() ms), -1 before the first. */
-  private lastBegan = -1;
 
   /**
    * A wait begins at `now`: returns how long it polls before it sleeps (ms). The time since
@@ -57,37 +56,27 @@ export class AckSpin {
    * rounds did not.
    */
   begin(now: number): number {
-    if (this.lastBegan >= 0) this.round(now - this.lastBegan);
+    if (this.lastBegan >= 0 && this.budget > 0) this.round(now - this.lastBegan);
     this.lastBegan = now;
     return this.way === 'poll' ? this.budget : 0;
   }
 
-  /** One round of `ms`, run the current way. */
-  round(ms: number): void {
-    if (this.budget === 0) return;
+  /** One round of `ms`, run the current way; at the end of a phase, the next phase. */
+  private round(ms: number): void {
     this.sum += ms;
-    this.count++;
-    if (--this.left > 0) return;
+    if (++this.count < this.phase) return;
     this.mean[this.way] = this.sum / this.count;
     this.sum = this.count = 0;
-    if (this.way === this.chosen) {
-      // Time to try the other way, unless that is polling for a client slower than twice
-      // the budget: most of those waits would poll for nothing and then sleep anyway.
-      const other = this.other(this.way);
-      if (other === 'poll' && this.mean.sleep > 2 * this.budget) {
-        this.left = RUN;
-        return;
-      }
-      this.way = other;
-      this.left = TRIAL;
-      return;
+    this.phase = RUN;
+    if (this.way !== this.chosen) {
+      // A trial is over: keep the faster way. Polling must also have paid within twice the budget.
+      this.chosen = this.mean.poll < this.mean.sleep && this.mean.poll <= 2 * this.budget ? 'poll' : 'sleep';
+      this.way = this.chosen;
+    } else if (this.way === 'poll' || this.mean.sleep <= 2 * this.budget) {
+      // Try the other way, unless that is polling for a client slower than twice the
+      // budget: most of those waits would poll for nothing and then sleep anyway.
+      this.way = this.way === 'poll' ? 'sleep' : 'poll';
+      this.phase = TRIAL;
     }
-    this.chosen = this.mean.poll < this.mean.sleep && this.mean.poll <= 2 * this.budget ? 'poll' : 'sleep';
-    this.way = this.chosen;
-    this.left = RUN;
-  }
-
-  private other(way: Way): Way {
-    return way === 'poll' ? 'sleep' : 'poll';
   }
 }
