@@ -8,7 +8,7 @@ import { NetError } from './net/errors.js';
 import { PublishedFiles } from './files/published.js';
 import { defaultDataDir } from './files/data-dir.js';
 import type { WireEvent } from './sessions/events.js';
-import { SessionTracker } from './sessions/tracker.js';
+import { SessionTracker, SESSIONS_MAX, type SessionForgotten } from './sessions/tracker.js';
 import type { EngineEvent } from './sessions/format.js';
 import type { OtherDhcpServer, StatusEvent } from './sessions/status.js';
 import { DhcpServer } from './dhcp/server.js';
@@ -51,6 +51,8 @@ export interface EngineOptions {
   diagnosisTimings?: Partial<DiagnosisTimings>;
   /** How often the rogue-DHCP watcher probes while serving (ms; 0 = no watcher). Default 4000 (PXEKIT_WATCH_MS). */
   watchEveryMs?: number;
+  /** Machines tracked at once; beyond it the longest quiet ones are forgotten. Default SESSIONS_MAX (PXEKIT_MAX_CLIENTS). */
+  maxClients?: number;
 }
 
 export class EngineError extends Error {
@@ -125,6 +127,21 @@ export class Engine extends EventEmitter {
     if (ev.type === 'log' && ev.refusal && ev.mac) this.tracker?.refuse(ev.mac, ev.refusal, ev.at);
     this.field?.onWire(ev);
   };
+
+  /**
+   * The tracker hit its limit and let a machine go. Said in the log on the first one and
+   * then at most once a minute, with the count: a flood forgets thousands a second.
+   */
+  private onForgotten(f: SessionForgotten, limit: number): void {
+    this.publish(f);
+    if (f.forgotten > 1 && f.at - this.forgetLoggedAt < 60_000) return;
+    this.forgetLoggedAt = f.at;
+    this.publish({
+      type: 'log', at: f.at, level: 'warn', source: 'engine',
+      message: `more than ${limit} machines (the limit) have talked to PXE Kit: forgetting the ones quiet longest, ${f.forgotten} so far (last ${f.mac}). Thousands of new MACs a second is a DHCP flood (a starvation tool or a looping device): find it on the switch.`,
+    });
+  }
+  private forgetLoggedAt = -Infinity;
 
   /** Another DHCP server answered on the segment while we serve (src/diagnostics/rogue-watch.ts). */
   private onRogueServer = (s: SeenDhcpServer): void => {
@@ -211,12 +228,15 @@ export class Engine extends EventEmitter {
       this.checkStillWanted();
       this.setStatus({ state: 'starting', iface: nic.name, address: ipv4.address, mode, modeReason: reason, otherDhcpServers: others });
 
+      const maxClients = o.maxClients ?? (Number(process.env.PXEKIT_MAX_CLIENTS) || SESSIONS_MAX);
       this.tracker = new SessionTracker({
         payloadFiles: (mac) => chooser.payloadPathsFor(mac),
+        maxSessions: maxClients,
         onUpdate: (u) => {
           this.publish(u);
           chooser.onSession(u.session);
         },
+        onForget: (f) => this.onForgotten(f, maxClients),
       });
       const startupOthers = others;
       this.field = new FieldDiagnostics({
@@ -234,6 +254,7 @@ export class Engine extends EventEmitter {
         },
         onRogueServer: this.onRogueServer,
         onWarning: (message) => this.publish({ type: 'log', at: Date.now(), level: 'warn', source: 'engine', message }),
+        maxClients,
       });
       const policy = createBootPolicy({ serverIp: ipv4.address, httpPort, binaries, scriptPathFor: (mac) => chooser.scriptPathFor(mac) });
       this.http = new HttpFileServer({ address: ipv4.address, port: httpPort, files: this.files, emit: this.onWire, macForIp: (ip) => this.dhcp?.macForIp(ip) });

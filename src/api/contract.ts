@@ -5,7 +5,7 @@ import type { NetInterface } from '../net/interfaces.js';
 import type { WireEvent } from '../sessions/events.js';
 import type { ClientSession } from '../sessions/session.js';
 import type { StatusEvent } from '../sessions/status.js';
-import type { SessionUpdate } from '../sessions/tracker.js';
+import type { SessionForgotten, SessionUpdate } from '../sessions/tracker.js';
 import type { DiagnosisEvent } from '../diagnostics/types.js';
 
 export const API_VERSION = 1;
@@ -88,7 +88,7 @@ export type StateEvent =
   | { type: 'menu'; at: number; menu: MenuSettings };
 
 /** What the event stream carries: wire events, session snapshots, status, state changes. */
-export type ApiEvent = WireEvent | StatusEvent | SessionUpdate | StateEvent | DiagnosisEvent;
+export type ApiEvent = WireEvent | StatusEvent | SessionUpdate | SessionForgotten | StateEvent | DiagnosisEvent;
 
 // ---- Envelopes on the wire (JSON text frames over WebSocket) ----
 

@@ -34,7 +34,12 @@ export async function handleFullDhcp(ctx: HandlerContext, req: DhcpPacket, type:
   switch (type) {
     case MessageType.DISCOVER: {
       const ip = leases.offer(mac, getIp(req, Opt.REQUESTED_IP));
-      if (!ip) return ctx.log('warn', `no free address for ${mac}: the pool ${leases.poolRange.first}-${leases.poolRange.last} is full`, mac);
+      if (!ip) {
+        const unanswered = leases.poolFullNotice();
+        if (unanswered === undefined) return;
+        const count = unanswered > 1 ? ` (${unanswered} requests unanswered since this was last said; said at most once a minute)` : '';
+        return ctx.log('warn', `no free address for ${mac}: the pool ${leases.poolRange.first}-${leases.poolRange.last} is full${count}`, mac);
+      }
       return answer(MessageType.OFFER, ip);
     }
     case MessageType.REQUEST: {

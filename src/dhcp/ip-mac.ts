@@ -1,17 +1,19 @@
 // Who had which address, as seen on the wire (REQUESTs, ACKs, boot server
 // requests). Bounded: a flood of forged REQUESTs must not grow memory forever.
-export class IpMacTable {
-  private readonly map = new Map<string, string>();
+import { RecentMap } from '../util/recent-map.js';
 
-  constructor(private readonly limit = 4096) {}
+export class IpMacTable {
+  private readonly map: RecentMap<string, string>;
+
+  constructor(limit = 4096) {
+    this.map = new RecentMap(limit);
+  }
 
   set(ip: string, mac: string): void {
-    this.map.delete(ip); // re-insert: Map order is our recency order
     this.map.set(ip, mac);
-    if (this.map.size > this.limit) this.map.delete(this.map.keys().next().value as string);
   }
 
   get(ip: string): string | undefined {
-    return this.map.get(ip);
+    return this.map.peek(ip);
   }
 }

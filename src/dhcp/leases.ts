@@ -121,6 +121,22 @@ export class LeaseStore {
     return oldest?.ip;
   }
 
+  /**
+   * Counts a DISCOVER the full pool left unanswered. Returns how many since the last time
+   * it was said when it is time to say it (the first, then at most once a minute: a
+   * starvation flood exhausts the pool and goes on at thousands a second), else undefined.
+   */
+  poolFullNotice(): number | undefined {
+    this.unanswered += 1;
+    const t = this.now();
+    if (t - this.poolFullSaidAt < 60_000) return undefined;
+    const n = this.unanswered;
+    [this.poolFullSaidAt, this.unanswered] = [t, 0];
+    return n;
+  }
+  private poolFullSaidAt = -Infinity;
+  private unanswered = 0;
+
   /** Binds `ip` to `mac` and writes it to disk before returning (ACK after this). */
   async commit(mac: string, ip: string, leaseSeconds: number, clientId?: string): Promise<boolean> {
     if (!this.available(mac, ip)) return false;

@@ -16,6 +16,10 @@
 import type { WireEvent, TransferEvent } from '../sessions/events.js';
 import type { DhcpTapRecord } from '../dhcp/context.js';
 import { pcapngFile, tcpPacket, tftpAck, tftpError, tftpOack, tftpRrq, udpPacket, type PcapPacket } from './pcapng.js';
+import { RecentMap } from '../util/recent-map.js';
+
+/** Transfers kept for the report. */
+const TRANSFERS_KEPT = 10_000;
 
 export interface EvidenceOptions {
   serverIp: string;
@@ -65,8 +69,9 @@ type Stored = PcapPacket | TappedDhcp;
 export class EvidenceRecorder {
   private readonly packets: Stored[] = [];
   private dropped = 0;
-  private readonly transfers = new Map<string, TransferRecord>();
-  private readonly tcp = new Map<string, { c: number; s: number }>();
+  /** In start order; the oldest go first past the limit (an RRQ flood makes one per request). */
+  private readonly transfers = new RecentMap<string, TransferRecord>(TRANSFERS_KEPT);
+  private readonly tcp = new RecentMap<string, { c: number; s: number }>(4096);
   private readonly max: number;
 
   constructor(private readonly opts: EvidenceOptions) {
@@ -97,7 +102,7 @@ export class EvidenceRecorder {
   }
 
   private track(ev: TransferEvent): void {
-    let t = this.transfers.get(ev.id);
+    let t = this.transfers.peek(ev.id);
     if (!t) {
       t = { id: ev.id, mac: ev.mac, clientIp: ev.clientIp, protocol: ev.protocol, file: ev.file, role: ev.role, size: ev.size, bytes: ev.bytes, startedAt: ev.at, state: 'running', detail: ev.detail };
       this.transfers.set(ev.id, t);
@@ -125,13 +130,14 @@ export class EvidenceRecorder {
       return;
     }
     if (ev.phase === 'done') {
-      const bs = Number(/blksize=(\d+)/.exec(this.transfers.get(ev.id)?.detail ?? '')?.[1] ?? 512);
+      const bs = Number(/blksize=(\d+)/.exec(this.transfers.peek(ev.id)?.detail ?? '')?.[1] ?? 512);
       const last = Math.floor(ev.bytes / bs) + 1;
       this.push({ at: ev.at, data: udpPacket(client, server, tftpAck(last)), comment: `${SYNTH_TFTP}${who}: last ACK, transfer complete (${ev.bytes} bytes${ev.detail ? `, ${ev.detail}` : ''}); DATA blocks not recorded` });
       return;
     }
     // Errors. A refusal (not found, access violation) never had a 'start': its RRQ is shown too.
-    const refused = !this.transfers.get(ev.id) || this.transfers.get(ev.id)!.startedAt === ev.at;
+    const seen = this.transfers.peek(ev.id);
+    const refused = !seen || seen.startedAt === ev.at;
     if (refused && (ev.errorCode === 'not-found' || ev.errorCode === 'access-violation' || ev.errorCode === 'io')) {
       this.push({ at: ev.at, data: udpPacket(client, server, tftpRrq(ev.file)), comment: `${SYNTH_TFTP}${who}: the request (options not recorded)` });
     }
@@ -149,9 +155,8 @@ export class EvidenceRecorder {
     // Sequence numbers follow each connection (client ip:port), and the server's jumps over
     // the body it sent: readers see the body as "not captured", which is the truth.
     const key = `${client.address}:${client.port}`;
-    const conn = this.tcp.get(key) ?? { c: 1, s: 1 };
+    const conn = this.tcp.peek(key) ?? { c: 1, s: 1 };
     this.tcp.set(key, conn);
-    if (this.tcp.size > 4096) this.tcp.delete(this.tcp.keys().next().value as string);
     const request = (): void => {
       const range = /bytes=\S+/.exec(ev.detail ?? '')?.[0];
       const req = Buffer.from(`GET ${path} HTTP/1.1\r\nHost: ${server.address}:${server.port}\r\n${range ? `Range: ${range}\r\n` : ''}\r\n`, 'latin1');

@@ -26,6 +26,8 @@ export interface FieldDiagnosticsOptions {
   onDiagnosis: (ev: DiagnosisEvent) => void;
   onRogueServer: (s: SeenDhcpServer) => void;
   onWarning: (message: string) => void;
+  /** Machines whose diagnosis state is kept at once (Diagnostician). */
+  maxClients?: number;
 }
 
 export class FieldDiagnostics {
@@ -41,6 +43,7 @@ export class FieldDiagnostics {
       serverIp: opts.serverIp,
       timings: { ...timingsFromEnv(), ...opts.timings },
       otherServers: () => [...opts.knownServers(), ...(this.watcher?.servers() ?? [])],
+      maxClients: opts.maxClients,
       onDiagnosis: (d) => opts.onDiagnosis({ type: 'diagnosis', at: d.at, ...(d.mac ? { mac: d.mac } : {}), diagnosis: d }),
     });
   }

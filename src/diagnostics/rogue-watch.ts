@@ -46,10 +46,14 @@ export interface RogueWatchOptions {
   onWarning?: (message: string) => void;
 }
 
+/** Other DHCP servers tracked at most: a real segment has one or two. */
+const SERVERS_TRACKED_MAX = 32;
+
 export class RogueDhcpWatcher {
   private sock?: dgram.Socket;
   private timer?: NodeJS.Timeout;
   private readonly seen = new Map<string, SeenDhcpServer>();
+  private saidTooMany = false;
   private readonly probeXids = new Set<number>();
   private stopped = false;
 
@@ -120,6 +124,12 @@ export class RogueDhcpWatcher {
     if (known) {
       known.lastSeen = now;
       known.offeredIp = p.yiaddr;
+      return;
+    }
+    // Forged replies from made-up servers (an attack tool) must not grow this without bound.
+    if (this.seen.size >= SERVERS_TRACKED_MAX) {
+      if (!this.saidTooMany) this.opts.onWarning?.(`more than ${SERVERS_TRACKED_MAX} different DHCP servers answer on this network: that many is forged traffic (a DHCP attack tool) or a misconfigured relay; PXE Kit stops tracking new ones`);
+      this.saidTooMany = true;
       return;
     }
     const s: SeenDhcpServer = {

@@ -7,6 +7,11 @@ import type { DhcpEvent, TransferEvent, WireEvent } from '../sessions/events.js'
 import { archFamily, type ArchFamily, type ClientArch } from '../boot/client.js';
 import type { OtherDhcpServer } from '../sessions/status.js';
 import { DEFAULT_TIMINGS, type Diagnosis, type DiagnosisCode, type DiagnosisTimings } from './types.js';
+import { SESSIONS_MAX } from '../sessions/session.js';
+import { RecentMap } from '../util/recent-map.js';
+
+/** Diagnoses kept for the job report; the oldest go first (a flood gives one per made-up MAC). */
+const DIAGNOSES_KEPT = 2000;
 
 export interface DiagnosticianOptions {
   /** Our address on the served NIC (option 54 of our replies). */
@@ -15,6 +20,8 @@ export interface DiagnosticianOptions {
   timings?: Partial<DiagnosisTimings>;
   /** Other DHCP servers seen on the segment (by the start-up probe and the watcher). */
   otherServers?: () => OtherDhcpServer[];
+  /** Machines whose state is kept at once (default SESSIONS_MAX); the quiet longest are forgotten first. */
+  maxClients?: number;
   now?: () => number;
 }
 
@@ -83,18 +90,21 @@ const SCRIPT_ROLES = new Set(['script', 'boot script']);
 const PAYLOAD_ROLES = new Set(['kernel', 'initrd', 'payload', 'iso', 'efi-image']);
 
 export class Diagnostician {
-  private readonly clients = new Map<string, ClientState>();
+  private readonly clients: RecentMap<string, ClientState>;
   private readonly timings: DiagnosisTimings;
   private readonly now: () => number;
   private servingSince?: number;
   private noClientsGiven = false;
   private pxeClientsSeen = 0;
-  private otherClientsSeen = new Set<string>();
+  /** Counted up to the client limit only: its size is all that is used. */
+  private readonly otherClientsSeen = new Set<string>();
   private readonly all: Diagnosis[] = [];
   /** Machines whose TFTP stalled in a way that points at the MTU: the blksize PXE Kit offers them from now on. */
-  private readonly blksizeCaps = new Map<string, number>();
+  private readonly blksizeCaps: RecentMap<string, number>;
 
   constructor(private readonly opts: DiagnosticianOptions) {
+    this.clients = new RecentMap(opts.maxClients ?? SESSIONS_MAX);
+    this.blksizeCaps = new RecentMap(opts.maxClients ?? SESSIONS_MAX);
     this.timings = { ...DEFAULT_TIMINGS, ...opts.timings };
     this.now = opts.now ?? Date.now;
   }
@@ -106,7 +116,7 @@ export class Diagnostician {
 
   /** The TFTP blksize ceiling for this machine (TftpServerOptions.maxBlksizeFor), after an MTU-like stall. */
   blksizeCap(mac: string | undefined): number | undefined {
-    return mac ? this.blksizeCaps.get(mac) : undefined;
+    return mac ? this.blksizeCaps.peek(mac) : undefined;
   }
 
   /** The engine started answering: the no-clients clock starts. */
@@ -136,6 +146,7 @@ export class Diagnostician {
     }
     const full: Diagnosis = { ...d, at, ...(c ? { mac: c.mac } : {}) };
     this.all.push(full);
+    if (this.all.length > DIAGNOSES_KEPT) this.all.splice(0, this.all.length - DIAGNOSES_KEPT);
     this.opts.onDiagnosis(full);
   }
 
@@ -145,7 +156,7 @@ export class Diagnostician {
     const bootClient = Boolean(ev.vendorClass?.startsWith('PXEClient') || ev.vendorClass?.startsWith('HTTPClient') || ev.isIpxe);
     if (ev.direction === 'in') {
       if (bootClient) this.pxeClientsSeen++;
-      else this.otherClientsSeen.add(ev.mac);
+      else if (this.otherClientsSeen.size < this.clients.limit) this.otherClientsSeen.add(ev.mac);
     }
     if (ev.direction === 'in' && ev.message === 'discover' && !ev.isIpxe) return this.onDiscover(c, ev, bootClient);
     if (ev.direction === 'in' && ev.message === 'discover' && ev.isIpxe) {
@@ -492,7 +503,8 @@ export class Diagnostician {
     }
     if (this.servingSince !== undefined && !this.noClientsGiven && this.pxeClientsSeen === 0 && t - this.servingSince >= tm.noClientsMs) {
       this.noClientsGiven = true;
-      const others = this.otherClientsSeen.size;
+      const seen = this.otherClientsSeen.size;
+      const others = `${seen}${seen >= this.clients.limit ? ' or more' : ''}`;
       this.give(
         undefined,
         {
@@ -501,7 +513,7 @@ export class Diagnostician {
           causes: [
             'the machine is not set to boot from the network (enable "Network boot"/"PXE" and the network stack in its firmware setup, or press F12/F8 for a boot menu)',
             'the cable goes to another switch or VLAN, or the laptop serves on the wrong NIC',
-            ...(others ? [`${others} other device(s) asked for an address without a PXEClient vendor class: the network works, but none of them is network-booting`] : ['no DHCP traffic at all reached this NIC: check the cable and the link lights']),
+            ...(seen ? [`${others} other device(s) asked for an address without a PXEClient vendor class: the network works, but none of them is network-booting`] : ['no DHCP traffic at all reached this NIC: check the cable and the link lights']),
           ],
           fix: 'Check the link lights on both ends, run "pxekit interfaces" to confirm the NIC, and enable network boot (and its IPv4 PXE stack, on UEFI) in the machine\'s firmware setup.',
           evidence: [`serving since ${new Date(this.servingSince).toISOString()}; ${others} non-PXE DHCP client(s) seen`],

@@ -6,7 +6,8 @@ import { basename } from 'node:path';
 import { bufferFile, type PublishedFiles } from '../files/published.js';
 import { httpUrl, macFromScriptName, macToHyphens } from '../boot/ipxe-script.js';
 import { publishImage, type ImageSpec, type PublishedImage } from '../boot/publish-image.js';
-import type { ClientSession } from '../sessions/session.js';
+import { SESSIONS_MAX, type ClientSession } from '../sessions/session.js';
+import { RecentMap } from '../util/recent-map.js';
 import type { ImageLibrary, StoredEntry } from './library.js';
 import { localBootScript, menuScript, messageScript } from './menu.js';
 import { safeId } from './publish-iso.js';
@@ -36,7 +37,8 @@ export class BootChooser {
   private defaultImg?: PublishedImage;
   private defaultKey?: string;
   private readonly images = new Map<string, { img: PublishedImage; path: string }>();
-  private readonly handing = new Map<string, Handing>();
+  /** Per machine given a script; bounded (script paths carry MACs anyone can make up). */
+  private readonly handing = new RecentMap<string, Handing>(SESSIONS_MAX);
   private syncing: Promise<void> = Promise.resolve();
   private resyncWanted = false;
   private stopped = false;

@@ -1,12 +1,12 @@
 // One readable line per event, for the terminal (pxekit serve without --json).
 import type { WireEvent } from './events.js';
-import type { SessionUpdate } from './tracker.js';
+import type { SessionForgotten, SessionUpdate } from './tracker.js';
 import { formatBytes } from './tracker.js';
 import { STATE_LABELS } from './session.js';
 import type { StatusEvent } from './status.js';
 import type { DiagnosisEvent } from '../diagnostics/types.js';
 
-export type EngineEvent = WireEvent | SessionUpdate | StatusEvent | DiagnosisEvent;
+export type EngineEvent = WireEvent | SessionUpdate | SessionForgotten | StatusEvent | DiagnosisEvent;
 
 function time(at: number): string {
   return new Date(at).toISOString().slice(11, 19);
@@ -53,6 +53,8 @@ export function formatEvent(ev: EngineEvent, opts: { verbose?: boolean } = {}): 
         `         fix: ${d.fix}`,
       ].join('\n');
     }
+    case 'session-forgotten':
+      return undefined; // the engine's log line says it, once a minute
     case 'session': {
       const s = ev.session;
       const last = s.timeline[s.timeline.length - 1];

@@ -42,6 +42,13 @@ export const STATE_PROGRESS: Record<SessionState, number> = {
 /** Timeline entries kept per machine. */
 export const TIMELINE_MAX = 200;
 
+/**
+ * Machines tracked at once (sessions, diagnosis state). One switch's worth of machines fits
+ * many times over; a DHCP starvation tool's thousands of made-up MACs a second do not, and
+ * must not grow memory: past it, the machines quiet longest are forgotten.
+ */
+export const SESSIONS_MAX = 1024;
+
 export interface TransferSnapshot {
   id: string;
   protocol: 'tftp' | 'http';

@@ -8,12 +8,18 @@ import {
   type ClientSession,
   type SessionFailure,
   type SessionState,
+  SESSIONS_MAX,
   TIMELINE_MAX,
   type TimelineEntry,
   type TransferSnapshot,
 } from './session.js';
+import { RecentMap } from '../util/recent-map.js';
+
+export { SESSIONS_MAX };
 
 const TRANSFERS_MAX = 50;
+/** Machines that never got past an offer: the first forgotten when room is needed. */
+const EARLY_STATES: ReadonlySet<SessionState> = new Set(['dhcp', 'offered']);
 /** Roles of published files that make up the OS payload (delivered = handed off). */
 export const PAYLOAD_ROLES = new Set(['kernel', 'initrd', 'payload', 'iso', 'efi-image']);
 const BOOT_PROGRAM_ROLES = new Set(['boot program']);
@@ -29,6 +35,15 @@ export interface SessionUpdate {
   session: ClientSession;
 }
 
+/** A machine no longer tracked (SESSIONS_MAX): its row goes. */
+export interface SessionForgotten {
+  type: 'session-forgotten';
+  at: number;
+  mac: string;
+  /** Machines forgotten since serving started, this one included. */
+  forgotten: number;
+}
+
 export interface TrackerOptions {
   /** Published paths that must all be delivered before the machine counts as handed off (kernel + every initrd). */
   payloadFiles: (mac?: string) => string[];
@@ -37,30 +52,50 @@ export interface TrackerOptions {
   /** Minimum gap between two progress updates of one session. */
   progressEveryMs?: number;
   onUpdate: (u: SessionUpdate) => void;
+  /** Called when the limit pushes a machine out. */
+  onForget?: (f: SessionForgotten) => void;
+  /** Machines tracked at once (default SESSIONS_MAX). */
+  maxSessions?: number;
   now?: () => number;
 }
 
 const TERMINAL: ReadonlySet<SessionState> = new Set(['handed-off', 'failed']);
 
 export class SessionTracker {
-  private readonly sessions = new Map<string, ClientSession>();
+  /** Most recently heard from last. Machines past the offer stage are kept longest. */
+  private readonly sessions: RecentMap<string, ClientSession>;
   private readonly lastProgressEmit = new Map<string, number>();
   /** Per MAC: how many timeline entries (absolute count, timelineFrom + length) updates have carried. */
   private readonly sent = new Map<string, number>();
   private readonly now: () => number;
+  private forgotten = 0;
 
   constructor(private readonly opts: TrackerOptions) {
     this.now = opts.now ?? Date.now;
+    this.sessions = new RecentMap(opts.maxSessions ?? SESSIONS_MAX, {
+      keep: (s) => !EARLY_STATES.has(s.state),
+      onEvict: (mac) => {
+        this.lastProgressEmit.delete(mac);
+        this.sent.delete(mac);
+        this.forgotten += 1;
+        this.opts.onForget?.({ type: 'session-forgotten', at: this.now(), mac, forgotten: this.forgotten });
+      },
+    });
   }
 
-  /** Every session with its whole (bounded) timeline, as copies. */
+  /** Every session with its whole (bounded) timeline, as copies, first seen first. */
   list(): ClientSession[] {
-    return [...this.sessions.values()].map((s) => this.snapshot(s, s.timeline.length));
+    return [...this.sessions.values()].sort((a, b) => a.firstSeen - b.firstSeen).map((s) => this.snapshot(s, s.timeline.length));
   }
 
   /** The live session (not a copy: for reading). */
   get(mac: string): ClientSession | undefined {
-    return this.sessions.get(mac);
+    return this.sessions.peek(mac);
+  }
+
+  /** Machines tracked now (at most maxSessions). */
+  get size(): number {
+    return this.sessions.size;
   }
 
   handle(ev: WireEvent): void {
@@ -219,7 +254,7 @@ export class SessionTracker {
 
   /** Attaches a diagnosis (src/diagnostics) to the machine's session, with a timeline entry. */
   diagnose(mac: string, d: Diagnosis): void {
-    const s = this.sessions.get(mac);
+    const s = this.sessions.peek(mac);
     if (!s) return;
     s.diagnosis = d;
     this.addEntry(s, { at: d.at, state: s.state, text: `Diagnosis: ${d.title}` });

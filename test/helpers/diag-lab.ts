@@ -31,25 +31,28 @@ export function diagLab(t: { after: (fn: () => unknown) => void }, opts: { serve
 
 /**
  * Runs `pxekit serve --json` in the lab's server namespace with short diagnosis
- * deadlines (PXEKIT_DIAG_TIMINGS) and watcher interval (PXEKIT_WATCH_MS).
+ * deadlines (PXEKIT_DIAG_TIMINGS), watcher interval (PXEKIT_WATCH_MS) and, when given,
+ * a lower limit on machines tracked (PXEKIT_MAX_CLIENTS).
  */
 export function startEngine(
   t: { after: (fn: () => unknown) => void },
   d: DiagLab,
   args: string[],
-  env: { timings?: Record<string, number>; watchMs?: number } = {},
+  env: { timings?: Record<string, number>; watchMs?: number; maxClients?: number } = {},
 ): EngineProcess {
-  const saved = { timings: process.env.PXEKIT_DIAG_TIMINGS, watch: process.env.PXEKIT_WATCH_MS };
+  const saved = { timings: process.env.PXEKIT_DIAG_TIMINGS, watch: process.env.PXEKIT_WATCH_MS, max: process.env.PXEKIT_MAX_CLIENTS };
   if (env.timings) process.env.PXEKIT_DIAG_TIMINGS = JSON.stringify(env.timings);
   else delete process.env.PXEKIT_DIAG_TIMINGS;
   if (env.watchMs !== undefined) process.env.PXEKIT_WATCH_MS = String(env.watchMs);
   else delete process.env.PXEKIT_WATCH_MS;
+  if (env.maxClients !== undefined) process.env.PXEKIT_MAX_CLIENTS = String(env.maxClients);
+  else delete process.env.PXEKIT_MAX_CLIENTS;
   try {
     const engine = EngineProcess.start(d.lab, d.lab.serverNs, ['--iface', d.lab.serverIf, '--data-dir', join(d.dir, `data-${randomBytes(2).toString('hex')}`), ...args, d.kernel]);
     t.after(() => engine.stop());
     return engine;
   } finally {
-    for (const [k, v] of [['PXEKIT_DIAG_TIMINGS', saved.timings], ['PXEKIT_WATCH_MS', saved.watch]] as const) {
+    for (const [k, v] of [['PXEKIT_DIAG_TIMINGS', saved.timings], ['PXEKIT_WATCH_MS', saved.watch], ['PXEKIT_MAX_CLIENTS', saved.max]] as const) {
       if (v === undefined) delete process.env[k];
       else process.env[k] = v;
     }

@@ -101,3 +101,15 @@ test('concurrent commits are serialised and all land on disk', async (t) => {
   const ips = new Set(macs.map((m) => s2.ipForMac(m)));
   assert.equal(ips.size, 30);
 });
+
+test('a full pool is said on the first unanswered DISCOVER, then at most once a minute with the count', async (t) => {
+  const { open, clock } = setup(t, { range: '10.9.0.10-10.9.0.11' });
+  const s = await open();
+  assert.ok(s.offer(A) && s.offer(B));
+  assert.equal(s.offer(C), undefined, 'two addresses, three clients');
+  assert.equal(s.poolFullNotice(), 1, 'the first one is said');
+  for (let i = 0; i < 999; i++) assert.equal(s.poolFullNotice(), undefined, 'a flood is not said request by request');
+  clock.t += 60_000;
+  assert.equal(s.poolFullNotice(), 1000, 'a minute on: said again, with how many went unanswered');
+  assert.equal(s.poolFullNotice(), undefined);
+});

@@ -221,3 +221,24 @@ test('no PXE client at all: one engine-wide diagnosis; non-PXE DHCP traffic is m
   const line = formatEvent({ type: 'diagnosis', at: r.at(), diagnosis: r.got[0] });
   assert.match(line!, /PXE Kit DIAGNOSIS: No machine has asked to boot.*\n.*likely: .*\n.*fix: /);
 });
+
+test('per-machine state is bounded: a flood of made-up MACs keeps only the most recent, and the count says "or more"', () => {
+  let now = 1_000_000;
+  const got: Diagnosis[] = [];
+  const d = new Diagnostician({ serverIp: SERVER, onDiagnosis: (x) => got.push(x), timings: { offerNoRequestMs: 5000, noClientsMs: 10_000 }, now: () => now, maxClients: 10 });
+  const mac = (i: number) => `02:00:00:00:00:${i.toString(16).padStart(2, '0')}`;
+  for (let i = 0; i < 100; i++) {
+    d.handle({ ...discover({ mac: mac(i), xid: i }), at: now } as WireEvent);
+    d.handle({ ...out('offer', { mac: mac(i), xid: i }), at: now } as WireEvent);
+  }
+  now += 6000;
+  d.tick(now);
+  assert.deepEqual(got.map((g) => g.mac), Array.from({ length: 10 }, (_, i) => mac(90 + i)), 'only the 10 most recent machines were still tracked');
+
+  const plain = new Diagnostician({ serverIp: SERVER, onDiagnosis: (x) => got.push(x), timings: { noClientsMs: 10_000 }, now: () => now, maxClients: 5 });
+  plain.serving(now);
+  for (let i = 0; i < 20; i++) plain.handle({ type: 'dhcp', direction: 'in', message: 'discover', mac: mac(i), xid: i, port: 67, at: now });
+  now += 11_000;
+  plain.tick(now);
+  assert.match(got.at(-1)!.causes.join(' '), /5 or more other device/);
+});

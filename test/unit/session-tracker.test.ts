@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SessionTracker, type SessionUpdate } from '../../src/sessions/tracker.js';
+import { SessionTracker, type SessionForgotten, type SessionUpdate } from '../../src/sessions/tracker.js';
 import { mergeSessionUpdate, type ClientSession } from '../../src/sessions/session.js';
 import type { DhcpEvent, TransferEvent } from '../../src/sessions/events.js';
 
@@ -134,4 +134,30 @@ test('a snapshot handed to a listener does not change when the session moves on'
   assert.equal(first.current!.bytes, bytes);
   assert.equal(first.transfers[0].bytes, bytes);
   assert.equal(first.current, first.transfers[0], 'current is the same object as its transfer row');
+});
+
+test('past its limit the tracker forgets machines that never got past an offer first, and says so', () => {
+  let now = 1_000_000;
+  const forgotten: SessionForgotten[] = [];
+  const tracker = new SessionTracker({ payloadFiles: () => [], onUpdate: () => undefined, onForget: (f) => forgotten.push(f), maxSessions: 3, now: () => now });
+  const mac = (i: number) => `02:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
+  const dhcp = (m: string, e: Partial<DhcpEvent> = {}) => tracker.handle({ type: 'dhcp', at: now, direction: 'in', message: 'discover', mac: m, xid: 1, port: 67, ...e });
+  // A real machine that got its address, then a flood of made-up MACs that only DISCOVER.
+  dhcp(MAC);
+  dhcp(MAC, { direction: 'out', message: 'ack', ip: '10.0.0.50' });
+  for (let i = 0; i < 500; i++) {
+    now += 1;
+    dhcp(mac(i));
+  }
+  assert.equal(tracker.size, 3);
+  assert.equal(tracker.get(MAC)?.state, 'bound', 'the machine past the offer stage is kept through the flood');
+  assert.ok(tracker.get(mac(499)) && tracker.get(mac(498)), 'the newest made-up ones are tracked');
+  assert.equal(forgotten.length, 498);
+  assert.deepEqual(forgotten.map((f) => f.forgotten).slice(-2), [497, 498], 'each says how many so far');
+  assert.equal(forgotten[0].mac, mac(0));
+  assert.deepEqual(tracker.list().map((s) => s.mac), [MAC, mac(498), mac(499)], 'listed first seen first');
+  // A forgotten machine that comes back starts a fresh session.
+  dhcp(mac(0));
+  assert.equal(tracker.get(mac(0))?.timeline.length, 1);
+  assert.equal(tracker.size, 3);
 });

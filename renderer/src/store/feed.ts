@@ -3,7 +3,7 @@
 import type { ApiEvent, CommandName, Commands } from '../api/types.js';
 import type { Transport } from '../api/transport.js';
 import { applyStatus, useStatus } from './status.js';
-import { replaceSessions, upsertSession } from './sessions.js';
+import { removeSession, replaceSessions, upsertSession } from './sessions.js';
 import { useInterfaces } from './interfaces.js';
 import { upsertEntry, useAssignments, useLibrary, useMenu } from './library.js';
 import { appendLog } from './log.js';
@@ -21,6 +21,9 @@ export function applyEvent(ev: ApiEvent): void {
       break;
     case 'session':
       upsertSession(ev.session);
+      break;
+    case 'session-forgotten':
+      removeSession(ev.mac);
       break;
     case 'library':
       useLibrary.setState({ entries: ev.entries, loaded: true });

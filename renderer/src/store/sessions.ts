@@ -16,6 +16,16 @@ export function upsertSession(s: ClientSession): void {
   useSessions.setState((st) => ({ byMac: { ...st.byMac, [mac]: mergeSessionUpdate(st.byMac[mac], s) } }));
 }
 
+/** The engine tracks a bounded number of machines; one it let go leaves the screen too. */
+export function removeSession(mac: string): void {
+  const key = mac.toLowerCase();
+  if (!(key in useSessions.getState().byMac)) return;
+  useSessions.setState((st) => {
+    const { [key]: _gone, ...rest } = st.byMac;
+    return { byMac: rest };
+  });
+}
+
 export function replaceSessions(list: ClientSession[]): void {
   const byMac: Record<string, ClientSession> = {};
   for (const s of list) byMac[s.mac.toLowerCase()] = s;
