@@ -206,6 +206,14 @@ describe('renderer screens (fake transport)', { skip }, () => {
       await loading.getByRole('button', { name: scenario.LOADING_MAC }).click();
       const loadingTl = await page.getByRole('heading', { name: `Timeline of ${scenario.LOADING_MAC}` }).locator('..').innerText();
       assert.match(loadingTl, /DISCOVER \(UEFI x64\)[\s\S]*initrd over HTTP[\s\S]*Handed off done/);
+
+      // The engine let a machine go (its limit on machines tracked, decisions §16): the row goes too.
+      await page.evaluate((mac) => {
+        const fake = (globalThis as unknown as HarnessWindow).__pxekitFake;
+        fake.emit({ type: 'session-forgotten', at: Date.now() + 2000, mac, forgotten: 1 });
+      }, scenario.FAILED_MAC);
+      await failed.waitFor({ state: 'detached' });
+      assert.equal(await page.getByTestId('served-count').innerText(), '2 of 2');
     } finally {
       await page.close();
     }
