@@ -8,7 +8,7 @@ SUDO=""
 
 PKGS=(
   # the lab: namespaces, firewall faults, packet capture
-  iproute2 nftables iptables tshark procps psmisc
+  iproute2 iputils-ping nftables iptables tshark procps psmisc
   # real PXE firmware clients and the boot programs we hand them
   qemu-system-x86 qemu-utils ovmf ipxe busybox-static cpio
   # real peers to test against

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Lab, requireRoot } from '../helpers/lab.js';
-import { procUsage, sleep } from './common.js';
+import { ensureAptPackage, procUsage, sleep } from './common.js';
 import { startEngine, writeBootFiles, type BenchEngine } from './engine.js';
 
 export interface StormResult {
@@ -94,6 +94,7 @@ export async function benchStorm(opts: { clients?: number; initrdMiB?: number; l
 /** iperf3 TCP over a fresh lab veth: the link's own limit, for scale. */
 export async function benchLink(opts: { seconds?: number; log?: (l: string) => void } = {}): Promise<{ gbitPerSec: number; summary: string[] }> {
   const log = opts.log ?? ((l: string) => console.log(l));
+  if (!ensureAptPackage('iperf3', 'iperf3', log)) throw new Error('iperf3 is not installed and could not be (apt-get install iperf3)');
   const lab = Lab.create();
   try {
     const srv = lab.spawn(lab.serverNs, 'iperf3', ['-s', '-B', lab.serverIp, '-1']);
