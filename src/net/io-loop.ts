@@ -1,27 +1,31 @@
-// The body of an I/O thread (io-thread-pool.ts): a poll() loop over the sockets of the
+// The body of an I/O thread (io-thread-pool.ts): an epoll loop over the sockets of the
 // jobs handed to it, that never returns to Node's event loop (so no libuv, no callbacks,
 // no allocation per packet). New work arrives as a message on `port`, read
-// synchronously after the main thread writes the eventfd `wakeFd`.
+// synchronously after the main thread writes the eventfd `wakeFd`. epoll rather than
+// poll(): a blocking poll() hangs the thread on every socket's wait queue and takes it
+// off again on every call, a cost per socket per packet that grows with the transfers a
+// thread runs (20-60 clients at once share two threads here); epoll keeps the list in
+// the kernel and costs per ready socket.
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { libcIo, nativeBuffer, POLLIN, type LibcIo, type NativeBuffer } from './libc-io.js';
+import { EpollEvents, libcIo, POLLIN, type LibcIo } from './libc-io.js';
 import type { ToIoThread } from './io-thread-pool.js';
 
 /** One transfer on one socket, as an I/O thread runs it. Times are performance.now() ms. */
 export interface IoJob {
   readonly id: number;
-  /** The socket polled for this job; the loop closes it when the job has ended. */
+  /** The socket watched for this job; the loop closes it when the job has ended. */
   readonly fd: number;
   readonly ended: boolean;
   /** When onTimer is next due. */
   readonly deadline: number;
   start(now: number): void;
-  /** poll() reported `revents` on fd. */
+  /** epoll reported `revents` (POLL* bits) on fd. */
   onReady(revents: number, now: number): void;
   /**
    * Optional: waits for the job's socket itself (a blocking recv bounded by
    * WAIT_SLICE_MS), handles what came and returns the time it woke (performance.now()
-   * ms). The loop calls it instead of poll() while the thread has this one job and no
+   * ms). The loop calls it instead of epoll while the thread has this one job and no
    * message waiting: one syscall and one call from JS fewer per packet, which is what
    * lockstep TFTP is made of.
    */
@@ -44,8 +48,11 @@ export interface IoLoopContext<From> {
   post(m: From): void;
 }
 
+/** Events taken from the kernel per wait; more stay queued for the next. */
+const EVENTS_PER_WAIT = 64;
+
 /**
- * Runs the thread until the pool says stop. `events` is what poll() waits for on every
+ * Runs the thread until the pool says stop. `events` is what the loop waits for on every
  * job's socket (POLLIN for TFTP ACKs, POLLOUT for HTTP bodies).
  */
 export function runIoLoop<Add, From>(events: number, create: (msg: Extract<ToIoThread<Add>, { t: 'add' }>, ctx: IoLoopContext<From>) => IoJob): void {
@@ -53,30 +60,21 @@ export function runIoLoop<Add, From>(events: number, create: (msg: Extract<ToIoT
   const io = libcIo();
   const ctx: IoLoopContext<From> = { io, post: (m) => parentPort!.postMessage(m) };
   const jobs = new Map<number, IoJob>();
-  /** pollfd[0] is the eventfd; then one per job, in `order`. Rebuilt when the set changes. */
+  /** The same jobs by fd: epoll tags each event with the fd. */
+  const byFd = new Map<number, IoJob>();
+  /** The jobs in a list, for the timers and the one-job case. Rebuilt when the set changes. */
   let order: IoJob[] = [];
-  let pollfds: NativeBuffer = nativeBuffer(8);
   let dirty = true;
   let running = true;
-
-  const rebuild = (): void => {
-    order = [...jobs.values()];
-    if (pollfds.buf.length < (order.length + 1) * 8) {
-      pollfds.free();
-      pollfds = nativeBuffer((order.length + 1) * 16);
-    }
-    const entry = (i: number, fd: number, ev: number) => {
-      pollfds.buf.writeInt32LE(fd, i * 8);
-      pollfds.buf.writeInt16LE(ev, i * 8 + 4);
-      pollfds.buf.writeInt16LE(0, i * 8 + 6);
-    };
-    entry(0, wakeFd, POLLIN);
-    order.forEach((j, i) => entry(i + 1, j.fd, events));
-    dirty = false;
-  };
+  const ep = io.epollCreate();
+  if (ep < 0 || io.epollAdd(ep, wakeFd, POLLIN) < 0) throw new Error(`I/O thread: epoll failed (errno ${io.errno()})`);
+  const ready = new EpollEvents(EVENTS_PER_WAIT);
 
   const remove = (j: IoJob): void => {
     jobs.delete(j.id);
+    byFd.delete(j.fd);
+    // Before close: for an fd with a duplicate elsewhere (HTTP), epoll would go on reporting the socket.
+    io.epollDel(ep, j.fd);
     io.close(j.fd);
     j.release();
     dirty = true;
@@ -90,7 +88,14 @@ export function runIoLoop<Add, From>(events: number, create: (msg: Extract<ToIoT
       if (msg.t === 'add') {
         const j = create(msg as Extract<ToIoThread<Add>, { t: 'add' }>, ctx);
         jobs.set(j.id, j);
+        byFd.set(j.fd, j);
         dirty = true;
+        if (io.epollAdd(ep, j.fd, events) < 0) {
+          // Never to be woken for: end it now (it tells the main thread) rather than let it time out.
+          j.abort();
+          remove(j);
+          continue;
+        }
         j.start(performance.now());
         if (j.ended) remove(j);
       } else if (msg.t === 'abort') {
@@ -104,7 +109,10 @@ export function runIoLoop<Add, From>(events: number, create: (msg: Extract<ToIoT
   };
 
   while (running) {
-    if (dirty) rebuild();
+    if (dirty) {
+      order = [...jobs.values()];
+      dirty = false;
+    }
     const only = order.length === 1 ? order[0] : undefined;
     if (only?.waitAndHandle && Atomics.load(pending, 0) === 0) {
       // One job: it waits on its own socket; messages are seen within WAIT_SLICE_MS.
@@ -117,19 +125,22 @@ export function runIoLoop<Add, From>(events: number, create: (msg: Extract<ToIoT
     let wait = 1000;
     const now = performance.now();
     for (const j of order) wait = Math.min(wait, j.deadline - now);
-    const ready = io.poll(pollfds.addr, order.length + 1, Math.max(0, Math.ceil(wait)));
+    const n = io.epollWait(ep, ready.addr, EVENTS_PER_WAIT, Math.max(0, Math.ceil(wait)));
     const t = performance.now();
-    if (ready > 0) {
-      for (let i = 0; i < order.length; i++) {
-        const revents = pollfds.buf.readInt16LE((i + 1) * 8 + 6);
-        if (revents === 0) continue;
-        const j = order[i];
-        if (j.ended) continue;
-        j.onReady(revents, t);
-        if (j.ended) remove(j);
+    let woken = false;
+    for (let i = 0; i < n; i++) {
+      const fd = ready.fd(i);
+      if (fd === wakeFd) {
+        woken = true;
+        continue;
       }
-      if (pollfds.buf.readInt16LE(6) !== 0) takeMessages();
+      // Gone already: ended earlier in this batch.
+      const j = byFd.get(fd);
+      if (!j || j.ended) continue;
+      j.onReady(ready.events(i), t);
+      if (j.ended) remove(j);
     }
+    if (woken) takeMessages();
     for (const j of order) {
       if (j.ended || t < j.deadline) continue;
       j.onTimer(t);
@@ -141,5 +152,7 @@ export function runIoLoop<Add, From>(events: number, create: (msg: Extract<ToIoT
     remove(j);
   }
   io.close(wakeFd);
+  io.close(ep);
+  ready.free();
   port.close();
 }

@@ -1,5 +1,5 @@
-// The few libc calls the I/O threads make themselves (Linux, through koffi): poll,
-// recv, send, sendmmsg, sendfile and preadv, and an eventfd to wake a thread. Each is one
+// The few libc calls the I/O threads make themselves (Linux, through koffi): epoll,
+// poll, recv, send, sendmmsg, sendfile and preadv, and an eventfd to wake a thread. Each is one
 // syscall with no allocation and no event-loop turn, which is the point: node:dgram
 // costs about as much again as the kernel per packet (docs/performance.md), lockstep
 // TFTP is one packet per round trip, and Node has no sendfile (an HTTP body would be
@@ -26,6 +26,9 @@ const IPPROTO_TCP = 6;
 const TCP_CORK = 3;
 const SOL_SOCKET = 1;
 const SO_RCVTIMEO = 20;
+const EPOLL_CLOEXEC = 0o2000000;
+const EPOLL_CTL_ADD = 1;
+const EPOLL_CTL_DEL = 2;
 
 /**
  * Memory outside the JS heap that never moves: the hot calls take its address as a plain
@@ -45,8 +48,22 @@ export function nativeBuffer(size: number): NativeBuffer {
 }
 
 export interface LibcIo {
-  /** pollfd[] (at address `fds`) is 8 bytes per entry on every Linux ABI: int fd; short events; short revents. */
+  /** poll(2), which the threads waited with before epoll (decisions §17); kept for the io-wait bench. pollfd[] (at address `fds`) is 8 bytes per entry on every Linux ABI: int fd; short events; short revents. */
   poll(fds: number, count: number, timeoutMs: number): number;
+  /** A new epoll instance (close-on-exec), or -1. */
+  epollCreate(): number;
+  /**
+   * Adds `fd` to epoll instance `ep`, level-triggered, for `events` (the POLL* bits: epoll's
+   * have the same values); its events come back tagged with the fd itself.
+   */
+  epollAdd(ep: number, fd: number, events: number): number;
+  /**
+   * Takes `fd` out of `ep`. Needed before closing an fd that has a duplicate elsewhere:
+   * epoll watches the open socket, not the fd number, and would go on reporting it.
+   */
+  epollDel(ep: number, fd: number): number;
+  /** Waits up to `timeoutMs` for events into an EpollEvents buffer (its address and capacity); how many, or -1. */
+  epollWait(ep: number, at: number, max: number, timeoutMs: number): number;
   /** Non-blocking receive to address `at`; -1 with errno set when nothing is waiting. */
   recv(fd: number, at: number, len: number): number;
   /** Receive that waits, at most the socket's receive timeout (setRecvTimeout); -1 with EAGAIN when it ran out. */
@@ -99,6 +116,11 @@ export function libcIo(): LibcIo {
   if (io) return io;
   const lib = koffi.load('libc.so.6');
   const poll = lib.func('poll', 'int', ['intptr_t', 'unsigned long', 'int']);
+  const epollCreate1 = lib.func('int epoll_create1(int)');
+  const epollCtl = lib.func('epoll_ctl', 'int', ['int', 'int', 'int', 'intptr_t']);
+  const epollWait = lib.func('epoll_wait', 'int', ['int', 'intptr_t', 'int', 'int']);
+  /** One struct epoll_event, for epoll_ctl. */
+  const ctlEvent = new EpollEvents(1);
   const recv = lib.func('recv', 'long', ['int', 'intptr_t', 'unsigned long', 'int']);
   const send = lib.func('send', 'long', ['int', 'intptr_t', 'unsigned long', 'int']);
   const sendmmsg = lib.func('sendmmsg', 'int', ['int', 'intptr_t', 'unsigned int', 'int']);
@@ -122,6 +144,13 @@ export function libcIo(): LibcIo {
   const sink = Buffer.alloc(8);
   io = {
     poll: (fds, count, timeoutMs) => poll(fds, count, timeoutMs) as number,
+    epollCreate: () => epollCreate1(EPOLL_CLOEXEC) as number,
+    epollAdd: (ep, fd, events) => {
+      ctlEvent.set(0, events, fd);
+      return epollCtl(ep, EPOLL_CTL_ADD, fd, ctlEvent.addr) as number;
+    },
+    epollDel: (ep, fd) => epollCtl(ep, EPOLL_CTL_DEL, fd, ctlEvent.addr) as number,
+    epollWait: (ep, at, max, timeoutMs) => epollWait(ep, at, max, timeoutMs) as number,
     recv: (fd, at, len) => recv(fd, at, len, MSG_DONTWAIT) as number,
     recvWait: (fd, at, len) => recv(fd, at, len, 0) as number,
     setRecvTimeout: (fd, ms) => {
@@ -179,6 +208,43 @@ export class MessageBatch {
   /** The address of message i (sendmmsg's vector may start at any message). */
   at(i: number): number {
     return this.mem.addr + i * MMSG_SIZE;
+  }
+
+  free(): void {
+    this.mem.free();
+  }
+}
+
+/**
+ * struct epoll_event[]: u32 events, then a u64 of user data (here the fd). x86-64 packs the
+ * struct (12 bytes, data at 4); other 64-bit ABIs align the data (16 bytes, data at 8).
+ */
+const EPOLL_EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
+const EPOLL_DATA_AT = process.arch === 'x64' ? 4 : 8;
+
+export class EpollEvents {
+  private readonly mem: NativeBuffer;
+  readonly addr: number;
+
+  constructor(readonly capacity: number) {
+    this.mem = nativeBuffer(capacity * EPOLL_EVENT_SIZE);
+    this.mem.buf.fill(0);
+    this.addr = this.mem.addr;
+  }
+
+  set(i: number, events: number, fd: number): void {
+    this.mem.buf.writeUInt32LE(events, i * EPOLL_EVENT_SIZE);
+    writeU64(this.mem.buf, i * EPOLL_EVENT_SIZE + EPOLL_DATA_AT, fd);
+  }
+
+  /** The events of entry i (POLLIN, POLLOUT, POLLERR, POLLHUP bits). */
+  events(i: number): number {
+    return this.mem.buf.readUInt32LE(i * EPOLL_EVENT_SIZE);
+  }
+
+  /** The fd entry i is about (its user data; fds are below 2^31). */
+  fd(i: number): number {
+    return this.mem.buf.readInt32LE(i * EPOLL_EVENT_SIZE + EPOLL_DATA_AT);
   }
 
   free(): void {

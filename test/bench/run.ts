@@ -1,11 +1,12 @@
 // npm run bench: every benchmark, anchors run side by side in the same invocation on
 // the same kind of veth link, printed as ratios (not part of the tests).
-// Usage: node dist/test/bench/run.js [--quick] [link] [tftp] [http] [dhcp] [storm] [iso]   (default: all)
+// Usage: node dist/test/bench/run.js [--quick] [link] [iowait] [tftp] [http] [dhcp] [storm] [iso]   (default: all)
 //   --quick: small files, one round, fewer rates: a few minutes instead of ~30.
 import { benchTftp } from './tftp.js';
 import { benchHttp } from './http.js';
 import { benchDhcp } from './dhcp.js';
 import { benchLink, benchStorm } from './storm.js';
+import { benchIoWait } from './io-wait.js';
 import { machineConditions } from './common.js';
 
 const quick = process.argv.includes('--quick');
@@ -32,6 +33,10 @@ async function main(): Promise<void> {
   const started = Date.now();
   log(`bench${quick ? ' --quick' : ''}: ${machineConditions()}`);
   await section('link', async () => (log('\n== Link limit: iperf3 over a veth =='), (await benchLink({ seconds: quick ? 2 : 5, log })).summary));
+  await section('iowait', async () => {
+    log('\n== I/O thread wait: poll() vs epoll, loopback ==');
+    return (await benchIoWait({ rounds: quick ? 20_000 : 100_000, log })).summary;
+  });
   await section('tftp', async () => {
     log('\n== TFTP: PXE Kit vs tftpd-hpa, dnsmasq, atftpd; atftp client ==');
     return (await benchTftp({ quick, log })).summary;

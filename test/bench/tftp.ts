@@ -11,7 +11,7 @@
 // CPU µs per DATA packet is the server's own CPU time (children included: tftpd-hpa forks
 // one per transfer) over the packets a transfer needs: a figure that load does not bend much.
 //
-// Run alone: node dist/test/bench/tftp.js [--quick] [--rounds N]
+// Run alone: node dist/test/bench/tftp.js [--quick] [--rounds N] [--sizes 1,32|none] [--cases 512,1468,ws16] [--concurrent 20x1,60x1|none]
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -336,7 +336,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   benchTftp({
     quick: process.argv.includes('--quick'),
     rounds: arg('rounds') ? Number(arg('rounds')) : undefined,
-    sizesMiB: list(arg('sizes')),
+    sizesMiB: arg('sizes') === 'none' ? [] : list(arg('sizes')),
     cases: arg('cases')?.split(','),
     concurrent: arg('concurrent') === 'none' ? [] : arg('concurrent')?.split(',').map((p) => p.split('x').map(Number) as [number, number]),
   }).catch((err: Error) => {

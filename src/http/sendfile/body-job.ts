@@ -1,5 +1,5 @@
 // One HTTP response body on a sending thread (worker.ts): sendfile(2) from the file to
-// the client's socket each time poll() says the socket has room, until the last byte
+// the client's socket each time epoll says the socket has room, until the last byte
 // is in the kernel. The socket is non-blocking (libuv made it so), so a slow client
 // only parks its job; a cold disk blocks this thread's sendfile calls, as it would
 // nginx's without aio threads.
@@ -47,7 +47,7 @@ export class SendfileJob implements IoJob {
     this.lastReport = now;
     // Full segments only while the body streams (each sendfile call would otherwise push a short one).
     this.io.cork(this.fd, true);
-    this.pump(now, 0); // the socket usually has room now: no poll round first
+    this.pump(now, 0); // the socket usually has room now: no wait round first
   }
 
   onReady(revents: number, now: number): void {

@@ -116,7 +116,7 @@ function sendWhatFits(pool: SendfilePool, socketFd: number, fileFd: number, offs
   return sent;
 }
 
-/** The rest of the body on a sending thread, which polls the socket for room. */
+/** The rest of the body on a sending thread, which waits (epoll) for room on the socket. */
 async function sendRestOnThread(
   pool: SendfilePool,
   socket: Socket,

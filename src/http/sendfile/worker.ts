@@ -1,5 +1,5 @@
 // An HTTP sending thread: moves the response bodies handed to it (body-job.ts) in the
-// poll loop of src/net/io-loop.ts, waking when a client's socket has room.
+// epoll loop of src/net/io-loop.ts, waking when a client's socket has room.
 import { runIoLoop } from '../../net/io-loop.js';
 import { POLLOUT } from '../../net/libc-io.js';
 import { SendfileJob } from './body-job.js';
