@@ -71,6 +71,14 @@ test('stalls that hit both ways alike do not turn polling off', () => {
   assert.ok(share > 0.6, `polled ${share}`);
 });
 
+test('a windowed transfer starts asleep: its rounds are long, so it never polls; short ones still earn polling', () => {
+  const spin = new AckSpin(0.1, 'sleep');
+  assert.equal(spin.begin(0), 0, 'the first wait sleeps');
+  assert.equal(simulate(spin, 2000, () => 0.6), 0);
+  const quick = new AckSpin(0.1, 'sleep');
+  assert.ok(simulate(quick, 2000, (polling) => (polling ? 0.03 : 0.045)) > 0.5, 'polling is tried and kept where it pays');
+});
+
 test('a budget of 0 never polls', () => {
   assert.equal(simulate(new AckSpin(0), 500, (polling) => (polling ? 0.01 : 0.05)), 0);
 });
@@ -99,20 +107,24 @@ function scriptedIo(recvScript: Array<number | 'ack1'>, recvBuf: () => Buffer) {
       calls.push(`send:${len}`);
       return len;
     },
+    sendmmsg: (_fd: number, _at: number, count: number) => {
+      calls.push(`sendmmsg:${count}`);
+      return count;
+    },
     setRecvTimeout: () => 0,
     errno: () => errno,
   };
   return { io: io as unknown as LibcIo, calls };
 }
 
-async function lonePump(recvScript: Array<number | 'ack1'>) {
+async function lonePump(recvScript: Array<number | 'ack1'>, windowsize = 1) {
   process.env.PXK_TFTP_SPIN_US = '100000'; // 10 ms (the cap): the script, not the clock, ends each wait
   const { DataPump } = await import('../../src/tftp/offload/pump.js');
   const { PumpMemory } = await import('../../src/tftp/offload/pump-memory.js');
   const mem = new PumpMemory();
   const posts: FromPump[] = [];
   const { io, calls } = scriptedIo(recvScript, () => mem.recv.buf);
-  const job = { id: 1, fd: 99, source: { bytes: new Uint8Array(2000) }, size: 2000, blksize: 512, windowsize: 1, timeoutMs: 1000, retries: 3, oack: null };
+  const job = { id: 1, fd: 99, source: { bytes: new Uint8Array(2000) }, size: 2000, blksize: 512, windowsize, timeoutMs: 1000, retries: 3, oack: null };
   const pump = new DataPump(job, io, (m) => posts.push(m), mem);
   pump.start(performance.now());
   return { pump, posts, calls, done: () => (pump.release(), mem.free()) };
@@ -124,6 +136,16 @@ test('while polling, an ACK is handled at once and the next block goes out witho
     pump.waitAndHandle();
     assert.deepEqual(calls, ['send:516', 'recv:11', 'recv:11', 'recv:ack1', 'send:516']);
     assert.deepEqual(posts, []);
+  } finally {
+    done();
+  }
+});
+
+test('a windowed transfer\'s first wait sleeps in recv at once, without polling', async () => {
+  const { pump, calls, done } = await lonePump([], 4);
+  try {
+    pump.waitAndHandle();
+    assert.deepEqual(calls, ['sendmmsg:4', 'recvWait']);
   } finally {
     done();
   }

@@ -15,6 +15,12 @@
 // round trip over each way's last phase, long enough (a few ms) to include the stalls
 // that contention causes; a client slower than twice the budget is not polled for.
 // PXK_TFTP_SPIN_US sets the budget (0 turns polling off).
+//
+// A transfer with a window (RFC 7440) starts asleep: its round is the client taking in a
+// whole window (~0.6 ms for 16 blocks here), far past the budget, and polling through the
+// first trial took a core from that client: 1 MiB at windowsize 16 went at 33 MiB/s
+// polling and 43-45 asleep (docs/performance.md, ninth session). It still tries polling
+// later if its rounds turn out short.
 
 /** Default budget: a LAN or veth client's turnaround fits; a congested one does not. */
 const DEFAULT_BUDGET_US = 100;
@@ -29,13 +35,13 @@ export function spinBudgetMs(env: string | undefined = process.env.PXK_TFTP_SPIN
   return (Number.isFinite(us) && us >= 0 ? Math.min(us, 10_000) : DEFAULT_BUDGET_US) / 1000;
 }
 
-type Way = 'poll' | 'sleep';
+export type Way = 'poll' | 'sleep';
 
 export class AckSpin {
   /** Mean round (ms) over each way's last phase; Infinity until tried, so an untried way is never chosen. */
   private readonly mean: Record<Way, number> = { poll: Infinity, sleep: Infinity };
-  /** The way that has been faster; the transfer starts polling. */
-  private chosen: Way = 'poll';
+  /** The way that has been faster; the transfer starts the way the constructor says. */
+  private chosen: Way;
   private way: Way;
   /** This phase's length in rounds, the rounds so far and the time they took. */
   private phase = TRIAL;
@@ -44,8 +50,12 @@ export class AckSpin {
   /** When the last wait began (performance.now() ms), -1 before the first. */
   private lastBegan = -1;
 
-  constructor(private readonly budget: number) {
-    this.way = budget > 0 ? 'poll' : 'sleep';
+  /** `start`: the way of the first phase ('sleep' for a windowed transfer); a budget of 0 always sleeps. */
+  constructor(
+    private readonly budget: number,
+    start: Way = 'poll',
+  ) {
+    this.chosen = this.way = budget > 0 ? start : 'sleep';
   }
 
   /**

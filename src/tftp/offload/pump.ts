@@ -49,7 +49,8 @@ export class DataPump implements IoJob {
   private lastProgressAt = 0;
   private acksSinceClock = 0;
   private c: PumpCounters = zeroCounters();
-  private readonly spin = new AckSpin(SPIN_BUDGET_MS);
+  /** Whether a lone wait polls before it sleeps (ack-spin.ts); a windowed transfer starts asleep. */
+  private readonly spin: AckSpin;
 
   constructor(
     m: PumpJob & { id: number },
@@ -70,6 +71,7 @@ export class DataPump implements IoJob {
     this.oack = m.oack ? Buffer.from(m.oack.buffer, m.oack.byteOffset, m.oack.byteLength) : null;
     this.oackSent = m.oackSent === true;
     if (m.windowsize > 1) this.batch = mem.batch;
+    this.spin = new AckSpin(SPIN_BUDGET_MS, m.windowsize > 1 ? 'sleep' : 'poll');
   }
 
   get ended(): boolean {
