@@ -72,10 +72,10 @@ test('stalls that hit both ways alike do not turn polling off', () => {
 });
 
 test('a windowed transfer starts asleep: its rounds are long, so it never polls; short ones still earn polling', () => {
-  const spin = new AckSpin(0.1, 'sleep');
+  const spin = new AckSpin(0.1, 16);
   assert.equal(spin.begin(0), 0, 'the first wait sleeps');
   assert.equal(simulate(spin, 2000, () => 0.6), 0);
-  const quick = new AckSpin(0.1, 'sleep');
+  const quick = new AckSpin(0.1, 16);
   assert.ok(simulate(quick, 2000, (polling) => (polling ? 0.03 : 0.045)) > 0.5, 'polling is tried and kept where it pays');
 });
 

@@ -35,12 +35,12 @@ export function spinBudgetMs(env: string | undefined = process.env.PXK_TFTP_SPIN
   return (Number.isFinite(us) && us >= 0 ? Math.min(us, 10_000) : DEFAULT_BUDGET_US) / 1000;
 }
 
-export type Way = 'poll' | 'sleep';
+type Way = 'poll' | 'sleep';
 
 export class AckSpin {
   /** Mean round (ms) over each way's last phase; Infinity until tried, so an untried way is never chosen. */
   private readonly mean: Record<Way, number> = { poll: Infinity, sleep: Infinity };
-  /** The way that has been faster; the transfer starts the way the constructor says. */
+  /** The way that has been faster; a lockstep transfer starts polling, a windowed one asleep. */
   private chosen: Way;
   private way: Way;
   /** This phase's length in rounds, the rounds so far and the time they took. */
@@ -50,12 +50,12 @@ export class AckSpin {
   /** When the last wait began (performance.now() ms), -1 before the first. */
   private lastBegan = -1;
 
-  /** `start`: the way of the first phase ('sleep' for a windowed transfer); a budget of 0 always sleeps. */
+  /** `windowsize`: the transfer's (RFC 7440; 1 is lockstep). A budget of 0 always sleeps. */
   constructor(
     private readonly budget: number,
-    start: Way = 'poll',
+    windowsize = 1,
   ) {
-    this.chosen = this.way = budget > 0 ? start : 'sleep';
+    this.chosen = this.way = budget > 0 && windowsize === 1 ? 'poll' : 'sleep';
   }
 
   /**

@@ -49,7 +49,7 @@ export class DataPump implements IoJob {
   private lastProgressAt = 0;
   private acksSinceClock = 0;
   private c: PumpCounters = zeroCounters();
-  /** Whether a lone wait polls before it sleeps (ack-spin.ts); a windowed transfer starts asleep. */
+  /** Whether a lone wait polls before it sleeps (ack-spin.ts). */
   private readonly spin: AckSpin;
 
   constructor(
@@ -71,7 +71,7 @@ export class DataPump implements IoJob {
     this.oack = m.oack ? Buffer.from(m.oack.buffer, m.oack.byteOffset, m.oack.byteLength) : null;
     this.oackSent = m.oackSent === true;
     if (m.windowsize > 1) this.batch = mem.batch;
-    this.spin = new AckSpin(SPIN_BUDGET_MS, m.windowsize > 1 ? 'sleep' : 'poll');
+    this.spin = new AckSpin(SPIN_BUDGET_MS, m.windowsize);
   }
 
   get ended(): boolean {
