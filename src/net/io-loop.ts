@@ -50,6 +50,8 @@ export interface IoLoopContext<From> {
 
 /** Events taken from the kernel per wait; more stay queued for the next. */
 const EVENTS_PER_WAIT = 64;
+/** The epoll tag of the eventfd that says messages are waiting. */
+const WAKE_TAG = 0;
 
 /**
  * Runs the thread until the pool says stop. `events` is what the loop waits for on every
@@ -59,20 +61,18 @@ export function runIoLoop<Add, From>(events: number, create: (msg: Extract<ToIoT
   const { port, wakeFd, pending } = workerData as { port: MessagePort; wakeFd: number; pending: Int32Array };
   const io = libcIo();
   const ctx: IoLoopContext<From> = { io, post: (m) => parentPort!.postMessage(m) };
+  /** By id, which is also each job's epoll tag (the pool's ids start at 1; WAKE_TAG is 0). */
   const jobs = new Map<number, IoJob>();
-  /** The same jobs by fd: epoll tags each event with the fd. */
-  const byFd = new Map<number, IoJob>();
   /** The jobs in a list, for the timers and the one-job case. Rebuilt when the set changes. */
   let order: IoJob[] = [];
   let dirty = true;
   let running = true;
   const ep = io.epollCreate();
-  if (ep < 0 || io.epollAdd(ep, wakeFd, POLLIN) < 0) throw new Error(`I/O thread: epoll failed (errno ${io.errno()})`);
+  if (ep < 0 || io.epollAdd(ep, wakeFd, POLLIN, WAKE_TAG) < 0) throw new Error(`I/O thread: epoll failed (errno ${io.errno()})`);
   const ready = new EpollEvents(EVENTS_PER_WAIT);
 
   const remove = (j: IoJob): void => {
     jobs.delete(j.id);
-    byFd.delete(j.fd);
     // Before close: for an fd with a duplicate elsewhere (HTTP), epoll would go on reporting the socket.
     io.epollDel(ep, j.fd);
     io.close(j.fd);
@@ -88,9 +88,8 @@ export function runIoLoop<Add, From>(events: number, create: (msg: Extract<ToIoT
       if (msg.t === 'add') {
         const j = create(msg as Extract<ToIoThread<Add>, { t: 'add' }>, ctx);
         jobs.set(j.id, j);
-        byFd.set(j.fd, j);
         dirty = true;
-        if (io.epollAdd(ep, j.fd, events) < 0) {
+        if (io.epollAdd(ep, j.fd, events, j.id) < 0) {
           // Never to be woken for: end it now (it tells the main thread) rather than let it time out.
           j.abort();
           remove(j);
@@ -129,13 +128,13 @@ export function runIoLoop<Add, From>(events: number, create: (msg: Extract<ToIoT
     const t = performance.now();
     let woken = false;
     for (let i = 0; i < n; i++) {
-      const fd = ready.fd(i);
-      if (fd === wakeFd) {
+      const tag = ready.tag(i);
+      if (tag === WAKE_TAG) {
         woken = true;
         continue;
       }
-      // Gone already: ended earlier in this batch.
-      const j = byFd.get(fd);
+      // Gone already: ended earlier in this batch (ids are never reused).
+      const j = jobs.get(tag);
       if (!j || j.ended) continue;
       j.onReady(ready.events(i), t);
       if (j.ended) remove(j);

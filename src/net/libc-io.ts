@@ -1,5 +1,5 @@
 // The few libc calls the I/O threads make themselves (Linux, through koffi): epoll,
-// poll, recv, send, sendmmsg, sendfile and preadv, and an eventfd to wake a thread. Each is one
+// recv, send, sendmmsg, sendfile and preadv, and an eventfd to wake a thread. Each is one
 // syscall with no allocation and no event-loop turn, which is the point: node:dgram
 // costs about as much again as the kernel per packet (docs/performance.md), lockstep
 // TFTP is one packet per round trip, and Node has no sendfile (an HTTP body would be
@@ -48,15 +48,13 @@ export function nativeBuffer(size: number): NativeBuffer {
 }
 
 export interface LibcIo {
-  /** poll(2), which the threads waited with before epoll (decisions §17); kept for the io-wait bench. pollfd[] (at address `fds`) is 8 bytes per entry on every Linux ABI: int fd; short events; short revents. */
-  poll(fds: number, count: number, timeoutMs: number): number;
   /** A new epoll instance (close-on-exec), or -1. */
   epollCreate(): number;
   /**
    * Adds `fd` to epoll instance `ep`, level-triggered, for `events` (the POLL* bits: epoll's
-   * have the same values); its events come back tagged with the fd itself.
+   * have the same values); its events come back carrying `tag` (a u32: the loop's job id).
    */
-  epollAdd(ep: number, fd: number, events: number): number;
+  epollAdd(ep: number, fd: number, events: number, tag: number): number;
   /**
    * Takes `fd` out of `ep`. Needed before closing an fd that has a duplicate elsewhere:
    * epoll watches the open socket, not the fd number, and would go on reporting it.
@@ -115,7 +113,6 @@ let io: LibcIo | undefined;
 export function libcIo(): LibcIo {
   if (io) return io;
   const lib = koffi.load('libc.so.6');
-  const poll = lib.func('poll', 'int', ['intptr_t', 'unsigned long', 'int']);
   const epollCreate1 = lib.func('int epoll_create1(int)');
   const epollCtl = lib.func('epoll_ctl', 'int', ['int', 'int', 'int', 'intptr_t']);
   const epollWait = lib.func('epoll_wait', 'int', ['int', 'intptr_t', 'int', 'int']);
@@ -143,10 +140,9 @@ export function libcIo(): LibcIo {
   one.writeBigUInt64LE(1n);
   const sink = Buffer.alloc(8);
   io = {
-    poll: (fds, count, timeoutMs) => poll(fds, count, timeoutMs) as number,
     epollCreate: () => epollCreate1(EPOLL_CLOEXEC) as number,
-    epollAdd: (ep, fd, events) => {
-      ctlEvent.set(0, events, fd);
+    epollAdd: (ep, fd, events, tag) => {
+      ctlEvent.set(0, events, tag);
       return epollCtl(ep, EPOLL_CTL_ADD, fd, ctlEvent.addr) as number;
     },
     epollDel: (ep, fd) => epollCtl(ep, EPOLL_CTL_DEL, fd, ctlEvent.addr) as number,
@@ -216,7 +212,7 @@ export class MessageBatch {
 }
 
 /**
- * struct epoll_event[]: u32 events, then a u64 of user data (here the fd). x86-64 packs the
+ * struct epoll_event[]: u32 events, then a u64 of user data (here a u32 tag). x86-64 packs the
  * struct (12 bytes, data at 4); other 64-bit ABIs align the data (16 bytes, data at 8).
  */
 const EPOLL_EVENT_SIZE = process.arch === 'x64' ? 12 : 16;
@@ -232,9 +228,9 @@ export class EpollEvents {
     this.addr = this.mem.addr;
   }
 
-  set(i: number, events: number, fd: number): void {
+  set(i: number, events: number, tag: number): void {
     this.mem.buf.writeUInt32LE(events, i * EPOLL_EVENT_SIZE);
-    writeU64(this.mem.buf, i * EPOLL_EVENT_SIZE + EPOLL_DATA_AT, fd);
+    writeU64(this.mem.buf, i * EPOLL_EVENT_SIZE + EPOLL_DATA_AT, tag);
   }
 
   /** The events of entry i (POLLIN, POLLOUT, POLLERR, POLLHUP bits). */
@@ -242,9 +238,9 @@ export class EpollEvents {
     return this.mem.buf.readUInt32LE(i * EPOLL_EVENT_SIZE);
   }
 
-  /** The fd entry i is about (its user data; fds are below 2^31). */
-  fd(i: number): number {
-    return this.mem.buf.readInt32LE(i * EPOLL_EVENT_SIZE + EPOLL_DATA_AT);
+  /** The tag entry i was added with. */
+  tag(i: number): number {
+    return this.mem.buf.readUInt32LE(i * EPOLL_EVENT_SIZE + EPOLL_DATA_AT);
   }
 
   free(): void {

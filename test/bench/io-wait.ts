@@ -5,10 +5,14 @@
 // clients, the worst case). Reported: the waiter's CPU time per round (user + system,
 // from process.cpuUsage) and the round trip. Loopback only.
 // Run alone: node dist/test/bench/io-wait.js [--sockets 1,10,30] [--rounds 100000]
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import koffi from 'koffi';
 import { EpollEvents, libcIo, nativeBuffer, POLLIN } from '../../src/net/libc-io.js';
-import { loopbackAddress, loopbackUdp, recvfrom, sendto, SOCK_NONBLOCK } from '../helpers/raw-udp.js';
+import { connectFd, openConnectedFd, openPortFd } from '../../src/net/sockopt-linux.js';
+
+/** poll(2), which the I/O threads waited with before epoll (decisions §17): only this bench calls it now. */
+const poll = koffi.load('libc.so.6').func('poll', 'int', ['intptr_t', 'unsigned long', 'int']) as (fds: number, count: number, timeoutMs: number) => number;
 
 export interface IoWaitRow {
   sockets: number;
@@ -17,20 +21,24 @@ export interface IoWaitRow {
   roundTripUs: number;
 }
 
-/** The pinger (a child process): on each "go", `rounds` send-and-wait-for-answer rounds over the ports in turn. */
+/**
+ * The pinger (a child process): a socket connected to each of the waiter's, whose ports it
+ * reports; on each "go", `rounds` rounds of send and wait for the answer, over them in turn.
+ */
 function pinger(ports: number[], rounds: number): void {
-  const me = loopbackUdp(); // blocking: it waits for each answer
+  const io = libcIo();
+  const mine = ports.map((peerPort) => openConnectedFd({ device: 'lo', address: '127.0.0.1', peerAddress: '127.0.0.1', peerPort }));
   const out = nativeBuffer(16);
   const back = nativeBuffer(64);
-  const targets = ports.map(loopbackAddress);
   process.on('message', () => {
     for (let r = 0; r < rounds; r++) {
-      sendto(me.fd, out.addr, 16, 0, targets[r % targets.length].addr, 16);
-      recvfrom(me.fd, back.addr, 64, 0, 0, 0);
+      const fd = mine[r % mine.length].fd;
+      io.send(fd, out.addr, 16);
+      io.recvWait(fd, back.addr, 64); // blocking socket, no receive timeout: waits for the answer
     }
     process.send!('done');
   });
-  process.send!('ready');
+  process.send!(mine.map((m) => m.port));
 }
 
 export async function benchIoWait(opts: { sockets?: number[]; rounds?: number; log?: (l: string) => void } = {}): Promise<{ rows: IoWaitRow[]; summary: string[] }> {
@@ -39,7 +47,7 @@ export async function benchIoWait(opts: { sockets?: number[]; rounds?: number; l
   const io = libcIo();
   const rows: IoWaitRow[] = [];
   for (const n of opts.sockets ?? [1, 10, 30]) {
-    const socks = Array.from({ length: n }, () => loopbackUdp(SOCK_NONBLOCK));
+    const socks = Array.from({ length: n }, () => openPortFd('lo', '127.0.0.1'));
     const pollfds = nativeBuffer(8 * n);
     socks.forEach((s, i) => {
       pollfds.buf.writeInt32LE(s.fd, i * 8);
@@ -47,22 +55,14 @@ export async function benchIoWait(opts: { sockets?: number[]; rounds?: number; l
       pollfds.buf.writeInt16LE(0, i * 8 + 6);
     });
     const ep = io.epollCreate();
-    const index = new Map<number, number>();
-    socks.forEach((s, i) => {
-      io.epollAdd(ep, s.fd, POLLIN);
-      index.set(s.fd, i);
-    });
+    socks.forEach((s, i) => io.epollAdd(ep, s.fd, POLLIN, i));
     const events = new EpollEvents(64);
     const buf = nativeBuffer(64);
-    const from = nativeBuffer(16);
-    const fromLen = nativeBuffer(4);
-    const answer = (i: number): void => {
-      fromLen.buf.writeUInt32LE(16);
-      const got = recvfrom(socks[i].fd, buf.addr, 64, 0, from.addr, fromLen.addr) as number;
-      sendto(socks[i].fd, buf.addr, got, 0, from.addr, 16);
-    };
-    const child = fork(fileURLToPath(import.meta.url), ['--pinger', JSON.stringify(socks.map((s) => s.port)), String(rounds)]);
-    await new Promise((r) => child.once('message', r));
+    // Each of our sockets is connected to its own of the pinger's: an answer is recv, then send.
+    const answer = (i: number): void => void io.send(socks[i].fd, buf.addr, io.recv(socks[i].fd, buf.addr, 64));
+    const child: ChildProcess = fork(fileURLToPath(import.meta.url), ['--pinger', JSON.stringify(socks.map((s) => s.port)), String(rounds)]);
+    const theirs = await new Promise<number[]>((r) => child.once('message', (m) => r(m as number[])));
+    socks.forEach((s, i) => connectFd(s.fd, '127.0.0.1', theirs[i]));
     try {
       // Interleaved, three of each: the machine's state drifts less between neighbours.
       for (const way of ['poll', 'epoll', 'poll', 'epoll', 'poll', 'epoll'] as const) {
@@ -72,7 +72,7 @@ export async function benchIoWait(opts: { sockets?: number[]; rounds?: number; l
         child.send('go');
         for (let answered = 0; answered < rounds; ) {
           if (way === 'poll') {
-            const ready = io.poll(pollfds.addr, n, -1);
+            const ready = poll(pollfds.addr, n, -1);
             for (let i = 0; i < n && ready > 0; i++) {
               if (pollfds.buf.readInt16LE(i * 8 + 6) === 0) continue;
               answer(i);
@@ -81,7 +81,7 @@ export async function benchIoWait(opts: { sockets?: number[]; rounds?: number; l
           } else {
             const ready = io.epollWait(ep, events.addr, events.capacity, -1);
             for (let k = 0; k < ready; k++) {
-              answer(index.get(events.fd(k))!);
+              answer(events.tag(k));
               answered++;
             }
           }
