@@ -23,6 +23,12 @@ export interface UdpBindOptions {
    * packet) and the second, unconnected socket hears packets from any other TID.
    */
   shareAfterBind?: boolean;
+  /**
+   * Receive queue to ask for, bytes: room for the packets that arrive while the event loop
+   * is busy (a garbage collection, a burst of replies). Linux goes past the system's cap
+   * when the engine may (sockopt-linux setReceiveBuffer); elsewhere the OS caps it.
+   */
+  receiveBufferBytes?: number;
   /** What the port is for, for error messages ("DHCP", "TFTP"...). */
   purpose?: string;
   /**
@@ -102,6 +108,14 @@ export function adoptBoundFd(fd: number, onError: (err: Error) => void, lookup?:
   return sock;
 }
 
+function setRecvBufferCapped(sock: dgram.Socket, bytes: number): void {
+  try {
+    sock.setRecvBufferSize(bytes);
+  } catch {
+    /* over the OS's cap: the default queue still works, it just absorbs less */
+  }
+}
+
 /** Loaded on first use, on Linux only (koffi); kept, as a TFTP transfer opens sockets on its critical path. */
 let sockoptLinux: typeof import('./sockopt-linux.js') | undefined;
 
@@ -118,12 +132,13 @@ export async function openUdpSocket(opts: UdpBindOptions): Promise<dgram.Socket>
     if (process.platform === 'linux') {
       sockoptLinux ??= await import('./sockopt-linux.js');
       const { openDeviceBoundFd, clearReuseAddr } = sockoptLinux;
-      const fd = openDeviceBoundFd({ device: opts.iface, address, port: opts.port, broadcast: opts.broadcast, reuseAddr: opts.reuseAddr });
+      const fd = openDeviceBoundFd({ device: opts.iface, address, port: opts.port, broadcast: opts.broadcast, reuseAddr: opts.reuseAddr, receiveBufferBytes: opts.receiveBufferBytes });
       await adopt(sock, fd);
       if (!opts.reuseAddr && !opts.shareAfterBind) clearReuseAddr(fd);
     } else {
       await bindPlain(sock, process.platform === 'win32' ? opts.ifaceAddress : address, opts.port);
       if (opts.broadcast) sock.setBroadcast(true);
+      if (opts.receiveBufferBytes) setRecvBufferCapped(sock, opts.receiveBufferBytes);
     }
     return sock;
   } catch (err) {
