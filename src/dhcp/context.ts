@@ -19,7 +19,7 @@ export interface DhcpServerOptions {
   /** Pool, "A-B" or { start, end }; default: the NIC's whole subnet. */
   range?: string | AddressRange;
   leaseSeconds: number;
-  /** Where leases.json lives. */
+  /** Where leases.json and its journal live. */
   dataDir: string;
   /** 'dhcp': hand out addresses; 'proxy': only boot information beside another DHCP server (PXE spec 2.1). */
   mode: 'dhcp' | 'proxy';

@@ -1,7 +1,7 @@
-// Leases on disk: JSON written atomically (temp file, fsync, rename, fsync of
-// the directory), so a crash or power cut leaves either the old or the new
-// file, never half of one. RFC 2131 4.3.2: a server commits a lease to stable
-// storage before it ACKs it.
+// The lease table on disk: JSON written atomically (temp file, fsync, rename, fsync of
+// the directory), so a crash or power cut leaves either the old or the new file, never
+// half of one. RFC 2131 4.3.2: a server commits a lease to stable storage before it ACKs
+// it; the changes since the table was written are in the journal (lease-journal.ts).
 import { mkdir, open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
@@ -16,6 +16,8 @@ export interface StoredLease {
 
 export interface LeaseFileContent {
   version: 1;
+  /** The journal generation that follows this table (lease-journal.ts); absent in files before the journal: 0. */
+  generation?: number;
   leases: StoredLease[];
   declined: Array<{ ip: string; until: number }>;
 }
@@ -31,6 +33,7 @@ export async function readLeaseFile(path: string): Promise<{ content?: LeaseFile
   try {
     const parsed = JSON.parse(text) as LeaseFileContent;
     if (parsed?.version !== 1 || !Array.isArray(parsed.leases) || !Array.isArray(parsed.declined)) throw new Error('unknown format');
+    if (parsed.generation !== undefined && !Number.isSafeInteger(parsed.generation)) throw new Error('bad generation');
     return { content: parsed };
   } catch (err) {
     return { problem: `${path} is damaged (${(err as Error).message}); starting with no leases` };
@@ -48,12 +51,17 @@ export async function writeLeaseFileAtomic(path: string, content: LeaseFileConte
     await fh.close();
   }
   await rename(tmp, path);
+  await fsyncDirectory(dirname(path));
+}
+
+/** Makes a rename in `dir` durable. */
+export async function fsyncDirectory(dir: string): Promise<void> {
   try {
-    const dir = await open(dirname(path), 'r');
+    const fh = await open(dir, 'r');
     try {
-      await dir.sync();
+      await fh.sync();
     } finally {
-      await dir.close();
+      await fh.close();
     }
   } catch {
     /* directories cannot be fsynced on every platform (Windows) */

@@ -4,12 +4,13 @@
 import { join } from 'node:path';
 import { intToIp, ipToInt, poolAddresses, type AddressRange } from './ipv4.js';
 import { readLeaseFile, writeLeaseFileAtomic, type LeaseFileContent, type StoredLease } from './lease-file.js';
+import { LeaseJournal, readJournal, type JournalRecord } from './lease-journal.js';
 
 export interface LeaseStoreOptions {
   serverIp: string;
   prefix: number;
   range?: string | AddressRange;
-  /** Directory for leases.json. */
+  /** Directory for leases.json and leases.journal. */
   dataDir: string;
   /** How long an OFFER holds its address for the client (RFC 2131 4.3.1 "reserve"). */
   offerSeconds?: number;
@@ -31,8 +32,15 @@ export class LeaseStore {
   private readonly poolSet: Set<number>;
   private readonly now: () => number;
   private readonly file: string;
+  private readonly journalFile: string;
+  /** The generation leases.json was last written as; the journal appends to it. */
+  private generation = 0;
+  /** Undefined until open() has started one, and after a compaction failed half-way. */
+  private journal?: LeaseJournal;
+  /** Changes not yet handed to a write. */
+  private pending: JournalRecord[] = [];
   private writing: Promise<void> = Promise.resolve();
-  /** Set when the lease file could not be loaded (the caller logs it). */
+  /** Set when the lease file or journal could not be fully loaded (the caller logs it). */
   loadProblem?: string;
 
   private constructor(private readonly opts: LeaseStoreOptions) {
@@ -40,16 +48,44 @@ export class LeaseStore {
     this.poolSet = new Set(this.pool);
     this.now = opts.now ?? Date.now;
     this.file = join(opts.dataDir, 'leases.json');
+    this.journalFile = join(opts.dataDir, 'leases.journal');
   }
 
+  /**
+   * Loads the table and replays its journal, then writes both afresh (the next
+   * generation): a data directory that cannot be written fails here, at start, rather
+   * than at the first ACK.
+   */
   static async open(opts: LeaseStoreOptions): Promise<LeaseStore> {
     const store = new LeaseStore(opts);
     const { content, problem } = await readLeaseFile(store.file);
-    store.loadProblem = problem;
+    store.generation = content?.generation ?? 0;
     for (const l of content?.leases ?? []) store.put({ mac: l.mac, ip: l.ip, state: l.state, expiresAt: l.expiresAt, clientId: l.clientId });
     for (const d of content?.declined ?? []) store.declined.set(d.ip, d.until);
+    const journal = await readJournal(store.journalFile, store.generation);
+    for (const r of journal.records) store.apply(r);
+    store.loadProblem = [problem, journal.problem].filter(Boolean).join('; ') || undefined;
+    try {
+      await store.compact();
+    } catch (err) {
+      throw new Error(`cannot write the lease files in ${opts.dataDir}: ${(err as Error).message}. Choose a data directory PXE Kit can write to (--data-dir).`);
+    }
     return store;
   }
+
+  /**
+   * The server is stopping: writes the whole table (a change still in flight included)
+   * and closes the journal. A write already running keeps its own hold on the journal;
+   * this one is queued after it.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    const j = this.journal;
+    this.journal = undefined;
+    await this.persist();
+    await j?.close();
+  }
+  private closed = false;
 
   get poolRange(): { first: string; last: string; size: number } {
     return { first: intToIp(this.pool[0]), last: intToIp(this.pool[this.pool.length - 1]), size: this.pool.length };
@@ -137,11 +173,30 @@ export class LeaseStore {
   private poolFullSaidAt = -Infinity;
   private unanswered = 0;
 
+  /** Makes a change in memory and queues it for the journal. */
+  private record(r: JournalRecord): Promise<void> {
+    this.apply(r);
+    this.pending.push(r);
+    return this.persist();
+  }
+
+  /** A change, made now or replayed from the journal on open. */
+  private apply(r: JournalRecord): void {
+    if (r.op === 'lease') {
+      this.put({ mac: r.mac, ip: r.ip, state: r.state, expiresAt: r.expiresAt, ...(r.clientId ? { clientId: r.clientId } : {}) });
+      return;
+    }
+    this.declined.set(r.ip, r.until);
+    if (this.byMac.get(r.mac)?.ip === r.ip) {
+      this.byMac.delete(r.mac);
+      this.byIp.delete(r.ip);
+    }
+  }
+
   /** Binds `ip` to `mac` and writes it to disk before returning (ACK after this). */
   async commit(mac: string, ip: string, leaseSeconds: number, clientId?: string): Promise<boolean> {
     if (!this.available(mac, ip)) return false;
-    this.put({ mac, ip, state: 'bound', expiresAt: this.now() + leaseSeconds * 1000, clientId });
-    await this.persist();
+    await this.record({ op: 'lease', mac, ip, state: 'bound', expiresAt: this.now() + leaseSeconds * 1000, ...(clientId ? { clientId } : {}) });
     return true;
   }
 
@@ -149,8 +204,7 @@ export class LeaseStore {
   async release(mac: string, ip: string): Promise<boolean> {
     const l = this.byMac.get(mac);
     if (!l || l.ip !== ip) return false;
-    this.put({ ...l, state: 'free', offered: false, expiresAt: this.now() });
-    await this.persist();
+    await this.record({ op: 'lease', mac, ip, state: 'free', expiresAt: this.now(), ...(l.clientId ? { clientId: l.clientId } : {}) });
     return true;
   }
 
@@ -163,13 +217,7 @@ export class LeaseStore {
   /** DHCPDECLINE: someone else uses the address (ARP conflict); keep it out of the pool a while. */
   async decline(mac: string, ip: string): Promise<void> {
     if (!this.inPool(ip)) return;
-    this.declined.set(ip, this.now() + (this.opts.declineSeconds ?? 600) * 1000);
-    const l = this.byMac.get(mac);
-    if (l?.ip === ip) {
-      this.byMac.delete(mac);
-      this.byIp.delete(ip);
-    }
-    await this.persist();
+    await this.record({ op: 'decline', mac, ip, until: this.now() + (this.opts.declineSeconds ?? 600) * 1000 });
   }
 
   /** The client's current (or last) lease. */
@@ -187,17 +235,17 @@ export class LeaseStore {
   }
 
   /**
-   * Serialised, so two quick commits never race on the temp file, and grouped: a write
-   * (two fsyncs) takes milliseconds, and one ACK per write capped a DHCP storm at about
-   * 100 leases a second. Every change made while a write runs joins the single next
-   * write, which snapshots the table when it starts, so each caller still resolves only
-   * once its own change is on disk (RFC 2131 4.3.2).
+   * Serialised, so two writes never interleave, and grouped: a write waits for the disk
+   * (milliseconds), and one ACK per write capped a DHCP storm at about 100 leases a
+   * second. Every change made while a write runs joins the single next write, which
+   * takes the pending changes when it starts, so each caller still resolves only once its
+   * own change is on disk (RFC 2131 4.3.2).
    */
   persist(): Promise<void> {
     if (this.queuedWrite) return this.queuedWrite;
     const next = this.writing.then(() => {
       this.queuedWrite = undefined; // changes from here on need the write after this one
-      return writeLeaseFileAtomic(this.file, this.snapshot());
+      return this.flush();
     });
     this.queuedWrite = next;
     this.writing = next.catch(() => undefined);
@@ -205,7 +253,35 @@ export class LeaseStore {
   }
   private queuedWrite: Promise<void> | undefined;
 
-  private snapshot(): LeaseFileContent {
+  /**
+   * Appends the pending changes to the journal, or, once the journal is long (several
+   * times the table), writes the whole table instead, which holds them too.
+   */
+  private flush(): Promise<void> {
+    const records = this.pending;
+    this.pending = [];
+    const j = this.journal;
+    if (!j || j.records + records.length > Math.max(JOURNAL_MIN_RECORDS, 4 * this.byMac.size)) return this.compact();
+    return j.append(records);
+  }
+
+  /**
+   * The table as the next generation, then that generation's empty journal. Until the
+   * new journal exists nothing is appended (a failure in between leaves none, and the
+   * next write compacts again): an append to the old one would be ignored on load.
+   */
+  private async compact(): Promise<void> {
+    const generation = this.generation + 1;
+    const table = this.snapshot(generation); // now, before any await: it holds every change made so far
+    const old = this.journal;
+    this.journal = undefined;
+    await old?.close();
+    await writeLeaseFileAtomic(this.file, table);
+    this.generation = generation;
+    if (!this.closed) this.journal = await LeaseJournal.start(this.journalFile, generation);
+  }
+
+  private snapshot(generation: number): LeaseFileContent {
     const leases: StoredLease[] = [];
     for (const l of this.byMac.values()) {
       // An offer that was never ACKed is not a lease; remember only the client's previous address.
@@ -213,6 +289,9 @@ export class LeaseStore {
       leases.push({ mac: l.mac, ip: l.ip, state: l.state, expiresAt: l.expiresAt, ...(l.clientId ? { clientId: l.clientId } : {}) });
     }
     const declined = [...this.declined].filter(([, until]) => until > this.now()).map(([ip, until]) => ({ ip, until }));
-    return { version: 1, leases, declined };
+    return { version: 1, generation, leases, declined };
   }
 }
+
+/** A journal is folded into leases.json once it holds this many changes, or four times the table's size. */
+const JOURNAL_MIN_RECORDS = 1024;

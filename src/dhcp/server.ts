@@ -90,7 +90,7 @@ export class DhcpServer {
       this.sockets[kind] = undefined;
       if (sock) await new Promise<void>((resolve) => sock.close(() => resolve()));
     }
-    await this.store?.persist().catch((err: Error) => this.log('error', `could not save leases: ${err.message}`));
+    await this.store?.close().catch((err: Error) => this.log('error', `could not save leases: ${err.message}`));
   }
 
   stats(): DhcpStats {

@@ -1,0 +1,116 @@
+// The lease changes made since leases.json was last written, one JSON line each, appended
+// and flushed with one fdatasync per group of ACKs. Rewriting the whole table for every
+// group (temp file, fsync, rename, fsync of the directory) was what an ACK waited for:
+// 13 ms at 1000 exchanges/s against dnsmasq's 3 (docs/performance.md, tenth session).
+//
+// Generations tie the two files together. leases.json records the generation whose
+// journal follows it; the journal's first line names its own. A compaction writes the
+// whole table as the next generation first and only then starts that generation's
+// journal, so a crash between the two leaves a journal of the old generation, which the
+// table already contains: it is ignored on load. A crash in the middle of an append
+// leaves a torn last line, also ignored: its ACK was never sent.
+import { open, readFile, rename, type FileHandle } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { fsyncDirectory, type StoredLease } from './lease-file.js';
+
+/** One change, replayed in order over the table it follows. */
+export type JournalRecord =
+  | ({ op: 'lease' } & StoredLease)
+  /** DHCPDECLINE: `ip` is out of the pool until `until`; `mac` loses it if it held it. */
+  | { op: 'decline'; mac: string; ip: string; until: number };
+
+interface JournalHeader {
+  journal: 1;
+  generation: number;
+}
+
+export interface JournalContent {
+  records: JournalRecord[];
+  /** Said when lines had to be skipped (a torn last line is not a problem). */
+  problem?: string;
+}
+
+function isRecord(r: unknown): r is JournalRecord {
+  const x = r as Partial<Record<string, unknown>> | null;
+  if (!x || typeof x.mac !== 'string' || typeof x.ip !== 'string') return false;
+  if (x.op === 'lease') return (x.state === 'bound' || x.state === 'free') && typeof x.expiresAt === 'number';
+  return x.op === 'decline' && typeof x.until === 'number';
+}
+
+/** The records of generation `generation` in `path`; none when it is missing or of another generation. */
+export async function readJournal(path: string, generation: number): Promise<JournalContent> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { records: [] };
+    return { records: [], problem: `cannot read ${path}: ${(err as Error).message}; recent lease changes may be missing` };
+  }
+  const lines = text.split('\n');
+  // A complete journal ends with a newline: the last element is then empty, else it is torn.
+  lines.pop();
+  let header: Partial<JournalHeader> | undefined;
+  try {
+    header = JSON.parse(lines[0] ?? '') as Partial<JournalHeader>;
+  } catch {
+    /* reported below */
+  }
+  if (header?.journal !== 1 || typeof header.generation !== 'number') {
+    return { records: [], problem: `${path} is damaged (no header); recent lease changes may be missing` };
+  }
+  if (header.generation !== generation) return { records: [] }; // leases.json already holds it
+  const records: JournalRecord[] = [];
+  let skipped = 0;
+  for (const line of lines.slice(1)) {
+    let r: unknown;
+    try {
+      r = JSON.parse(line);
+    } catch {
+      r = undefined;
+    }
+    if (isRecord(r)) records.push(r);
+    else skipped++;
+  }
+  return { records, ...(skipped ? { problem: `${path}: ${skipped} damaged line(s) skipped; those lease changes are lost` } : {}) };
+}
+
+export class LeaseJournal {
+  private constructor(
+    private readonly fh: FileHandle,
+    readonly generation: number,
+  ) {}
+
+  /** Lines appended since this generation began. */
+  records = 0;
+
+  /**
+   * Starts generation `generation` at `path`: an empty journal with its header replaces
+   * the old one whole (temp file, fsync, rename), so a crash leaves one or the other.
+   */
+  static async start(path: string, generation: number): Promise<LeaseJournal> {
+    const tmp = `${path}.tmp-${process.pid}`;
+    const fresh = await open(tmp, 'w', 0o644);
+    try {
+      await fresh.writeFile(JSON.stringify({ journal: 1, generation } satisfies JournalHeader) + '\n');
+      await fresh.sync();
+    } finally {
+      await fresh.close();
+    }
+    await rename(tmp, path);
+    await fsyncDirectory(dirname(path));
+    return new LeaseJournal(await open(path, 'a'), generation);
+  }
+
+  /** Appends the records and returns once they are on disk. */
+  async append(records: JournalRecord[]): Promise<void> {
+    if (records.length === 0) return;
+    await this.fh.write(records.map((r) => JSON.stringify(r)).join('\n') + '\n');
+    // fdatasync: the data and the file's new size, not its timestamps.
+    await this.fh.datasync();
+    this.records += records.length;
+  }
+
+  close(): Promise<void> {
+    return this.fh.close();
+  }
+}
