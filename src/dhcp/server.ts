@@ -3,7 +3,7 @@
 // Every message in and out becomes a DhcpEvent; malformed packets are dropped,
 // counted and reported (DropEvent), never fatal.
 import type dgram from 'node:dgram';
-import { openUdpSocket } from '../net/udp.js';
+import { ipLiteralLookup, openUdpSocket } from '../net/udp.js';
 import type { LogLevel } from '../sessions/events.js';
 import type { ClientArch } from '../boot/client.js';
 import { decodePacket, DhcpDecodeError, encodePacketReport } from './codec.js';
@@ -69,7 +69,8 @@ export class DhcpServer {
     } else {
       this.log('info', `proxyDHCP on ${o.iface}: boot information only; addresses come from the network's DHCP server`);
     }
-    const common = { iface: o.iface, ifaceAddress: o.serverIp, receiveBufferBytes: RECEIVE_BUFFER_BYTES };
+    // Replies go to IP literals only (the client, its relay, or the broadcast address).
+    const common = { iface: o.iface, ifaceAddress: o.serverIp, receiveBufferBytes: RECEIVE_BUFFER_BYTES, lookup: ipLiteralLookup };
     try {
       this.sockets.dhcp = await openUdpSocket({ ...common, port: o.dhcpPort ?? 67, anyAddress: true, broadcast: true, purpose: 'DHCP' });
       this.sockets.pxe = await openUdpSocket({ ...common, port: o.pxePort ?? 4011, broadcast: true, purpose: 'PXE boot server' });

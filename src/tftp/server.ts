@@ -13,7 +13,7 @@
 import type dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { adoptBoundFd, openUdpSocket } from '../net/udp.js';
+import { adoptBoundFd, ipLiteralLookup, openUdpSocket } from '../net/udp.js';
 import type { PumpPool } from './offload/pool.js';
 import type { OffloadedTransfer } from './offload/offloaded-transfer.js';
 import type * as SockoptLinux from '../net/sockopt-linux.js';
@@ -76,9 +76,6 @@ const DROP_EVENTS_PER_SECOND = 20;
  */
 const REFUSAL_EVENTS_PER_SECOND = 50;
 
-/** We only ever send to the address a packet came from (an IPv4 literal): no resolver needed. */
-const literalLookup = (address: string, _family: number, cb: (err: Error | null, address: string, family: number) => void): void => cb(null, address, 4);
-
 function readMtu(iface: string): number {
   try {
     const v = Number(readFileSync(`/sys/class/net/${iface}/mtu`, 'utf8').trim());
@@ -140,7 +137,7 @@ export class TftpServer {
   async start(): Promise<void> {
     this.mtu = this.opts.mtu ?? readMtu(this.opts.iface);
     this.stopped = false;
-    const sock = await openUdpSocket({ iface: this.opts.iface, ifaceAddress: this.opts.ifaceAddress, port: this.port, purpose: 'TFTP', lookup: literalLookup });
+    const sock = await openUdpSocket({ iface: this.opts.iface, ifaceAddress: this.opts.ifaceAddress, port: this.port, purpose: 'TFTP', lookup: ipLiteralLookup });
     this.sock = sock;
     sock.on('message', (msg, rinfo) => this.onRequest(msg, rinfo));
     sock.on('error', (err) => this.log('error', `TFTP socket error: ${err.message}`));
@@ -384,7 +381,7 @@ export class TftpServer {
       // error 5 (RFC 1350 section 4): for unicast UDP, Linux delivers to the socket
       // whose bound and connected addresses match best, and a connected one wins for its peer.
       // With a pump thread, the transfer's socket is a bare fd that the thread polls itself.
-      const base = { iface: this.opts.iface, ifaceAddress: this.opts.ifaceAddress, purpose: 'TFTP transfer', lookup: literalLookup };
+      const base = { iface: this.opts.iface, ifaceAddress: this.opts.ifaceAddress, purpose: 'TFTP transfer', lookup: ipLiteralLookup };
       if (direct) {
         // Opened synchronously: no event-loop hop between the RRQ and the OACK. The wrong-TID
         // socket is opened by the transfer once its first packet is out.
@@ -394,7 +391,7 @@ export class TftpServer {
         const strayFailed = (err: Error) => this.log('warn', `TFTP: the wrong-TID socket of a transfer to ${rinfo.address}: ${err.message}`);
         openStray = () => {
           try {
-            return adoptBoundFd(kit.openDeviceBoundFd({ device: this.opts.iface, address: this.opts.ifaceAddress, port, reuseAddr: true }), strayFailed, literalLookup);
+            return adoptBoundFd(kit.openDeviceBoundFd({ device: this.opts.iface, address: this.opts.ifaceAddress, port, reuseAddr: true }), strayFailed, ipLiteralLookup);
           } catch (err) {
             strayFailed(err as Error);
             return undefined;
