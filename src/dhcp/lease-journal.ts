@@ -75,10 +75,7 @@ export async function readJournal(path: string, generation: number): Promise<Jou
 }
 
 export class LeaseJournal {
-  private constructor(
-    private readonly fh: FileHandle,
-    readonly generation: number,
-  ) {}
+  private constructor(private readonly fh: FileHandle) {}
 
   /** Lines appended since this generation began. */
   records = 0;
@@ -98,7 +95,7 @@ export class LeaseJournal {
     }
     await rename(tmp, path);
     await fsyncDirectory(dirname(path));
-    return new LeaseJournal(await open(path, 'a'), generation);
+    return new LeaseJournal(await open(path, 'a'));
   }
 
   /** Appends the records and returns once they are on disk. */

@@ -262,7 +262,13 @@ export class LeaseStore {
     this.pending = [];
     const j = this.journal;
     if (!j || j.records + records.length > Math.max(JOURNAL_MIN_RECORDS, 4 * this.byMac.size)) return this.compact();
-    return j.append(records);
+    return j.append(records).catch((err: Error) => {
+      // Half a line may be on disk: append no more to this journal; the next write folds
+      // everything (these changes included, they are in memory) into the table.
+      if (this.journal === j) this.journal = undefined;
+      void j.close().catch(() => undefined);
+      throw err;
+    });
   }
 
   /**
