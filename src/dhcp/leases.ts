@@ -35,7 +35,7 @@ export class LeaseStore {
   private readonly journalFile: string;
   /** The generation leases.json was last written as; the journal appends to it. */
   private generation = 0;
-  /** Undefined until open() has started one, and after a compaction failed half-way. */
+  /** Undefined until open() has started one, and after an append or a compaction failed. */
   private journal?: LeaseJournal;
   /** Changes not yet handed to a write. */
   private pending: JournalRecord[] = [];

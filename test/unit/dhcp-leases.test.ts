@@ -132,6 +132,21 @@ test('a long journal is folded into the table; every change survives', async (t)
   await s2.close();
 });
 
+test('a failed append is not ACKed, and the next change folds everything into the table', async (t) => {
+  const { open, dataDir } = setup(t);
+  const s1 = await open();
+  const [a, b] = [s1.offer(A)!, s1.offer(B)!];
+  // The disk goes away under the journal (its file closed behind the store's back).
+  await (s1 as unknown as { journal: { close(): Promise<void> } }).journal.close();
+  await assert.rejects(s1.commit(A, a, 3600), 'the caller learns the lease is not on disk (no ACK)');
+  assert.equal(await s1.commit(B, b, 3600), true, 'the next change is written another way');
+  const table = JSON.parse(readFileSync(join(dataDir, 'leases.json'), 'utf8'));
+  assert.deepEqual(table.leases.map((l: { mac: string }) => l.mac).sort(), [A, B], 'the table holds both, the failed one included');
+  const s2 = await open();
+  assert.equal(s2.macForIp(b), B);
+  assert.equal(s2.loadProblem, undefined);
+});
+
 test('a data directory that cannot be written fails at open, saying what to do', async (t) => {
   const { dataDir } = setup(t);
   const notADir = join(dataDir, 'file');
