@@ -41,8 +41,8 @@ export interface UdpBindOptions {
 
 /**
  * A lookup for sockets that only ever send to IP literals (DHCP replies, TFTP): dgram's
- * default runs dns.lookup and sends from a deferred callback, one more turn and a
- * closure per packet (under a DHCP storm, a tenth of the main thread's time went there).
+ * default runs dns.lookup and sends from a deferred callback, one more turn of the event
+ * loop and a closure per packet.
  */
 export const ipLiteralLookup = (address: string, _family: number, cb: (err: Error | null, address: string, family: number) => void): void => cb(null, address, 4);
 
