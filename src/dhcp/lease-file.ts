@@ -30,14 +30,34 @@ export async function readLeaseFile(path: string): Promise<{ content?: LeaseFile
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
     return { problem: `cannot read ${path}: ${(err as Error).message}` };
   }
+  return parseLeaseFile(text, path);
+}
+
+/** The table in `text` (read from `path`, named in the problem); never throws. */
+export function parseLeaseFile(text: string, path: string): { content?: LeaseFileContent; problem?: string } {
   try {
     const parsed = JSON.parse(text) as LeaseFileContent;
     if (parsed?.version !== 1 || !Array.isArray(parsed.leases) || !Array.isArray(parsed.declined)) throw new Error('unknown format');
     if (parsed.generation !== undefined && !Number.isSafeInteger(parsed.generation)) throw new Error('bad generation');
-    return { content: parsed };
+    const leases = parsed.leases.filter(isStoredLease);
+    const declined = parsed.declined.filter((d) => typeof d?.ip === 'string' && typeof d.until === 'number');
+    const skipped = parsed.leases.length - leases.length + parsed.declined.length - declined.length;
+    return {
+      content: { version: 1, generation: parsed.generation, leases, declined },
+      ...(skipped ? { problem: `${path}: ${skipped} damaged entr${skipped === 1 ? 'y' : 'ies'} skipped` } : {}),
+    };
   } catch (err) {
     return { problem: `${path} is damaged (${(err as Error).message}); starting with no leases` };
   }
+}
+
+/** A lease as stored, with the types the store relies on. */
+export function isStoredLease(l: unknown): l is StoredLease {
+  const x = l as Partial<Record<keyof StoredLease, unknown>> | null;
+  return (
+    !!x && typeof x.mac === 'string' && typeof x.ip === 'string' && (x.state === 'bound' || x.state === 'free') &&
+    typeof x.expiresAt === 'number' && (x.clientId === undefined || typeof x.clientId === 'string')
+  );
 }
 
 export async function writeLeaseFileAtomic(path: string, content: LeaseFileContent): Promise<void> {

@@ -11,7 +11,7 @@
 // leaves a torn last line, also ignored: its ACK was never sent.
 import { open, readFile, rename, type FileHandle } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { fsyncDirectory, type StoredLease } from './lease-file.js';
+import { fsyncDirectory, isStoredLease, type StoredLease } from './lease-file.js';
 
 /** One change, replayed in order over the table it follows. */
 export type JournalRecord =
@@ -32,9 +32,8 @@ export interface JournalContent {
 
 function isRecord(r: unknown): r is JournalRecord {
   const x = r as Partial<Record<string, unknown>> | null;
-  if (!x || typeof x.mac !== 'string' || typeof x.ip !== 'string') return false;
-  if (x.op === 'lease') return (x.state === 'bound' || x.state === 'free') && typeof x.expiresAt === 'number';
-  return x.op === 'decline' && typeof x.until === 'number';
+  if (x?.op === 'lease') return isStoredLease(x);
+  return x?.op === 'decline' && typeof x.mac === 'string' && typeof x.ip === 'string' && typeof x.until === 'number';
 }
 
 /** The records of generation `generation` in `path`; none when it is missing or of another generation. */
@@ -46,6 +45,11 @@ export async function readJournal(path: string, generation: number): Promise<Jou
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { records: [] };
     return { records: [], problem: `cannot read ${path}: ${(err as Error).message}; recent lease changes may be missing` };
   }
+  return parseJournal(text, generation, path);
+}
+
+/** The records of generation `generation` in `text` (read from `path`, named in problems); never throws. */
+export function parseJournal(text: string, generation: number, path: string): JournalContent {
   const lines = text.split('\n');
   // A complete journal ends with a newline: the last element is then empty, else it is torn.
   lines.pop();

@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import { intToIp, ipToInt, poolAddresses, type AddressRange } from './ipv4.js';
 import { readLeaseFile, writeLeaseFileAtomic, type LeaseFileContent, type StoredLease } from './lease-file.js';
-import { LeaseJournal, readJournal, type JournalRecord } from './lease-journal.js';
+import { LeaseJournal, readJournal, type JournalContent, type JournalRecord } from './lease-journal.js';
 
 export interface LeaseStoreOptions {
   serverIp: string;
@@ -18,6 +18,9 @@ export interface LeaseStoreOptions {
   declineSeconds?: number;
   now?: () => number;
 }
+
+const TABLE_FILE = 'leases.json';
+const JOURNAL_FILE = 'leases.journal';
 
 interface Lease extends StoredLease {
   /** Offered, not yet ACKed; held until expiresAt. Never persisted. */
@@ -47,8 +50,8 @@ export class LeaseStore {
     this.pool = poolAddresses(opts.serverIp, opts.prefix, opts.range);
     this.poolSet = new Set(this.pool);
     this.now = opts.now ?? Date.now;
-    this.file = join(opts.dataDir, 'leases.json');
-    this.journalFile = join(opts.dataDir, 'leases.journal');
+    this.file = join(opts.dataDir, TABLE_FILE);
+    this.journalFile = join(opts.dataDir, JOURNAL_FILE);
   }
 
   /**
@@ -57,19 +60,29 @@ export class LeaseStore {
    * than at the first ACK.
    */
   static async open(opts: LeaseStoreOptions): Promise<LeaseStore> {
-    const store = new LeaseStore(opts);
-    const { content, problem } = await readLeaseFile(store.file);
-    store.generation = content?.generation ?? 0;
-    for (const l of content?.leases ?? []) store.put({ mac: l.mac, ip: l.ip, state: l.state, expiresAt: l.expiresAt, clientId: l.clientId });
-    for (const d of content?.declined ?? []) store.declined.set(d.ip, d.until);
-    const journal = await readJournal(store.journalFile, store.generation);
-    for (const r of journal.records) store.apply(r);
-    store.loadProblem = [problem, journal.problem].filter(Boolean).join('; ') || undefined;
+    const table = await readLeaseFile(join(opts.dataDir, TABLE_FILE));
+    const store = LeaseStore.fromRead(opts, table, await readJournal(join(opts.dataDir, JOURNAL_FILE), table.content?.generation ?? 0));
     try {
       await store.compact();
     } catch (err) {
       throw new Error(`cannot write the lease files in ${opts.dataDir}: ${(err as Error).message}. Choose a data directory PXE Kit can write to (--data-dir).`);
     }
+    return store;
+  }
+
+  /**
+   * A store filled from what was read, without touching the disk: the table, then its
+   * journal's changes in order. open() writes it out; the fuzzer (test/fuzz) feeds it
+   * damaged files.
+   */
+  static fromRead(opts: LeaseStoreOptions, table: { content?: LeaseFileContent; problem?: string }, journal: JournalContent): LeaseStore {
+    const store = new LeaseStore(opts);
+    const { content } = table;
+    store.generation = content?.generation ?? 0;
+    for (const l of content?.leases ?? []) store.put({ mac: l.mac, ip: l.ip, state: l.state, expiresAt: l.expiresAt, clientId: l.clientId });
+    for (const d of content?.declined ?? []) store.declined.set(d.ip, d.until);
+    for (const r of journal.records) store.apply(r);
+    store.loadProblem = [table.problem, journal.problem].filter(Boolean).join('; ') || undefined;
     return store;
   }
 

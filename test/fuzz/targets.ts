@@ -1,4 +1,4 @@
-// What the fuzzer feeds: the DHCP, TFTP, ISO and HTTP request-head parsers, each from real seed inputs,
+// What the fuzzer feeds: the DHCP, TFTP, ISO and HTTP request-head parsers and the lease files, each from real seed inputs,
 // each followed by what the engine does next with a parsed value (classification, option
 // getters, re-encoding, option negotiation, path normalisation, walking an ISO's tree and
 // reading its files), so a corrupt value that parses is also exercised downstream.
@@ -18,6 +18,9 @@ import { IsoImage, IsoError } from '../../src/images/iso/index.js';
 import { buildIso, writeTree } from '../helpers/iso-build.js';
 import { parseRequestHead, requestPath } from '../../src/http/request-head.js';
 import { parseRange } from '../../src/http/range.js';
+import { parseLeaseFile } from '../../src/dhcp/lease-file.js';
+import { parseJournal } from '../../src/dhcp/lease-journal.js';
+import { LeaseStore } from '../../src/dhcp/leases.js';
 import type { MutateOptions } from './mutator.js';
 
 export interface FuzzTarget {
@@ -225,4 +228,69 @@ export const httpTarget: FuzzTarget = {
   allowed: (err) => err instanceof HeadRefused,
 };
 
-export const TARGETS: FuzzTarget[] = [dhcpTarget, tftpTarget, isoTarget, httpTarget];
+/** The loader said the files were damaged (its loadProblem): the clean outcome of a bad input. */
+class LeasesRefused extends Error {}
+
+/** Where the table ends and its journal begins in one fuzz input. */
+const JOURNAL_AFTER = '\n--- leases.journal ---\n';
+
+export const leasesTarget: FuzzTarget = {
+  name: 'leases',
+  hangMs: 1000,
+  async seeds() {
+    const lease = (mac: string, ip: string, state: string, expiresAt: number, extra = {}) => ({ mac, ip, state, expiresAt, ...extra });
+    const table = {
+      version: 1,
+      generation: 3,
+      leases: [lease('52:54:00:00:00:0a', '10.9.0.10', 'bound', 9e12, { clientId: '01525400' }), lease('52:54:00:00:00:0b', '10.9.0.11', 'free', 1)],
+      declined: [{ ip: '10.9.0.12', until: 9e12 }],
+    };
+    const journal = [
+      { journal: 1, generation: 3 },
+      { op: 'lease', ...lease('52:54:00:00:00:0c', '10.9.0.11', 'bound', 9e12) },
+      { op: 'decline', mac: '52:54:00:00:00:0a', ip: '10.9.0.10', until: 9e12 },
+      { op: 'lease', ...lease('52:54:00:00:00:0a', '10.9.0.13', 'free', 2e12) },
+    ].map((r) => JSON.stringify(r)).join('\n');
+    return [
+      JSON.stringify(table, null, 1) + JOURNAL_AFTER + journal + '\n',
+      JSON.stringify({ ...table, generation: undefined }) + JOURNAL_AFTER + journal + '\n{"op":"lease","mac":"52:54', // torn
+      JSON.stringify(table),
+    ].map((t) => Buffer.from(t));
+  },
+  run(input) {
+    const text = input.toString('utf8');
+    const cut = text.indexOf(JOURNAL_AFTER);
+    const [tableText, journalText] = cut < 0 ? [text, ''] : [text.slice(0, cut), text.slice(cut + JOURNAL_AFTER.length)];
+    const table = parseLeaseFile(tableText, 'leases.json');
+    const journal = parseJournal(journalText, table.content?.generation ?? 0, 'leases.journal');
+    const store = LeaseStore.fromRead({ serverIp: '10.9.0.1', prefix: 24, dataDir: '/nonexistent', now: () => 1_000_000 }, table, journal);
+    // What the server does next: look machines up and offer them addresses. The two maps
+    // must agree, and an offer must come from the pool, whatever the files said.
+    const known = [...(table.content?.leases ?? []), ...journal.records];
+    const macs = new Set(['52:54:00:00:00:ff', ...known.map((l) => l.mac)]);
+    const ips = new Set(known.map((l) => l.ip));
+    const agree = () => {
+      for (const mac of macs) {
+        const ip = store.ipForMac(mac);
+        if (ip !== undefined && store.macForIp(ip) !== mac) throw new Error(`${mac} holds ${ip}, but ${ip} names ${store.macForIp(ip)}`);
+      }
+      for (const ip of ips) {
+        const mac = store.macForIp(ip);
+        if (mac !== undefined && store.ipForMac(mac) !== ip) throw new Error(`${ip} names ${mac}, but ${mac} holds ${store.ipForMac(mac)}`);
+      }
+    };
+    agree();
+    for (const mac of macs) {
+      store.leaseFor(mac);
+      const offered = store.offer(mac);
+      if (offered === undefined) continue;
+      if (!store.inPool(offered)) throw new Error(`offered ${offered}, outside the pool`);
+      ips.add(offered);
+    }
+    agree();
+    if (store.loadProblem) throw new LeasesRefused(store.loadProblem);
+  },
+  allowed: (err) => err instanceof LeasesRefused,
+};
+
+export const TARGETS: FuzzTarget[] = [dhcpTarget, tftpTarget, isoTarget, httpTarget, leasesTarget];

@@ -180,6 +180,16 @@ test('a damaged lease file is reported, not fatal', async (t) => {
   assert.ok(s.offer(A));
 });
 
+test('a table entry of the wrong shape is skipped and said; the others load', async (t) => {
+  const { open, dataDir } = setup(t);
+  const good = { mac: A, ip: '10.9.0.20', state: 'bound', expiresAt: 9e12 };
+  writeFileSync(join(dataDir, 'leases.json'), JSON.stringify({ version: 1, leases: [good, { mac: B, ip: 20, state: 'bound', expiresAt: 9e12 }, null], declined: [{ ip: '10.9.0.30' }] }));
+  const s = await open();
+  assert.equal(s.ipForMac(A), '10.9.0.20');
+  assert.equal(s.ipForMac(B), undefined);
+  assert.match(s.loadProblem ?? '', /3 damaged entries skipped/);
+});
+
 test('concurrent commits are serialised and all land on disk', async (t) => {
   const { open } = setup(t);
   const s = await open();

@@ -1,4 +1,4 @@
-// The DHCP, TFTP, ISO and HTTP request-head parsers on corrupted inputs (test/fuzz/): a fixed, seeded budget
+// The DHCP, TFTP, ISO and HTTP request-head parsers and the lease files on corrupted inputs (test/fuzz/): a fixed, seeded budget
 // in CI; `npm run fuzz -- --iterations N` runs longer. No input may crash a parser (only
 // its own error class is a clean refusal) or hang it.
 import { test } from 'node:test';
@@ -15,7 +15,7 @@ const hasXorriso = (() => {
   }
 })();
 
-for (const [target, iterations] of [['dhcp', 20_000], ['tftp', 20_000], ['iso', 1_500], ['http', 20_000]] as const) {
+for (const [target, iterations] of [['dhcp', 20_000], ['tftp', 20_000], ['iso', 1_500], ['http', 20_000], ['leases', 20_000]] as const) {
   test(`fuzz ${target}: ${iterations} corrupted inputs, no crash, no hang`, { skip: target === 'iso' && !hasXorriso ? 'xorriso not installed' : false }, async () => {
     const r = await fuzzInWorker(target, { iterations, seed: 20251123, stallMs: 20_000 });
     const detail = r.findings.map((f) => `${f.kind} at iteration ${f.iteration}: ${f.message} [${f.inputHex.slice(0, 200)}]`).join('\n');
