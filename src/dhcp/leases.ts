@@ -1,6 +1,7 @@
 // The address pool and who holds what. Keyed by MAC: firmware, iPXE and the
 // installed OS on one NIC send different client ids (option 61) but should all
 // get the same address, which also ties TFTP/HTTP transfers to one machine.
+import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { intToIp, ipToInt, poolAddresses, type AddressRange } from './ipv4.js';
 import { readLeaseFile, writeLeaseFileAtomic, type LeaseFileContent, type StoredLease } from './lease-file.js';
@@ -60,9 +61,15 @@ export class LeaseStore {
    * than at the first ACK.
    */
   static async open(opts: LeaseStoreOptions): Promise<LeaseStore> {
-    const table = await readLeaseFile(join(opts.dataDir, TABLE_FILE));
-    const store = LeaseStore.fromRead(opts, table, await readJournal(join(opts.dataDir, JOURNAL_FILE), table.content?.generation ?? 0));
+    const tableFile = join(opts.dataDir, TABLE_FILE);
+    const journalFile = join(opts.dataDir, JOURNAL_FILE);
+    const table = await readLeaseFile(tableFile);
+    const journal = await readJournal(journalFile, table.content?.generation ?? 0);
+    const store = LeaseStore.fromRead(opts, table, journal);
     try {
+      // What could not be read is about to be rewritten: keep a copy for whoever wants to look.
+      const kept = [table.problem && (await keepCopy(tableFile)), journal.problem && (await keepCopy(journalFile))].filter(Boolean);
+      if (kept.length) store.loadProblem += `; the damaged file is kept as ${kept.join(' and ')}`;
       await store.compact();
     } catch (err) {
       throw new Error(`cannot write the lease files in ${opts.dataDir}: ${(err as Error).message}. Choose a data directory PXE Kit can write to (--data-dir).`);
@@ -309,6 +316,17 @@ export class LeaseStore {
     }
     const declined = [...this.declined].filter(([, until]) => until > this.now()).map(([ip, until]) => ({ ip, until }));
     return { version: 1, generation, leases, declined };
+  }
+}
+
+/** Copies `path` to `path.damaged` (replacing an older copy); returns the copy's name, or undefined when there was no file. */
+async function keepCopy(path: string): Promise<string | undefined> {
+  try {
+    await copyFile(path, `${path}.damaged`);
+    return `${path}.damaged`;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
   }
 }
 
