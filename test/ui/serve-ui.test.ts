@@ -152,6 +152,9 @@ test('desktop flow in a browser: pick NIC, add image, Serve, a QEMU machine boot
   lab.exec('ip', ['addr', 'add', `${ip}/24`, 'dev', host.ifname], { ns: host.ns });
   lab.exec('tftp', [lab.serverIp, '-c', 'get', 'missing/grubx64.efi', '/dev/null'], { ns: host.ns, allowFail: true });
   await hostRow.locator('[data-state="failed"]').waitFor({ timeout: 30_000 });
+  // The diagnosis is an update of its own, right after the one that marks the failure (two
+  // messages on the event stream): the row may be drawn between them. Wait for it, then check all.
+  await hostRow.locator('td.failure', { hasText: 'came from another DHCP server' }).waitFor({ timeout: 15_000 }).catch(() => undefined);
   const failure = await hostRow.locator('td.failure').innerText();
   assert.match(failure, /missing\/grubx64\.efi/);
   assert.match(failure, /which PXE Kit does not serve/);
