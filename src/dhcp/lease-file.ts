@@ -1,9 +1,9 @@
-// The lease table on disk: JSON written atomically (temp file, fsync, rename, fsync of
-// the directory), so a crash or power cut leaves either the old or the new file, never
-// half of one. RFC 2131 4.3.2: a server commits a lease to stable storage before it ACKs
+// The lease table on disk: JSON written atomically (util/durable-file.ts), so a crash or
+// power cut leaves either the old or the new file, never half of one. RFC 2131 4.3.2: a server commits a lease to stable storage before it ACKs
 // it; the changes since the table was written are in the journal (lease-journal.ts).
-import { mkdir, open, readFile, rename } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { writeFileAtomicAsync } from '../util/durable-file.js';
 
 export interface StoredLease {
   mac: string;
@@ -60,30 +60,8 @@ export function isStoredLease(l: unknown): l is StoredLease {
   );
 }
 
+/** The whole table, written so that a crash leaves the old file or the new one (util/durable-file.ts). */
 export async function writeLeaseFileAtomic(path: string, content: LeaseFileContent): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w', 0o644);
-  try {
-    await fh.writeFile(JSON.stringify(content, null, 1));
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path);
-  await fsyncDirectory(dirname(path));
-}
-
-/** Makes a rename in `dir` durable. */
-export async function fsyncDirectory(dir: string): Promise<void> {
-  try {
-    const fh = await open(dir, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    /* directories cannot be fsynced on every platform (Windows) */
-  }
+  await writeFileAtomicAsync(path, JSON.stringify(content, null, 1));
 }

@@ -9,9 +9,9 @@
 // journal, so a crash between the two leaves a journal of the old generation, which the
 // table already contains: it is ignored on load. A crash in the middle of an append
 // leaves a torn last line, also ignored: its ACK was never sent.
-import { open, readFile, rename, type FileHandle } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { fsyncDirectory, isStoredLease, type StoredLease } from './lease-file.js';
+import { open, readFile, type FileHandle } from 'node:fs/promises';
+import { writeFileAtomicAsync } from '../util/durable-file.js';
+import { isStoredLease, type StoredLease } from './lease-file.js';
 
 /** One change, replayed in order over the table it follows. */
 export type JournalRecord =
@@ -86,19 +86,10 @@ export class LeaseJournal {
 
   /**
    * Starts generation `generation` at `path`: an empty journal with its header replaces
-   * the old one whole (temp file, fsync, rename), so a crash leaves one or the other.
+   * the old one whole (util/durable-file.ts), so a crash leaves one or the other.
    */
   static async start(path: string, generation: number): Promise<LeaseJournal> {
-    const tmp = `${path}.tmp-${process.pid}`;
-    const fresh = await open(tmp, 'w', 0o644);
-    try {
-      await fresh.writeFile(JSON.stringify({ journal: 1, generation } satisfies JournalHeader) + '\n');
-      await fresh.sync();
-    } finally {
-      await fresh.close();
-    }
-    await rename(tmp, path);
-    await fsyncDirectory(dirname(path));
+    await writeFileAtomicAsync(path, JSON.stringify({ journal: 1, generation } satisfies JournalHeader) + '\n');
     return new LeaseJournal(await open(path, 'a'));
   }
 

@@ -1,8 +1,8 @@
 // The address pool and who holds what. Keyed by MAC: firmware, iPXE and the
 // installed OS on one NIC send different client ids (option 61) but should all
 // get the same address, which also ties TFTP/HTTP transfers to one machine.
-import { copyFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { keepCorruptCopy } from '../util/durable-file.js';
 import { intToIp, ipToInt, poolAddresses, type AddressRange } from './ipv4.js';
 import { readLeaseFile, writeLeaseFileAtomic, type LeaseFileContent, type StoredLease } from './lease-file.js';
 import { LeaseJournal, readJournal, type JournalContent, type JournalRecord } from './lease-journal.js';
@@ -68,7 +68,7 @@ export class LeaseStore {
     const store = LeaseStore.fromRead(opts, table, journal);
     try {
       // What could not be read is about to be rewritten: keep a copy for whoever wants to look.
-      const kept = [table.problem && (await keepCopy(tableFile)), journal.problem && (await keepCopy(journalFile))].filter(Boolean);
+      const kept = [table.problem && keepCorruptCopy(tableFile), journal.problem && keepCorruptCopy(journalFile)].filter(Boolean);
       if (kept.length) store.loadProblem += `; the damaged file is kept as ${kept.join(' and ')}`;
       await store.compact();
     } catch (err) {
@@ -316,17 +316,6 @@ export class LeaseStore {
     }
     const declined = [...this.declined].filter(([, until]) => until > this.now()).map(([ip, until]) => ({ ip, until }));
     return { version: 1, generation, leases, declined };
-  }
-}
-
-/** Copies `path` to `path.damaged` (replacing an older copy); returns the copy's name, or undefined when there was no file. */
-async function keepCopy(path: string): Promise<string | undefined> {
-  try {
-    await copyFile(path, `${path}.damaged`);
-    return `${path}.damaged`;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw err;
   }
 }
 

@@ -8,7 +8,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { basename, join, resolve } from 'node:path';
 import type { Assignment, LibraryEntry, MenuSettings, StateEvent } from '../api/contract.js';
 import { detectImageKind, type ImageSpec } from '../boot/publish-image.js';
-import { loadJson, writeFileAtomic } from './store.js';
+import { loadJson, writeFileAtomic } from '../util/durable-file.js';
 import { looksLikeIso, safeId, type HelperPaths } from './publish-iso.js';
 import { inspectImage, type InspectOptions } from './inspect.js';
 import { openImage } from './publish-iso.js';

@@ -176,10 +176,12 @@ test('a damaged lease file is reported, not fatal', async (t) => {
   const { open, dataDir } = setup(t);
   writeFileSync(join(dataDir, 'leases.json'), '{ not json');
   const s = await open();
-  assert.match(s.loadProblem ?? '', /damaged.*kept as .*leases\.json\.damaged/);
+  assert.match(s.loadProblem ?? '', /damaged.*kept as .*leases\.json\.corrupt-/);
   assert.ok(s.offer(A));
   // The file is rewritten at open; what could not be read is kept beside it.
-  assert.equal(readFileSync(join(dataDir, 'leases.json.damaged'), 'utf8'), '{ not json');
+  const kept = readdirSync(dataDir).filter((f) => f.startsWith('leases.json.corrupt-'));
+  assert.equal(kept.length, 1);
+  assert.equal(readFileSync(join(dataDir, kept[0]), 'utf8'), '{ not json');
   assert.equal(JSON.parse(readFileSync(join(dataDir, 'leases.json'), 'utf8')).version, 1);
 });
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildIso, patternBytes, tempDir, writeTree } from '../helpers/iso-build.js';
 import { ImageLibrary, LIBRARY_FILE, normaliseMac } from '../../src/images/library.js';
-import { writeFileAtomic } from '../../src/images/store.js';
+import { writeFileAtomic } from '../../src/util/durable-file.js';
 
 function casperIso(dir: string): string {
   writeTree(join(dir, 'iso-src'), { 'casper/vmlinuz': 'K', 'casper/initrd': 'I', '.disk/info': 'Ubuntu 24.04.1 LTS "Noble Numbat" - Release amd64' });
@@ -127,7 +127,7 @@ test('a damaged library file is kept as a backup and the library starts empty, w
 test('writes are atomic: a writer killed at random moments never leaves a torn file', async (t) => {
   const dir = tempDir(t);
   const file = join(dir, 'state.json');
-  const storeJs = fileURLToPath(new URL('../../src/images/store.js', import.meta.url));
+  const storeJs = fileURLToPath(new URL('../../src/util/durable-file.js', import.meta.url));
   // Each write is ~2 MB of JSON so a kill lands mid-write often.
   const script = `
     import { writeFileAtomic } from ${JSON.stringify(storeJs)};
