@@ -1,9 +1,9 @@
 // The lease table on disk: JSON written atomically (util/durable-file.ts), so a crash or
 // power cut leaves either the old or the new file, never half of one. RFC 2131 4.3.2: a server commits a lease to stable storage before it ACKs
 // it; the changes since the table was written are in the journal (lease-journal.ts).
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { writeFileAtomicAsync } from '../util/durable-file.js';
+import { readTextIfPresent, writeFileAtomicAsync } from '../util/durable-file.js';
 
 export interface StoredLease {
   mac: string;
@@ -23,14 +23,8 @@ export interface LeaseFileContent {
 }
 
 export async function readLeaseFile(path: string): Promise<{ content?: LeaseFileContent; problem?: string }> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    return { problem: `cannot read ${path}: ${(err as Error).message}` };
-  }
-  return parseLeaseFile(text, path);
+  const { text, problem } = await readTextIfPresent(path);
+  return text === undefined ? { problem } : parseLeaseFile(text, path);
 }
 
 /** The table in `text` (read from `path`, named in the problem); never throws. */

@@ -9,8 +9,8 @@
 // journal, so a crash between the two leaves a journal of the old generation, which the
 // table already contains: it is ignored on load. A crash in the middle of an append
 // leaves a torn last line, also ignored: its ACK was never sent.
-import { open, readFile, type FileHandle } from 'node:fs/promises';
-import { writeFileAtomicAsync } from '../util/durable-file.js';
+import { open, type FileHandle } from 'node:fs/promises';
+import { readTextIfPresent, writeFileAtomicAsync } from '../util/durable-file.js';
 import { isStoredLease, type StoredLease } from './lease-file.js';
 
 /** One change, replayed in order over the table it follows. */
@@ -38,13 +38,8 @@ function isRecord(r: unknown): r is JournalRecord {
 
 /** The records of generation `generation` in `path`; none when it is missing or of another generation. */
 export async function readJournal(path: string, generation: number): Promise<JournalContent> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { records: [] };
-    return { records: [], problem: `cannot read ${path}: ${(err as Error).message}; recent lease changes may be missing` };
-  }
+  const { text, problem } = await readTextIfPresent(path);
+  if (text === undefined) return { records: [], ...(problem ? { problem: `${problem}; recent lease changes may be missing` } : {}) };
   return parseJournal(text, generation, path);
 }
 

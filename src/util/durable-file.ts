@@ -4,7 +4,7 @@
 // copied aside before it is replaced, and the caller says where the copy went.
 // Used by the image library (library.json) and the DHCP leases (leases.json and its journal).
 import { closeSync, copyFileSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { open, rename } from 'node:fs/promises';
+import { open, readFile, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 const tempNameFor = (path: string): string => `${path}.tmp-${process.pid}-${Date.now()}`;
@@ -65,6 +65,16 @@ export function keepCorruptCopy(path: string): string | undefined {
     return backup;
   } catch {
     return undefined;
+  }
+}
+
+/** A file's text; no text and no problem when it does not exist (a first start), a problem when it cannot be read. */
+export async function readTextIfPresent(path: string): Promise<{ text?: string; problem?: string }> {
+  try {
+    return { text: await readFile(path, 'utf8') };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    return { problem: `cannot read ${path}: ${(err as Error).message}` };
   }
 }
 
