@@ -15,7 +15,8 @@ import { DhcpServer } from './dhcp/server.js';
 import { probeDhcpServers } from './dhcp/probe.js';
 import { TftpServer } from './tftp/server.js';
 import { HttpFileServer } from './http/server.js';
-import { locateIpxeBinaries } from './boot/ipxe-binaries.js';
+import { IPXE_NAMES, locateIpxeBinaries } from './boot/ipxe-binaries.js';
+import { HOW_TO_GET_SIGNED_CHAIN, locateSignedChain, publishSignedChain, SIGNED_NAMES, signedChainComplete, type SecureBootChoice } from './boot/signed-chain.js';
 import { createBootPolicy, publishBootPrograms } from './boot/policy.js';
 import type { ImageSpec } from './boot/publish-image.js';
 import { BootChooser } from './images/boot-chooser.js';
@@ -53,6 +54,10 @@ export interface EngineOptions {
   watchEveryMs?: number;
   /** Machines tracked at once; beyond it the longest quiet ones are forgotten. Default SESSIONS_MAX (PXEKIT_MAX_CLIENTS). */
   maxClients?: number;
+  /** UEFI x64 machines: the signed chain (shim -> GRUB) when it can boot the image ('auto', default), always ('signed'), or iPXE ('ipxe'). */
+  secureBoot?: SecureBootChoice;
+  /** Where to look for the signed shim and GRUB (tests); default resources/secureboot, then Debian's packages. */
+  signedChainDirs?: string[];
 }
 
 export class EngineError extends Error {
@@ -118,7 +123,9 @@ export class Engine extends EventEmitter {
   private onWire = (ev: WireEvent): void => {
     if (ev.type === 'transfer') {
       ev.mac ??= this.dhcp?.macForIp(ev.clientIp);
-      ev.role ??= this.files.lookup(ev.file, { percentDecoded: ev.protocol === 'tftp' })?.role;
+      const asked = { percentDecoded: ev.protocol === 'tftp' };
+      ev.role ??= this.files.lookup(ev.file, asked)?.role;
+      if (ev.errorCode === 'not-found') ev.expected ??= this.files.expectedMiss(ev.file, asked);
     }
     this.publish(ev);
     this.tracker?.handle(ev);
@@ -216,10 +223,12 @@ export class Engine extends EventEmitter {
         library,
         defaultImage: o.image,
         bootOnce: o.bootOnce,
+        ipxeForGrub: binaries.paths.efiX64 ? IPXE_NAMES.efiX64 : binaries.paths.efiX64Snp ? IPXE_NAMES.efiX64Snp : undefined,
         log: (message) => this.publish({ type: 'log', at: Date.now(), level: 'warn', source: 'boot', message }),
       });
       await chooser.start();
       this.chooser = chooser;
+      const signedChain = this.publishSignedChain(chooser);
       if (!o.image && !library.menu().enabled && (await library.assignments()).length === 0) {
         throw new EngineError('no image to serve: give an image, or turn on the library menu or assign images to machines');
       }
@@ -256,7 +265,15 @@ export class Engine extends EventEmitter {
         onWarning: (message) => this.publish({ type: 'log', at: Date.now(), level: 'warn', source: 'engine', message }),
         maxClients,
       });
-      const policy = createBootPolicy({ serverIp: ipv4.address, httpPort, binaries, scriptPathFor: (mac) => chooser.scriptPathFor(mac) });
+      const policy = createBootPolicy({
+        serverIp: ipv4.address,
+        httpPort,
+        binaries,
+        scriptPathFor: (mac) => chooser.scriptPathFor(mac),
+        secureBoot: o.secureBoot,
+        signedChain,
+        signedChainCan: (mac) => chooser.signedChainCan(mac),
+      });
       this.http = new HttpFileServer({ address: ipv4.address, port: httpPort, files: this.files, emit: this.onWire, macForIp: (ip) => this.dhcp?.macForIp(ip) });
       await this.http.start();
       this.checkStillWanted();
@@ -305,6 +322,25 @@ export class Engine extends EventEmitter {
     }
   }
 
+  /**
+   * Publishes the signed chain for UEFI x64 machines unless --secure-boot ipxe. Missing
+   * binaries stop a start that asked for the chain ('signed') and are a warning otherwise.
+   */
+  private publishSignedChain(chooser: BootChooser): { shim: string } | undefined {
+    const choice = this.opts.secureBoot ?? 'auto';
+    if (choice === 'ipxe') return undefined;
+    const bins = locateSignedChain(this.opts.signedChainDirs);
+    if (!signedChainComplete(bins)) {
+      const missing = `the signed shim and GRUB for Secure Boot machines are missing (looked in ${bins.searched.join(', ')}): ${HOW_TO_GET_SIGNED_CHAIN}`;
+      if (choice === 'signed') throw new EngineError(`--secure-boot signed: ${missing}`);
+      this.publish({ type: 'log', at: Date.now(), level: 'warn', source: 'boot', message: `${missing}. UEFI machines get iPXE, which Secure Boot refuses.` });
+      return undefined;
+    }
+    this.unpublishSignedChain = publishSignedChain(this.files, bins, (rest) => chooser.resolveGrubConfig(rest));
+    return { shim: SIGNED_NAMES.shim };
+  }
+  private unpublishSignedChain?: () => void;
+
   /** Decides DHCP or proxyDHCP from what answers on the segment. */
   private async chooseMode(iface: string, address: string, mac: string): Promise<{ mode: 'dhcp' | 'proxy'; reason: string; others: OtherDhcpServer[] }> {
     const want = this.opts.mode ?? 'auto';
@@ -333,6 +369,8 @@ export class Engine extends EventEmitter {
     this.dhcp = this.tftp = this.http = undefined;
     await this.chooser?.stop().catch(() => {});
     this.chooser = undefined;
+    this.unpublishSignedChain?.();
+    this.unpublishSignedChain = undefined;
   }
 
   async stop(): Promise<void> {

@@ -6,6 +6,7 @@ import type { BootDecision, BootPolicy } from './decision.js';
 import { diskFile, type PublishedFiles } from '../files/published.js';
 import { IPXE_NAMES, HOW_TO_GET_IPXE, type IpxeBinaries, type IpxeFlavour } from './ipxe-binaries.js';
 import { clientScriptPath, httpUrl } from './ipxe-script.js';
+import type { SecureBootChoice } from './signed-chain.js';
 
 export interface BootPolicyOptions {
   serverIp: string;
@@ -18,6 +19,17 @@ export interface BootPolicyOptions {
    * (the firmware's network driver; for NICs iPXE has no driver for). Falls back to the other.
    */
   efiBuild?: 'ipxe' | 'snponly';
+  /**
+   * UEFI x64 PXE clients and Secure Boot (DHCP does not say whether it is on): 'signed' gives
+   * them the signed chain (shim -> GRUB), 'ipxe' gives iPXE, 'auto' (the default) gives the
+   * signed chain when it can boot what the machine is to boot (`signedChainCan`), else iPXE.
+   * The signed chain is offered only when its binaries are published (`signedChain`).
+   */
+  secureBoot?: SecureBootChoice;
+  /** The signed chain's first stage, published under this name; undefined when its binaries are missing. */
+  signedChain?: { shim: string };
+  /** Can the signed chain boot what this machine is to boot (src/images/boot-chooser.ts)? */
+  signedChainCan?: (mac: string) => boolean;
 }
 
 type Family = ArchFamily;
@@ -55,6 +67,13 @@ export function createBootPolicy(opts: BootPolicyOptions): BootPolicy {
     return (order[fam] ?? []).find((f) => paths[f]);
   }
 
+  // UEFI HTTP Boot clients keep iPXE: the signed GRUB cannot load files over HTTP.
+  function wantsSignedChain(mac: string): boolean {
+    const choice = opts.secureBoot ?? 'auto';
+    if (choice === 'ipxe') return false;
+    return choice === 'signed' || (opts.signedChainCan?.(mac) ?? false);
+  }
+
   return {
     decide(client: ClientInfo): BootDecision {
       const fam = archFamily(client.arch);
@@ -79,6 +98,15 @@ export function createBootPolicy(opts: BootPolicyOptions): BootPolicy {
         return {
           kind: 'refuse',
           reason: `a client with ${code} asked to boot; PXE Kit does not know which iPXE build it can run, so it gets no boot file`,
+        };
+      }
+      if (fam === 'x64' && !viaHttp && opts.signedChain && wantsSignedChain(client.mac)) {
+        return {
+          kind: 'offer',
+          bootFile: opts.signedChain.shim,
+          nextServer: opts.serverIp,
+          httpClient: false,
+          description: `signed shim + GRUB for UEFI x64, boots with Secure Boot on (${opts.signedChain.shim})`,
         };
       }
       const flavour = pick(fam);

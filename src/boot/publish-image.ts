@@ -4,6 +4,7 @@ import { constants, promises as fsp } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { bufferFile, diskFile, type PublishedFile, type PublishedFiles } from '../files/published.js';
 import { chainScript, httpUrl, kernelScript, macFromScriptName, macToHyphens } from './ipxe-script.js';
+import type { LinuxBoot } from './linux-boot.js';
 import { looksLikeIso, publishTreeImage, type HelperPaths } from '../images/publish-iso.js';
 
 export type ImageKind = 'kernel' | 'ipxe-script' | 'efi' | 'pxe' | 'iso' | 'folder';
@@ -87,6 +88,11 @@ export interface PublishedImage {
   description: string;
   /** The iPXE script a client with this MAC gets. */
   scriptFor(mac: string): string;
+  /**
+   * A kernel + initrds boot (a kernel image, or a Linux layout in an ISO or folder): what the
+   * signed GRUB of the Secure Boot chain loads. Undefined for what only iPXE can boot.
+   */
+  linuxBoot?: LinuxBoot;
   /** Takes the image's files and per-client scripts out of PublishedFiles. */
   unpublish(): void;
 }
@@ -112,6 +118,7 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
   let payloadPaths: string[] | undefined;
   let unpublishTree: (() => Promise<void>) | undefined;
   let treePaths: string[] = [];
+  let linuxBoot: LinuxBoot | undefined;
 
   if (spec.kind === 'iso' || spec.kind === 'folder') {
     const t = await publishTreeImage(files, spec.path, { id: spec.id, serverIp: opts.serverIp, httpPort: opts.httpPort, cmdline: spec.cmdline, helpers: spec.helpers });
@@ -119,6 +126,7 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
     const text = t.script();
     script = () => text;
     payloadPaths = t.payloadPaths;
+    linuxBoot = t.linuxBoot;
     treePaths = t.paths;
     unpublishTree = t.unpublish;
   } else if (spec.kind === 'kernel') {
@@ -134,6 +142,7 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
     description = `Linux kernel ${label}${initrds.length ? ` with ${initrds.length} initrd${initrds.length > 1 ? 's' : ''}` : ''}`;
     const text = kernelScript({ kernelUrl: url(`${fp}vmlinuz`), initrds, cmdline: spec.cmdline, label });
     script = () => text;
+    linuxBoot = { kernelPath: `${fp}vmlinuz`, initrdPaths: spec.initrds.map((_, n) => `${fp}initrd-${n}.img`), cmdline: spec.cmdline, label };
   } else {
     await checkFile(spec.path, WHAT_TO_GIVE);
     const ext = spec.kind === 'ipxe-script' ? '.ipxe' : spec.kind === 'efi' ? '.efi' : extname(spec.path).toLowerCase() || '.pxe';
@@ -167,6 +176,7 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
     scriptPathFor: (mac) => `${prefix}${macToHyphens(mac)}.ipxe`,
     description,
     scriptFor: (mac) => script(mac),
+    linuxBoot,
     unpublish: () => {
       for (const f of added) files.remove(f.path);
       if (opts.registerScripts !== false) files.removeDynamic(prefix);

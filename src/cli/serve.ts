@@ -5,10 +5,12 @@ import { formatEvent, type EngineEvent } from '../sessions/format.js';
 import type { ImageSpec } from '../boot/publish-image.js';
 import { findHelpers, looksLikeIso } from '../images/publish-iso.js';
 import { LineWriter } from './line-writer.js';
+import { SECURE_BOOT_CHOICES, type SecureBootChoice } from '../boot/signed-chain.js';
 
 export const SERVE_USAGE = `usage: pxekit serve [--iface NAME] [--mode auto|dhcp|proxy] [--range A-B] [--data-dir DIR]
                     [--json] [--verbose] [--force] [--http-port N] [--initrd FILE]... [--cmdline ARGS]
-                    [--boot-once] [--wimboot FILE] [--library] [--evidence DIR] IMAGE
+                    [--boot-once] [--wimboot FILE] [--library] [--evidence DIR]
+                    [--secure-boot auto|signed|ipxe] IMAGE
 
 IMAGE is an ISO (served in place: Windows/WinPE, Ubuntu, Debian live, Fedora/RHEL, Arch, or
 any bootable ISO), a Linux kernel (with --initrd and --cmdline), an iPXE script, or an EFI/PXE
@@ -21,6 +23,11 @@ boot program. --cmdline adds kernel arguments to an ISO's Linux recipe too.
                 boot information (proxyDHCP); if none does, hand out addresses too.
   --mode dhcp   hand out addresses; refuses to start if another DHCP server answers (unless --force).
   --mode proxy  never hand out addresses; answer PXE clients only.
+  --secure-boot auto  (default) UEFI x64 machines get the signed chain (Microsoft-signed shim,
+                then Debian-signed GRUB) when it can boot the image (a kernel + initrd, a Linux ISO),
+                iPXE otherwise (iPXE scripts, sanboot, wimboot: these need Secure Boot off).
+  --secure-boot signed  always the signed chain; what it cannot boot is handed on to iPXE,
+                which starts only with Secure Boot off.   --secure-boot ipxe  always iPXE.
   --evidence DIR  at stop, write a pcapng of the DHCP/TFTP/HTTP traffic PXE Kit saw and a
                 job report (HTML + JSON: who booted what, step times, failures, diagnoses).
 
@@ -57,6 +64,7 @@ export const SERVE_OPTIONS = {
   'boot-once': { type: 'boolean', default: false },
   wimboot: { type: 'string' },
   library: { type: 'boolean', default: false },
+  'secure-boot': { type: 'string', default: 'auto' },
 } as const;
 
 function parseServeOptions(argv: string[]) {
@@ -68,6 +76,8 @@ export function parseServeArgs(argv: string[]) {
   if (positionals.length > 1 || (positionals.length === 0 && !values.library)) throw new UsageError(positionals.length ? 'give exactly one IMAGE' : 'missing IMAGE');
   const mode = values.mode as ServeMode;
   if (!['auto', 'dhcp', 'proxy'].includes(mode)) throw new UsageError(`--mode must be auto, dhcp or proxy, not "${values.mode}"`);
+  const secureBoot = values['secure-boot'] as SecureBootChoice;
+  if (!SECURE_BOOT_CHOICES.includes(secureBoot)) throw new UsageError(`--secure-boot must be auto, signed or ipxe, not "${secureBoot}"`);
   if (values.range && !/^\d+\.\d+\.\d+\.\d+-\d+\.\d+\.\d+\.\d+$/.test(values.range)) throw new UsageError('--range must look like 192.168.50.100-192.168.50.200');
   const num = (s: string | undefined, name: string) => {
     if (s === undefined) return undefined;
@@ -89,6 +99,7 @@ export function parseServeArgs(argv: string[]) {
       dns: (values.dns as string[]).length ? (values.dns as string[]) : undefined,
       image,
       bootOnce: values['boot-once'] as boolean,
+      secureBoot,
     },
     wimboot: values.wimboot as string | undefined,
     json: values.json as boolean,

@@ -290,7 +290,8 @@ export class Diagnostician {
       }
       return;
     }
-    if (ev.phase !== 'error' || ev.errorCode === 'aborted') return;
+    // Aborted size probes and a loader's normal search for optional files are no failures.
+    if (ev.phase !== 'error' || ev.errorCode === 'aborted' || ev.expected) return;
     if (ev.errorCode === 'not-found') return this.onNotFound(c, ev);
     // A client whose port closed mid-transfer (ICMP port unreachable): it gave up or restarted.
     if (ev.protocol === 'tftp' && (ev.errorCode === 'timeout' || (ev.errorCode === 'io' && /ECONNREFUSED/.test(ev.error ?? '')))) return this.onStall(c, ev);

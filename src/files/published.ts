@@ -122,6 +122,27 @@ export class PublishedFiles {
   private readonly lower = new Map<string, PublishedFile>();
   /** Files made on request (per-client iPXE scripts): prefix "ipxe/" -> resolver of the rest. */
   private readonly dynamic = new Map<string, (rest: string) => PublishedFile | undefined>();
+  /** Paths loaders look for as part of a normal search, whose absence is no failure: pattern -> why. */
+  private readonly probes = new Map<string, { pattern: RegExp; why: string }>();
+
+  /**
+   * Declares requests for missing files matching `pattern` (on the normalised path) as a
+   * loader's normal probe: shim asks for optional revocation lists, GRUB for module lists it
+   * has built in. The servers still answer "not found"; the sessions and diagnoses do not call it a failure.
+   */
+  expectMisses(key: string, pattern: RegExp, why: string): void {
+    this.probes.set(key, { pattern, why });
+  }
+  forgetMisses(key: string): void {
+    this.probes.delete(key);
+  }
+  /** Why a request for this (missing) path is a normal probe, or undefined when its absence is a real failure. */
+  expectedMiss(raw: string, opts: { percentDecoded?: boolean } = {}): string | undefined {
+    const p = normaliseRequestPath(raw, opts);
+    if (p === undefined) return undefined;
+    for (const { pattern, why } of this.probes.values()) if (pattern.test(p)) return why;
+    return undefined;
+  }
 
   /**
    * Publishes files generated on request under `prefix` (e.g. "ipxe/"): the resolver

@@ -10,6 +10,15 @@ import { SESSIONS_MAX, type ClientSession } from '../sessions/session.js';
 import { RecentMap } from '../util/recent-map.js';
 import type { ImageLibrary, StoredEntry } from './library.js';
 import { localBootScript, menuScript, messageScript } from './menu.js';
+import {
+  GRUB_MACHINE_PREFIX,
+  grubChainIpxeConfig,
+  grubKernelConfig,
+  grubLocalBootConfig,
+  grubMenuConfig,
+  grubMessageConfig,
+  macFromGrubConfigName,
+} from '../boot/grub-config.js';
 import { safeId } from './publish-iso.js';
 
 export interface BootChooserOptions {
@@ -23,6 +32,8 @@ export interface BootChooserOptions {
   bootOnce?: boolean;
   /** Problems worth telling the technician (an image that could not be opened). */
   log?: (message: string) => void;
+  /** The UEFI iPXE's published path, for the signed GRUB to hand over to when Secure Boot is off. */
+  ipxeForGrub?: string;
 }
 
 interface Handing {
@@ -141,10 +152,11 @@ export class BootChooser {
     return this.images.get(id)?.img;
   }
 
-  private give(mac: string, imageId: string, bootOnce: boolean): string {
+  /** Records what this machine is handed (its payload decides the hand-off; boot-once follows it). */
+  private give(mac: string, imageId: string, bootOnce: boolean): PublishedImage {
     const img = this.imageFor(imageId)!;
     this.handing.set(mac, { imageId, bootOnce, payload: img.payloadPaths });
-    return img.scriptFor(mac);
+    return img;
   }
 
   private titleOf(id: string): string {
@@ -154,33 +166,110 @@ export class BootChooser {
     return os && os !== e.name && e.os !== 'Linux' ? `${e.name} (${os})` : e.name;
   }
 
-  /** The script for one machine, as of now. */
-  scriptFor(macIn: string): string {
+  /**
+   * What this machine boots, as of now: its boot-once local disk, its assigned image, the
+   * library menu, or the default image. No side effect: the loaders' writers below record
+   * what they hand out.
+   */
+  private decide(macIn: string): Choice {
     const mac = macIn.toLowerCase();
     const lib = this.o.library;
     const once = lib?.bootedOnce(mac);
     const a = lib?.assignmentFor(mac);
     if (a) {
-      if (a.bootOnce && once?.imageId === a.imageId) return localBootScript(`${mac} already booted "${this.titleOf(a.imageId)}" once`);
-      if (this.imageFor(a.imageId)) return this.give(mac, a.imageId, a.bootOnce);
-      return messageScript(`the image assigned to ${mac} ("${this.titleOf(a.imageId)}") is not available: is its file still there?`);
+      if (a.bootOnce && once?.imageId === a.imageId) return { kind: 'local', reason: `${mac} already booted "${this.titleOf(a.imageId)}" once` };
+      if (this.imageFor(a.imageId)) return { kind: 'image', imageId: a.imageId, bootOnce: a.bootOnce };
+      return { kind: 'message', text: `the image assigned to ${mac} ("${this.titleOf(a.imageId)}") is not available: is its file still there?` };
     }
     const menu = lib?.menu();
     const items = [...this.images.keys()].filter((id) => lib?.entry(id));
     if (menu?.enabled && items.length) {
-      if (this.o.bootOnce && once) return localBootScript(`${mac} already booted once`);
-      return menuScript({
-        items: items.map((id) => ({ id, title: this.titleOf(id), url: this.url(`${SCRIPT_PREFIX}img/${id}/${macToHyphens(mac)}.ipxe`) })),
-        timeoutSeconds: menu.timeoutSeconds,
-        defaultId: menu.defaultEntryId,
-        includeLocalBoot: menu.includeLocalBoot,
-      });
+      if (this.o.bootOnce && once) return { kind: 'local', reason: `${mac} already booted once` };
+      return { kind: 'menu', items, timeoutSeconds: menu.timeoutSeconds, defaultId: menu.defaultEntryId, includeLocalBoot: menu.includeLocalBoot };
     }
     if (this.defaultKey && this.imageFor(this.defaultKey)) {
-      if (this.o.bootOnce && once?.imageId === this.defaultKey) return localBootScript(`${mac} already booted ${this.defaultImg ? basename(this.defaultKey.slice(8)) : `"${this.titleOf(this.defaultKey)}"`} once`);
-      return this.give(mac, this.defaultKey, !!this.o.bootOnce);
+      if (this.o.bootOnce && once?.imageId === this.defaultKey)
+        return { kind: 'local', reason: `${mac} already booted ${this.defaultImg ? basename(this.defaultKey.slice(8)) : `"${this.titleOf(this.defaultKey)}"`} once` };
+      return { kind: 'image', imageId: this.defaultKey, bootOnce: !!this.o.bootOnce };
     }
-    return messageScript(`no image is chosen for ${mac}: pick a default image, assign one to this machine or turn on the menu`);
+    return { kind: 'message', text: `no image is chosen for ${mac}: pick a default image, assign one to this machine or turn on the menu` };
+  }
+
+  /**
+   * Whether the signed chain (shim -> GRUB) can boot what this machine is to boot: a kernel
+   * + initrd (a kernel image or a Linux layout), the local disk, a message; for a menu, when
+   * any entry can. iPXE scripts, sanboot, memdisk and wimboot need iPXE.
+   */
+  signedChainCan(mac: string): boolean {
+    const c = this.decide(mac);
+    if (c.kind === 'image') return !!this.imageFor(c.imageId)?.linuxBoot;
+    if (c.kind === 'menu') return c.items.some((id) => !!this.imageFor(id)?.linuxBoot);
+    return true;
+  }
+
+  /** The iPXE script for one machine, as of now. */
+  scriptFor(macIn: string): string {
+    const mac = macIn.toLowerCase();
+    const c = this.decide(mac);
+    switch (c.kind) {
+      case 'local':
+        return localBootScript(c.reason);
+      case 'message':
+        return messageScript(c.text);
+      case 'image':
+        return this.give(mac, c.imageId, c.bootOnce).scriptFor(mac);
+      case 'menu':
+        return menuScript({
+          items: c.items.map((id) => ({ id, title: this.titleOf(id), url: this.url(`${SCRIPT_PREFIX}img/${id}/${macToHyphens(mac)}.ipxe`) })),
+          timeoutSeconds: c.timeoutSeconds,
+          defaultId: c.defaultId,
+          includeLocalBoot: c.includeLocalBoot,
+        });
+    }
+  }
+
+  /** The signed GRUB's configuration for one machine, as of now (the same decision as scriptFor). */
+  grubConfigFor(macIn: string): string {
+    const mac = macIn.toLowerCase();
+    const c = this.decide(mac);
+    switch (c.kind) {
+      case 'local':
+        return grubLocalBootConfig(c.reason);
+      case 'message':
+        return grubMessageConfig(c.text);
+      case 'image':
+        return this.grubImageConfig(mac, c.imageId, c.bootOnce);
+      case 'menu': {
+        const def = c.items.indexOf(c.defaultId ?? '');
+        return grubMenuConfig({
+          items: c.items.map((id) => ({ title: this.titleOf(id) + (this.imageFor(id)?.linuxBoot ? '' : ' (needs Secure Boot off)'), configPath: `${GRUB_MACHINE_PREFIX}img/${id}/${mac}.cfg` })),
+          timeoutSeconds: c.timeoutSeconds,
+          defaultIndex: c.defaultId === 'local' && c.includeLocalBoot ? c.items.length : Math.max(0, def),
+          includeLocalBoot: c.includeLocalBoot,
+        });
+      }
+    }
+  }
+
+  private grubImageConfig(mac: string, imageId: string, bootOnce: boolean): string {
+    const img = this.imageFor(imageId)!;
+    if (!img.linuxBoot) {
+      // iPXE takes over (Secure Boot off only) and asks for its own script, which records the hand-out.
+      if (!this.o.ipxeForGrub) return grubMessageConfig(`${this.titleOf(imageId)} needs iPXE, and PXE Kit has no UEFI iPXE to hand over to`);
+      return grubChainIpxeConfig(this.o.ipxeForGrub, this.titleOf(imageId));
+    }
+    this.give(mac, imageId, bootOnce);
+    return grubKernelConfig(img.linuxBoot);
+  }
+
+  /** A configuration under grub/pxekit/: "<mac>.cfg", or a menu choice "img/<id>/<mac>.cfg". */
+  resolveGrubConfig(rest: string): string | undefined {
+    const mac = macFromGrubConfigName(rest);
+    if (mac) return this.grubConfigFor(mac);
+    const m = /^img\/([^/]+)\/([^/]+)$/.exec(rest);
+    const chosenMac = m && macFromGrubConfigName(m[2]);
+    if (!m || !chosenMac || !this.imageFor(m[1])) return undefined;
+    return this.grubImageConfig(chosenMac, m[1], !!this.o.bootOnce);
   }
 
   private resolveScript(rest: string) {
@@ -190,9 +279,16 @@ export class BootChooser {
     const m = /^img\/([^/]+)\/([^/]+)$/.exec(rest);
     const chosenMac = m && macFromScriptName(m[2]);
     if (!m || !chosenMac || !this.imageFor(m[1])) return undefined;
-    return bufferFile(`${SCRIPT_PREFIX}${rest}`, this.give(chosenMac, m[1], !!this.o.bootOnce), 'boot script');
+    return bufferFile(`${SCRIPT_PREFIX}${rest}`, this.give(chosenMac, m[1], !!this.o.bootOnce).scriptFor(chosenMac), 'boot script');
   }
 }
+
+/** What a machine boots, before any loader writes it down. */
+type Choice =
+  | { kind: 'image'; imageId: string; bootOnce: boolean }
+  | { kind: 'local'; reason: string }
+  | { kind: 'message'; text: string }
+  | { kind: 'menu'; items: string[]; timeoutSeconds: number; defaultId?: string; includeLocalBoot: boolean };
 
 /** The id a single ISO given on the command line is served under ("iso/<id>/..."). */
 export function defaultIsoId(path: string): string {

@@ -10,6 +10,8 @@ import { httpUrl } from '../boot/ipxe-script.js';
 import { packageRoot } from '../boot/ipxe-binaries.js';
 import { IsoImage } from './iso/index.js';
 import { MEMDISK_PATHS, planFor, type Helper, type RecipePlan, type ScriptContext } from './recipes/index.js';
+import { linuxCmdline } from './recipes/common.js';
+import type { LinuxBoot } from '../boot/linux-boot.js';
 import { folderFilePath, folderTree, isoTree, type ImageTree, type TreeEntry } from './tree.js';
 
 export interface HelperPaths {
@@ -102,6 +104,8 @@ export interface PublishedTreeImage {
   paths: string[];
   description: string;
   script(): string;
+  /** For Linux layouts: the same boot as the script, for the signed GRUB (published paths). */
+  linuxBoot?: LinuxBoot;
   unpublish(): Promise<void>;
 }
 
@@ -178,10 +182,18 @@ export async function publishOpened(files: PublishedFiles, opened: OpenedImage, 
     label,
   };
   const text = plan.script(ctx);
+  const published = (p: string) => prefix + (index.get(p.toLowerCase())?.path ?? p);
+  const linuxBoot: LinuxBoot | undefined = plan.linux && {
+    kernelPath: published(plan.linux.kernel),
+    initrdPaths: plan.linux.initrds.map(published),
+    cmdline: linuxCmdline(ctx, plan.linux),
+    label,
+  };
   return {
     id,
     opened,
     payloadPaths,
+    linuxBoot,
     paths: added,
     description: `${label} (${opened.kind === 'iso' ? 'ISO' : 'folder'} ${basename(opened.path)}: ${plan.method})`,
     script: () => text,

@@ -18,6 +18,9 @@ export type Firmware = 'bios' | 'uefi';
 
 export const OVMF_CODE = '/usr/share/OVMF/OVMF_CODE_4M.fd';
 export const OVMF_VARS = '/usr/share/OVMF/OVMF_VARS_4M.fd';
+/** OVMF built to enforce Secure Boot (needs SMM), and a variable store with Microsoft's keys enrolled (PK, KEK, db, dbx). */
+export const OVMF_CODE_SECBOOT = '/usr/share/OVMF/OVMF_CODE_4M.secboot.fd';
+export const OVMF_VARS_MS = '/usr/share/OVMF/OVMF_VARS_4M.ms.fd';
 /** Debian's qemu looks up option ROMs in /usr/share/qemu, which has none; the ipxe package has them. */
 const IPXE_E1000_ROMS = ['/usr/lib/ipxe/qemu/pxe-e1000.rom', '/usr/lib/ipxe/qemu/efi-e1000.rom', '/usr/share/qemu/pxe-e1000.rom'];
 
@@ -35,6 +38,8 @@ export interface QemuClientOptions {
   onQemuError?: (line: string) => void;
   /** Keep QEMU's stdin open so sendSerial() can type on the serial console (menus). */
   serialInput?: boolean;
+  /** UEFI only: Secure Boot on and enforced, with Microsoft's keys enrolled, as on a business PC. */
+  secureBoot?: boolean;
 }
 
 export function randomMac(): string {
@@ -122,15 +127,20 @@ export class QemuClient {
         'order=n',
       );
     } else {
-      for (const f of [OVMF_CODE, OVMF_VARS]) if (!existsSync(f)) throw new Error(`${f} missing: install the ovmf package (scripts/install-deps.sh)`);
+      const sb = !!opts.secureBoot;
+      const [code, varsTemplate] = sb ? [OVMF_CODE_SECBOOT, OVMF_VARS_MS] : [OVMF_CODE, OVMF_VARS];
+      for (const f of [code, varsTemplate]) if (!existsSync(f)) throw new Error(`${f} missing: install the ovmf package (scripts/install-deps.sh)`);
       // OVMF writes its boot options into the variable store: each guest gets a fresh copy.
       const vars = lab.file(`${name}-OVMF_VARS.fd`);
-      copyFileSync(OVMF_VARS, vars);
+      copyFileSync(varsTemplate, vars);
       args.push(
         '-machine',
-        'q35',
+        // The Secure Boot build keeps its variables behind SMM, and the flash must be marked secure,
+        // or a guest could rewrite the key database.
+        sb ? 'q35,smm=on' : 'q35',
+        ...(sb ? ['-global', 'driver=cfi.pflash01,property=secure,value=on'] : []),
         '-drive',
-        `if=pflash,format=raw,unit=0,readonly=on,file=${OVMF_CODE}`,
+        `if=pflash,format=raw,unit=0,readonly=on,file=${code}`,
         '-drive',
         `if=pflash,format=raw,unit=1,file=${vars}`,
         // romfile= (empty): no iPXE ROM, so OVMF's own EDK2 PXE client boots.

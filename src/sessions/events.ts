@@ -58,6 +58,11 @@ export interface TransferEvent {
   /** For phase 'error': a short machine code and a readable message. */
   errorCode?: 'not-found' | 'timeout' | 'aborted' | 'access-violation' | 'io';
   error?: string;
+  /**
+   * Filled in by the engine for a 'not-found' that is part of a loader's normal search (shim's
+   * optional lists, GRUB's module lists): why it is no failure. PublishedFiles.expectMisses.
+   */
+  expected?: string;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';

@@ -37,6 +37,7 @@ export function formatEvent(ev: EngineEvent, opts: { verbose?: boolean } = {}): 
       if (ev.phase === 'start') return `${t} ${ev.protocol.padEnd(5)} ${who} <- ${ev.file}${ev.size !== undefined ? ` (${formatBytes(ev.size)})` : ''}${ev.detail ? ` [${ev.detail}]` : ''}`;
       if (ev.phase === 'done') return `${t} ${ev.protocol.padEnd(5)} ${who} done ${ev.file} (${formatBytes(ev.bytes)})`;
       // Firmware that only asks a file's size (EDK2's tsize probe) or cancels a read is not a failure.
+      if (ev.expected) return opts.verbose ? `${t} ${ev.protocol.padEnd(5)} ${who} looked for ${ev.file}: not here, as expected (${ev.expected})` : undefined;
       if (ev.errorCode === 'aborted') return opts.verbose ? `${t} ${ev.protocol.padEnd(5)} ${who} closed ${ev.file} early: ${ev.error ?? ev.detail ?? 'by the client'}` : undefined;
       return `${t} ${ev.protocol.padEnd(5)} ${who} FAILED ${ev.file}: ${ev.error ?? ev.errorCode}`;
     }

@@ -226,6 +226,11 @@ export class SessionTracker {
   }
 
   private onTransferError(s: ClientSession, ev: TransferEvent): void {
+    if (ev.errorCode === 'not-found' && ev.expected) {
+      // A loader's normal search (shim's optional lists, GRUB's module lists): not a failure.
+      this.addEntry(s, { at: ev.at, state: s.state, text: `${ev.file}: not here, as expected (${ev.expected})` });
+      return this.emit(s, 'timeline');
+    }
     if (ev.errorCode === 'aborted') {
       // Firmware often opens a file only to learn its size (EDK2's tsize probe) and
       // aborts; an HTTP client may cancel a read it no longer needs. Not a failure.

@@ -20,6 +20,7 @@ export function eventToLine(ev: ApiEvent): Omit<LogLine, 'seq'> | undefined {
       if (ev.phase === 'start') return { ...base, level: 'info', text: `<- ${ev.file}${ev.size !== undefined ? ` (${formatBytes(ev.size)})` : ''}${ev.detail ? ` [${ev.detail}]` : ''} to ${ev.clientIp}` };
       if (ev.phase === 'done') return { ...base, level: 'info', text: `done ${ev.file} (${formatBytes(ev.bytes)})` };
       // Firmware aborts size probes on purpose: only a real failure is an error.
+      if (ev.expected) return { ...base, level: 'debug', text: `looked for ${ev.file}: not here, as expected (${ev.expected})` };
       return { ...base, level: ev.errorCode === 'aborted' ? 'warn' : 'error', text: `FAILED ${ev.file}: ${ev.error ?? ev.errorCode ?? 'error'}` };
     }
     case 'drop':

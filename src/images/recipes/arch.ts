@@ -1,7 +1,7 @@
 // Arch Linux (archiso): kernel and initramfs from arch/boot/x86_64/, CPU microcode first
 // when the ISO carries it, and archiso fetches airootfs.sfs over HTTP (archiso_http_srv).
 import { firstFile, readText } from '../tree.js';
-import { kernelFiles, linuxScript } from './common.js';
+import { linuxBoot } from './common.js';
 import type { Recipe } from './types.js';
 
 export const archRecipe: Recipe = {
@@ -24,10 +24,9 @@ export const archRecipe: Recipe = {
       version,
       bootModes: ['bios', 'uefi'],
       method: 'kernel + initramfs from arch/boot/x86_64/, archiso fetches the root image over HTTP',
-      files: kernelFiles(kernel.path, initrds),
       helpers: [],
       notes: [],
-      script: (ctx) => linuxScript(ctx, kernel.path, initrds, ['archisobasedir=arch', `archiso_http_srv=${ctx.treeUrl}`, 'ip=dhcp']),
+      ...linuxBoot(kernel.path, initrds, (ctx) => ['archisobasedir=arch', `archiso_http_srv=${ctx.treeUrl}`, 'ip=dhcp']),
     };
   },
 };

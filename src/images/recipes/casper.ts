@@ -2,7 +2,7 @@
 // live installer): kernel and initrd from casper/, and casper's netboot=url mode fetches
 // the whole ISO over HTTP into RAM (it then mounts it like the optical disc).
 import { readText } from '../tree.js';
-import { filesMatching, kernelFiles, linuxScript, parseDiskInfo } from './common.js';
+import { filesMatching, linuxBoot, parseDiskInfo } from './common.js';
 import type { Recipe } from './types.js';
 
 export const casperRecipe: Recipe = {
@@ -23,11 +23,9 @@ export const casperRecipe: Recipe = {
       version,
       bootModes: ['bios', 'uefi'],
       method: fromIso ? `kernel + initrd from casper/, the live system fetches the ISO over HTTP (netboot=url)` : 'kernel + initrd from casper/ (folder: casper needs the ISO itself to boot further)',
-      files: kernelFiles(kernel.path, [initrd.path]),
       helpers: [],
       notes: fromIso ? ['the live system downloads the whole ISO into RAM: give the machine RAM for it (ISO size + about 1 GiB)'] : ['casper boots from an ISO: add the .iso itself rather than an unpacked folder'],
-      script: (ctx) =>
-        linuxScript(ctx, kernel.path, [initrd.path], ['boot=casper', 'netboot=url', ...(ctx.isoUrl ? [`url=${ctx.isoUrl}`] : []), 'ip=dhcp']),
+      ...linuxBoot(kernel.path, [initrd.path], (ctx) => ['boot=casper', 'netboot=url', ...(ctx.isoUrl ? [`url=${ctx.isoUrl}`] : []), 'ip=dhcp']),
     };
   },
 };

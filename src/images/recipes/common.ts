@@ -5,16 +5,26 @@ import { failedBlock, kernelScript, sanitise } from '../../boot/ipxe-script.js';
 // Shared with the boot scripts: one way to keep echo text inert and one failure block.
 export { failedBlock, sanitise };
 import type { ImageTree, TreeEntry } from '../tree.js';
-import type { RecipeFile, ScriptContext } from './types.js';
+import type { LinuxBootRecipe, RecipeFile, RecipePlan, ScriptContext } from './types.js';
 
-export function linuxScript(ctx: ScriptContext, kernel: string, initrds: string[], args: string[]): string {
-  const cmdline = [...args, ctx.extraCmdline.trim()].filter(Boolean).join(' ');
+/** The recipe's arguments, then the user's. */
+export function linuxCmdline(ctx: ScriptContext, linux: LinuxBootRecipe): string {
+  return [...linux.args(ctx), ctx.extraCmdline.trim()].filter(Boolean).join(' ');
+}
+
+function linuxScript(ctx: ScriptContext, linux: LinuxBootRecipe): string {
   return kernelScript({
-    kernelUrl: ctx.fileUrl(kernel),
-    initrds: initrds.map((p, i) => ({ url: ctx.fileUrl(p), name: initrdName(p, i) })),
-    cmdline,
+    kernelUrl: ctx.fileUrl(linux.kernel),
+    initrds: linux.initrds.map((p, i) => ({ url: ctx.fileUrl(p), name: initrdName(p, i) })),
+    cmdline: linuxCmdline(ctx, linux),
     label: ctx.label,
   });
+}
+
+/** A Linux layout's plan parts: what it loads, the structured boot (for GRUB), and the iPXE script made from it. */
+export function linuxBoot(kernel: string, initrds: string[], args: (ctx: ScriptContext) => string[]): Pick<RecipePlan, 'files' | 'linux' | 'script'> {
+  const linux: LinuxBootRecipe = { kernel, initrds, args };
+  return { files: kernelFiles(kernel, initrds), linux, script: (ctx) => linuxScript(ctx, linux) };
 }
 
 /** iPXE image names must be unique; the EFI stub finds each by the name given with initrd=. */

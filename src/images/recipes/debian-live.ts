@@ -1,7 +1,7 @@
 // Debian live images (live-boot): kernel and initrd from live/, and live-boot's fetch=
 // downloads the squashfs root over HTTP into RAM.
 import { firstFile, readText } from '../tree.js';
-import { filesMatching, kernelFiles, linuxScript, parseDiskInfo } from './common.js';
+import { filesMatching, linuxBoot, parseDiskInfo } from './common.js';
 import type { Recipe } from './types.js';
 
 export const debianLiveRecipe: Recipe = {
@@ -19,10 +19,9 @@ export const debianLiveRecipe: Recipe = {
       version: info.version,
       bootModes: ['bios', 'uefi'],
       method: 'kernel + initrd from live/, live-boot fetches live/filesystem.squashfs over HTTP',
-      files: kernelFiles(kernel.path, [initrd.path]),
       helpers: [],
       notes: [`the live system downloads ${squash.path} (${Math.round(squash.size / 1048576)} MiB) into RAM`],
-      script: (ctx) => linuxScript(ctx, kernel.path, [initrd.path], ['boot=live', `fetch=${ctx.fileUrl(squash.path)}`, 'ip=dhcp']),
+      ...linuxBoot(kernel.path, [initrd.path], (ctx) => ['boot=live', `fetch=${ctx.fileUrl(squash.path)}`, 'ip=dhcp']),
     };
   },
 };

@@ -3,7 +3,7 @@
 // the ISO's tree, which PXE Kit serves as is. Fedora live media boot their squashfs
 // with dracut's root=live:URL instead.
 import { firstFile, readText, type ImageTree } from '../tree.js';
-import { kernelFiles, linuxScript } from './common.js';
+import { linuxBoot } from './common.js';
 import type { Recipe } from './types.js';
 
 /** [section] key = value, as in .treeinfo (an INI file). */
@@ -54,13 +54,12 @@ export const redhatRecipe: Recipe = {
       version,
       bootModes: ['bios', 'uefi'],
       method,
-      files: kernelFiles(kernel.path, [initrd.path]),
       helpers: [],
       notes: repo || liveBoot ? [] : ['a boot/netinst ISO installs packages from the internet mirrors: the machine needs internet access'],
-      script: (ctx) => {
-        const args = liveBoot ? [`root=live:${ctx.fileUrl(live.path)}`, 'rd.live.image'] : [repo ? `inst.repo=${ctx.treeUrl}` : `inst.stage2=${ctx.treeUrl}`];
-        return linuxScript(ctx, kernel.path, [initrd.path], [...args, 'ip=dhcp']);
-      },
+      ...linuxBoot(kernel.path, [initrd.path], (ctx) => [
+        ...(liveBoot ? [`root=live:${ctx.fileUrl(live.path)}`, 'rd.live.image'] : [repo ? `inst.repo=${ctx.treeUrl}` : `inst.stage2=${ctx.treeUrl}`]),
+        'ip=dhcp',
+      ]),
     };
   },
 };

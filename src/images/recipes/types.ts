@@ -40,9 +40,22 @@ export interface RecipePlan {
   /** The whole ISO is the payload (sanboot, memdisk). */
   payloadIso?: boolean;
   helpers: Helper[];
+  /**
+   * For Linux layouts: the kernel, initrds and arguments, so that other loaders than iPXE
+   * (the signed GRUB of the Secure Boot chain) can boot the same thing the script boots.
+   */
+  linux?: LinuxBootRecipe;
   /** Things the technician should know (wimboot missing, BIOS only, ...). */
   notes: string[];
   script(ctx: ScriptContext): string;
+}
+
+export interface LinuxBootRecipe {
+  /** Paths inside the image tree. */
+  kernel: string;
+  initrds: string[];
+  /** The kernel arguments the recipe needs (the user's extra arguments are added after them). */
+  args(ctx: ScriptContext): string[];
 }
 
 export interface RecipeEnv {
