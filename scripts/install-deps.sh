@@ -28,4 +28,7 @@ fi
 if command -v service >/dev/null 2>&1; then $SUDO service tftpd-hpa stop >/dev/null 2>&1 || true; fi
 $SUDO pkill -x in.tftpd >/dev/null 2>&1 || true
 $SUDO pkill -x nginx >/dev/null 2>&1 || true
+
+# The Secure Boot chain (Debian's signed shim and network GRUB) into resources/secureboot.
+bash "$(dirname "$0")/../build/fetch-secureboot.sh"
 echo "install-deps: ok"

@@ -28,6 +28,8 @@ export interface FieldDiagnosticsOptions {
   onWarning: (message: string) => void;
   /** Machines whose diagnosis state is kept at once (Diagnostician). */
   maxClients?: number;
+  /** Published boot programs Secure Boot refuses (no signature): DiagnosticianOptions.unsignedLoader. */
+  unsignedLoader?: (file: string) => boolean;
 }
 
 export class FieldDiagnostics {
@@ -44,6 +46,7 @@ export class FieldDiagnostics {
       timings: { ...timingsFromEnv(), ...opts.timings },
       otherServers: () => [...opts.knownServers(), ...(this.watcher?.servers() ?? [])],
       maxClients: opts.maxClients,
+      unsignedLoader: opts.unsignedLoader,
       onDiagnosis: (d) => opts.onDiagnosis({ type: 'diagnosis', at: d.at, ...(d.mac ? { mac: d.mac } : {}), diagnosis: d }),
     });
   }

@@ -22,6 +22,8 @@ export interface DiagnosticianOptions {
   otherServers?: () => OtherDhcpServer[];
   /** Machines whose state is kept at once (default SESSIONS_MAX); the quiet longest are forgotten first. */
   maxClients?: number;
+  /** Is this published boot program an EFI program with no Authenticode signature (iPXE)? Secure Boot refuses those. */
+  unsignedLoader?: (file: string) => boolean;
   now?: () => number;
 }
 
@@ -43,6 +45,8 @@ interface ClientState {
   ackFile?: string;
   bootDoneAt?: number;
   bootDoneFile?: string;
+  /** The boot program delivered last is an unsigned EFI program and the machine is UEFI. */
+  bootDoneUnsigned?: boolean;
   scriptDoneAt?: number;
   scriptFile?: string;
   /** Negotiated blksize per transfer id. */
@@ -212,6 +216,12 @@ export class Diagnostician {
     const stuckBefore = !c.progressedSinceDiscover;
     c.lastDiscoverAt = ev.at;
     if (!newAttempt) return;
+    // Firmware that refused an unsigned loader goes on to its next boot option, often another
+    // network boot of the same NIC (IPv6 PXE, HTTP Boot): a new DISCOVER soon after the
+    // download, with nothing in between, is that refusal.
+    if (c.bootDoneAt !== undefined && c.bootDoneUnsigned && ev.at - c.bootDoneAt <= this.timings.refusedRetryMs) {
+      this.secureBootRefused(c, `${ev.mac} started over with a new DHCP DISCOVER ${Math.round((ev.at - c.bootDoneAt) / 1000)} s after the download, without asking for anything else`, ev.at);
+    }
     c.xid = ev.xid;
     c.given = new Set([...c.given].filter((g) => g === 'spanning-tree' || g === 'tftp-stall'));
     c.offerAt = c.ackAt = c.bootDoneAt = c.scriptDoneAt = undefined;
@@ -241,6 +251,30 @@ export class Diagnostician {
         ev.at,
       );
     }
+  }
+
+  /** A UEFI machine got an unsigned loader and did not run it: Secure Boot, almost always. */
+  private secureBootRefused(c: ClientState, then: string, at: number, file = c.bootDoneFile): void {
+    const name = file?.replace(/^.*[/\\]/, '') ?? 'its boot program';
+    this.give(
+      c,
+      {
+        code: 'secure-boot-refused',
+        title: `Secure Boot on ${c.mac} most likely refused ${name}: it is not signed`,
+        pxeError: 'UEFI: "Access Denied" / "Security Violation" / "Image failed to load" right after the download',
+        causes: [
+          `Secure Boot is on and ${name} (iPXE) carries no signature Microsoft's UEFI CA vouches for, so the firmware will not start it`,
+          'less likely: the loader started and stopped at once (a NIC iPXE has no driver for: try snponly.efi)',
+        ],
+        fix:
+          'Serve with "Secure Boot: auto" or "signed" (--secure-boot auto|signed): PXE Kit then gives UEFI machines its Microsoft-signed shim and Debian-signed GRUB, ' +
+          'which boot Linux kernels and Linux ISOs with Secure Boot left on. What only iPXE can boot (iPXE scripts, Windows through wimboot, sanboot of an ISO) ' +
+          'needs an image whose own loader is signed, or Secure Boot switched off in this machine\'s firmware setup for this boot (switch it back on afterwards).',
+        evidence: [`${name} has no Authenticode signature; it was delivered completely, then ${then}`],
+      },
+      at,
+    );
+    c.bootDoneAt = undefined;
   }
 
   private onRefusal(mac: string, reason: string, arch: ClientArch | undefined, at: number): void {
@@ -284,6 +318,7 @@ export class Diagnostician {
       if (role === BOOT_ROLE) {
         c.bootDoneAt = ev.at;
         c.bootDoneFile = ev.file;
+        c.bootDoneUnsigned = archFamily(c.arch) !== 'bios' && (this.opts.unsignedLoader?.(ev.file) ?? false);
       } else if (SCRIPT_ROLES.has(role)) {
         c.scriptDoneAt = ev.at;
         c.scriptFile = ev.file;
@@ -456,6 +491,10 @@ export class Diagnostician {
         c.bootDoneAt = undefined;
         // A program for the wrong firmware cannot run: that diagnosis already explains the silence.
         if (c.given.has('wrong-arch-file')) continue;
+        if (c.bootDoneUnsigned) {
+          this.secureBootRefused(c, `nothing from the machine for ${Math.round(tm.silentAfterBootProgramMs / 1000)} s after the download`, t, file);
+          continue;
+        }
         const uefi = (c.arch ?? '').startsWith('efi') || (file ?? '').endsWith('.efi');
         this.give(
           c,
@@ -465,7 +504,7 @@ export class Diagnostician {
             pxeError: uefi ? 'UEFI: "Access Denied" / "Image failed to load: Security Violation" (Secure Boot)' : undefined,
             causes: uefi
               ? [
-                  'Secure Boot refused the loader: iPXE builds are not signed by Microsoft\'s UEFI CA',
+                  'Secure Boot refused the loader: it is signed by a key this machine does not trust (or, for a loader PXE Kit did not check, not signed at all)',
                   'the loader started and crashed or hangs (firmware bug, a NIC iPXE has no driver for: try snponly.efi)',
                   'the loader runs but its own DHCP request does not reach PXE Kit',
                 ]
@@ -474,7 +513,7 @@ export class Diagnostician {
                   'the loader runs but its own DHCP request does not reach PXE Kit',
                 ],
             fix: uefi
-              ? 'Disable Secure Boot in the machine\'s firmware setup (or boot a signed shim + loader), then retry; if it still hangs, try the snponly.efi build.'
+              ? 'Watch the machine\'s screen for "Access Denied" or "Security Violation": then switch Secure Boot off for this boot, or serve a loader signed by a key it trusts. If it hangs instead, try the snponly.efi build.'
               : 'Update the NIC\'s PXE ROM / BIOS, or try another boot program build; watch the machine\'s screen for the last message.',
             evidence: [`${file ?? 'boot program'} delivered completely; nothing from the machine for ${Math.round(tm.silentAfterBootProgramMs / 1000)} s after`],
           },

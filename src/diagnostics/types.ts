@@ -10,7 +10,8 @@ export type DiagnosisCode =
   | 'tftp-stall' // transfer stopped at a block (MTU/blksize, lossy link, client stopped)
   | 'wrong-arch-file' // a UEFI client fetching a BIOS program or the other way round
   | 'no-image-for-arch' // e.g. an ARM64 client and no ARM64 boot program
-  | 'silent-after-boot-program' // the boot program was delivered, then nothing (Secure Boot, crash)
+  | 'silent-after-boot-program' // the boot program was delivered, then nothing (crash, hang)
+  | 'secure-boot-refused' // an unsigned loader (iPXE) was delivered to a UEFI machine, which then stopped or started over
   | 'script-without-payload' // iPXE fetched its script but not the kernel/ISO
   | 'payload-not-found' // iPXE asked for a kernel/initrd/ISO that is not served
   | 'spanning-tree' // DISCOVERs arrive only after a long wait: switch port blocking (no PortFast)
@@ -54,6 +55,8 @@ export interface DiagnosisTimings {
   scriptNoPayloadMs: number;
   /** Serving this long without one PXE client: no-clients. */
   noClientsMs: number;
+  /** A new DISCOVER this soon after an unsigned loader was delivered to a UEFI machine: Secure Boot refused it. */
+  refusedRetryMs: number;
   /** A first DISCOVER whose secs field (time the firmware has been trying) is at least this. */
   stpSecs: number;
   /** Two DISCOVERs of one machine this far apart with nothing in between. */
@@ -69,6 +72,8 @@ export const DEFAULT_TIMINGS: DiagnosisTimings = {
   silentAfterBootProgramMs: 25_000,
   // iPXE fetches the kernel right after its script.
   scriptNoPayloadMs: 20_000,
+  // OVMF tries IPv6 PXE (about 40 s) before HTTP Boot on the same NIC; real firmware often retries sooner.
+  refusedRetryMs: 120_000,
   noClientsMs: 60_000,
   // Switch ports without PortFast block for 30 s (STP listening + learning, 2 x 15 s).
   stpSecs: 10,

@@ -17,7 +17,12 @@ for (const firmware of ['bios', 'uefi'] as const) {
     // The firmware's first request was seen with the right architecture.
     const discover = mine.find((e) => e.direction === 'in' && e.message === 'discover');
     assert.ok(discover, 'no DHCPDISCOVER from the machine');
-    if (firmware === 'uefi') assert.match(String(discover.arch), /efi|uefi|x64/i, `UEFI client classified as ${String(discover.arch)}`);
+    if (firmware === 'uefi') {
+      assert.match(String(discover.arch), /efi|uefi|x64/i, `UEFI client classified as ${String(discover.arch)}`);
+      // --secure-boot auto: a kernel + initrd goes through the signed chain, which boots with Secure Boot off too.
+      const done = mine.filter((e) => e.type === 'transfer' && e.phase === 'done').map((e) => String(e.file).replace(/^\/+/, ''));
+      assert.ok(done.includes('shimx64.efi') && done.includes('grubx64.efi'), `signed chain used: ${JSON.stringify(done)}`);
+    }
     else assert.equal(discover.isIpxe, true, "QEMU's BIOS NIC ROM is iPXE: its DISCOVER carries option 175");
   });
 }

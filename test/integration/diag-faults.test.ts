@@ -74,7 +74,8 @@ test('file not found (PXE-E3B), BIOS file for a UEFI client, ARM64 without an im
   const d = diagLab(t);
   const hosts = [1, 2, 3, 4, 5, 6].map((n) => host(d, n));
   const [missing, wrongArch, arm, silent, script, gone] = hosts;
-  const engine = startEngine(t, d, ['--mode', 'dhcp', '--probe-seconds', '1'], {
+  // --secure-boot ipxe: UEFI machines get the unsigned ipxe.efi, as before the signed chain existed.
+  const engine = startEngine(t, d, ['--mode', 'dhcp', '--probe-seconds', '1', '--secure-boot', 'ipxe'], {
     timings: { silentAfterBootProgramMs: 3000, scriptNoPayloadMs: 3000, ackNoTftpMs: 60_000, offerNoRequestMs: 60_000, noClientsMs: 600_000 },
     watchMs: 0,
   });
@@ -101,12 +102,13 @@ test('file not found (PXE-E3B), BIOS file for a UEFI client, ARM64 without an im
   const noImg = await waitDiagnosis(engine, 'no-image-for-arch', arm.mac);
   assert.match(noImg.title, /ARM64 UEFI machine/);
 
-  // The whole boot program, then nothing (what a Secure Boot refusal looks like from the wire).
+  // The whole unsigned boot program, then nothing: what a Secure Boot refusal looks like from the wire.
   const r4 = await pxeDhcp(d, silent, ARCH.efiX64);
   assert.equal(r4.env.boot_file ?? r4.env.bootfile, 'ipxe.efi');
   assert.equal((await tftpGet(d, silent, 'ipxe.efi')).code, 0);
-  const sb = await waitDiagnosis(engine, 'silent-after-boot-program', silent.mac);
-  assert.match(sb.causes[0], /Secure Boot/);
+  const sb = await waitDiagnosis(engine, 'secure-boot-refused', silent.mac);
+  assert.match(sb.title, /Secure Boot .* refused ipxe\.efi: it is not signed/);
+  assert.match(sb.fix, /--secure-boot auto\|signed/);
 
   // iPXE fetches its script and then nothing more reaches PXE Kit (HTTP to the kernel blocked).
   const r5 = await pxeDhcp(d, script, ARCH.efiX64, { ipxe: true });
@@ -131,7 +133,7 @@ test('file not found (PXE-E3B), BIOS file for a UEFI client, ARM64 without an im
   assert.deepEqual(codesFor(engine, missing.mac), ['tftp-file-not-found']);
   assert.deepEqual(codesFor(engine, wrongArch.mac), ['wrong-arch-file']);
   assert.deepEqual(codesFor(engine, arm.mac), ['no-image-for-arch']);
-  assert.deepEqual(codesFor(engine, silent.mac), ['silent-after-boot-program']);
+  assert.deepEqual(codesFor(engine, silent.mac), ['secure-boot-refused']);
   assert.deepEqual(codesFor(engine, gone.mac), ['payload-not-found']);
   // The session carries the diagnosis too.
   const last = [...engine.events].reverse().find((e) => e.type === 'session' && (e.session as { mac: string }).mac === missing.mac);

@@ -10,11 +10,12 @@ import { formatEvent } from '../../src/sessions/format.js';
 const MAC = '52:54:00:12:34:56';
 const SERVER = '10.9.0.1';
 
-function rig(timings = {}) {
+function rig(timings = {}, unsignedLoader?: (file: string) => boolean) {
   let now = 1_000_000;
   const got: Diagnosis[] = [];
   const d = new Diagnostician({
     serverIp: SERVER,
+    unsignedLoader,
     onDiagnosis: (x) => got.push(x),
     timings: { offerNoRequestMs: 5000, ackNoTftpMs: 5000, silentAfterBootProgramMs: 5000, scriptNoPayloadMs: 5000, noClientsMs: 10_000, ...timings },
     now: () => now,
@@ -241,4 +242,59 @@ test('per-machine state is bounded: a flood of made-up MACs keeps only the most 
   now += 11_000;
   plain.tick(now);
   assert.match(got.at(-1)!.causes.join(' '), /5 or more other device/);
+});
+
+test('an unsigned loader for a UEFI machine, then silence or a new DISCOVER: secure-boot-refused, not the generic silence', () => {
+  const unsigned = (f: string) => /(^|\/)ipxe\.efi$/.test(f);
+  // Silence after the download.
+  const quiet = rig({}, unsigned);
+  quiet.feed(discover());
+  quiet.feed(tftp('done', { role: 'boot program', bytes: 1_000_000 }));
+  quiet.advance(5500);
+  assert.deepEqual(quiet.codes(), ['secure-boot-refused']);
+  assert.match(quiet.got[0].title, /refused ipxe\.efi: it is not signed/);
+  assert.match(quiet.got[0].fix, /signed shim/);
+  assert.match(quiet.got[0].evidence[0], /no Authenticode signature/);
+
+  // The firmware moves on to its next network boot option (OVMF: HTTP Boot) within seconds: named then, not 25 s later.
+  const retry = rig({ silentAfterBootProgramMs: 600_000 }, unsigned);
+  retry.feed(discover());
+  retry.feed(tftp('done', { role: 'boot program', bytes: 1_000_000 }));
+  retry.advance(3000);
+  retry.feed(discover({ xid: 2, vendorClass: 'HTTPClient:Arch:00016:UNDI:003000' }));
+  assert.deepEqual(retry.codes(), ['secure-boot-refused']);
+  assert.match(retry.got[0].evidence[0], /new DHCP DISCOVER 3 s after/);
+
+  // iPXE running (its own DISCOVER) means the loader was not refused.
+  const ran = rig({}, unsigned);
+  ran.feed(discover());
+  ran.feed(tftp('done', { role: 'boot program', bytes: 1_000_000 }));
+  ran.advance(1000);
+  ran.feed(discover({ xid: 2, isIpxe: true }));
+  ran.advance(10_000);
+  assert.deepEqual(ran.codes(), []);
+
+  // A signed loader (the shim) going quiet is the generic silence.
+  const signed = rig({}, unsigned);
+  signed.feed(discover());
+  signed.feed(tftp('done', { role: 'boot program', file: 'shimx64.efi', bytes: 1_000_000 }));
+  signed.advance(5500);
+  assert.deepEqual(signed.codes(), ['silent-after-boot-program']);
+
+  // A BIOS machine cannot have Secure Boot.
+  const bios = rig({}, () => true);
+  bios.feed(discover({ arch: 'bios', vendorClass: 'PXEClient:Arch:00000:UNDI:002001' }));
+  bios.feed(tftp('done', { role: 'boot program', file: 'undionly.kpxe', bytes: 70_000 }));
+  bios.advance(5500);
+  assert.deepEqual(bios.codes(), ['silent-after-boot-program']);
+});
+
+test("a loader's normal search for optional files (expected misses) is no diagnosis", () => {
+  const r = rig();
+  r.feed(discover());
+  r.feed(tftp('error', { file: 'revocations_sbat.efi', errorCode: 'not-found', expected: 'shim looks for optional lists' }));
+  r.feed(tftp('error', { file: '/grub/x86_64-efi/command.lst', errorCode: 'not-found', expected: 'GRUB looks for its module lists' }));
+  assert.deepEqual(r.codes(), []);
+  r.feed(tftp('error', { file: 'grubx64.efi', errorCode: 'not-found' }));
+  assert.deepEqual(r.codes(), ['tftp-file-not-found']);
 });
