@@ -43,6 +43,8 @@ export interface LibraryEntry {
   sha256Progress?: number;
   present: boolean;
   addedAt: number;
+  /** Will it boot on a machine with Secure Boot on, as PXE Kit serves it, and why (src/images/secure-boot-image.ts). */
+  secureBoot?: { verdict: 'boots' | 'needs-secure-boot-off' | 'needs-mok'; reason: string };
 }
 
 export interface MenuSettings {

@@ -63,6 +63,7 @@ export async function inspect(argv: string[]): Promise<number> {
         loads: r.plan?.files,
         notes: r.plan?.notes,
         files: values.files ? r.files?.map((f) => ({ path: f.path, type: f.type, size: f.size })) : undefined,
+        secureBoot: r.secureBoot,
         detected: r.detected,
         script: r.script,
       };

@@ -20,6 +20,7 @@ import {
   macFromGrubConfigName,
 } from '../boot/grub-config.js';
 import { safeId } from './publish-iso.js';
+import { VERDICT_WORDS } from './secure-boot-image.js';
 
 export interface BootChooserOptions {
   files: PublishedFiles;
@@ -159,6 +160,12 @@ export class BootChooser {
     return img;
   }
 
+  /** A menu entry's title, with what it needs when Secure Boot is on (nothing when it boots). */
+  private menuTitleOf(id: string): string {
+    const verdict = this.o.library?.entry(id)?.secureBoot?.verdict ?? (this.imageFor(id)?.linuxBoot ? 'boots' : 'needs-secure-boot-off');
+    return verdict === 'boots' ? this.titleOf(id) : `${this.titleOf(id)} (${VERDICT_WORDS[verdict]})`;
+  }
+
   private titleOf(id: string): string {
     const e = this.o.library?.entry(id);
     if (!e) return id;
@@ -220,7 +227,7 @@ export class BootChooser {
         return this.give(mac, c.imageId, c.bootOnce).scriptFor(mac);
       case 'menu':
         return menuScript({
-          items: c.items.map((id) => ({ id, title: this.titleOf(id), url: this.url(`${SCRIPT_PREFIX}img/${id}/${macToHyphens(mac)}.ipxe`) })),
+          items: c.items.map((id) => ({ id, title: this.menuTitleOf(id), url: this.url(`${SCRIPT_PREFIX}img/${id}/${macToHyphens(mac)}.ipxe`) })),
           timeoutSeconds: c.timeoutSeconds,
           defaultId: c.defaultId,
           includeLocalBoot: c.includeLocalBoot,
@@ -242,7 +249,7 @@ export class BootChooser {
       case 'menu': {
         const def = c.items.indexOf(c.defaultId ?? '');
         return grubMenuConfig({
-          items: c.items.map((id) => ({ title: this.titleOf(id) + (this.imageFor(id)?.linuxBoot ? '' : ' (needs Secure Boot off)'), configPath: `${GRUB_MACHINE_PREFIX}img/${id}/${mac}.cfg` })),
+          items: c.items.map((id) => ({ title: this.menuTitleOf(id), configPath: `${GRUB_MACHINE_PREFIX}img/${id}/${mac}.cfg` })),
           timeoutSeconds: c.timeoutSeconds,
           defaultIndex: c.defaultId === 'local' && c.includeLocalBoot ? c.items.length : Math.max(0, def),
           includeLocalBoot: c.includeLocalBoot,

@@ -5,6 +5,7 @@ import { publishImage, imageSpecFromPath, type ImageSpec, type ResolvedImageSpec
 import { openImage, publishOpened, type HelperPaths } from './publish-iso.js';
 import type { RecipePlan } from './recipes/index.js';
 import type { TreeEntry } from './tree.js';
+import { ipxeOnlySecureBoot, kernelFileSecureBoot, treeSecureBoot, VERDICT_WORDS, type ImageSecureBoot } from './secure-boot-image.js';
 
 export interface InspectOptions {
   serverIp: string;
@@ -23,9 +24,15 @@ export interface InspectResult {
   files?: TreeEntry[];
   detected: string;
   script: string;
+  /** Will it boot with Secure Boot on, as PXE Kit serves it. */
+  secureBoot: ImageSecureBoot;
 }
 
 const SAMPLE_MAC = '52:54:00:00:00:01';
+
+function secureBootLine(v: ImageSecureBoot): string {
+  return `secure boot: ${VERDICT_WORDS[v.verdict]} (${v.reason})`;
+}
 
 function size(n: number): string {
   if (n < 1024) return `${n} B`;
@@ -60,8 +67,10 @@ export async function inspectImage(given: ImageSpec, o: InspectOptions): Promise
       lines.push(`loads:      ${p.files.length ? p.files.map((f) => `${f.path} (${f.role}, ${size(files.find((x) => x.path.toLowerCase() === f.path.toLowerCase())?.size ?? 0)})`).join(', ') : p.payloadIso ? 'the whole ISO' : 'nothing'}`);
       if (p.helpers.length) lines.push(`helpers:    ${p.helpers.map((h) => `${h} (${opened.helpers[h] ?? 'missing'})`).join(', ')}`);
       lines.push(`files:      ${fileCount} files, ${size(total)}`);
+      const secureBoot = await treeSecureBoot(opened.tree, p);
+      lines.push(secureBootLine(secureBoot));
       for (const n of p.notes) lines.push(`note:       ${n}`);
-      const result = { spec, plan: p, files, detected: lines.join('\n'), script: pub.script() };
+      const result = { spec, plan: p, files, detected: lines.join('\n'), script: pub.script(), secureBoot };
       return result;
     } finally {
       await opened.tree.close();
@@ -71,8 +80,9 @@ export async function inspectImage(given: ImageSpec, o: InspectOptions): Promise
   const img = await publishImage(files, spec, { serverIp: o.serverIp, httpPort: o.httpPort, filePrefix: 'image/' });
   try {
     const what = spec.kind === 'kernel' ? spec.kernel : spec.path;
-    const lines = [`image:      ${what}`, `detected:   ${img.description}`, 'boot modes: BIOS, UEFI (whatever the program supports)', `serves:     ${img.paths.join(', ')}`];
-    return { spec, detected: lines.join('\n'), script: img.scriptFor(o.mac ?? SAMPLE_MAC) };
+    const secureBoot = spec.kind === 'kernel' ? await kernelFileSecureBoot(spec.kernel) : ipxeOnlySecureBoot(spec.kind === 'ipxe-script' ? 'An iPXE script' : spec.kind === 'efi' ? 'An EFI program given as the image' : 'A PXE boot program');
+    const lines = [`image:      ${what}`, `detected:   ${img.description}`, 'boot modes: BIOS, UEFI (whatever the program supports)', `serves:     ${img.paths.join(', ')}`, secureBootLine(secureBoot)];
+    return { spec, detected: lines.join('\n'), script: img.scriptFor(o.mac ?? SAMPLE_MAC), secureBoot };
   } finally {
     img.unpublish();
   }

@@ -12,6 +12,7 @@ import { loadJson, writeFileAtomic } from '../util/durable-file.js';
 import { looksLikeIso, safeId, type HelperPaths } from './publish-iso.js';
 import { inspectImage, type InspectOptions } from './inspect.js';
 import { openImage } from './publish-iso.js';
+import { ipxeOnlySecureBoot, kernelFileSecureBoot, treeSecureBoot } from './secure-boot-image.js';
 
 export const LIBRARY_FILE = 'library.json';
 const FORMAT = 1;
@@ -105,7 +106,8 @@ export class ImageLibrary extends EventEmitter {
 
   constructor(
     readonly dataDir: string,
-    private readonly opts: { hashInBackground?: boolean; helpers?: HelperPaths } = {},
+    /** shimPath: the shim whose vendor certificate decides the Secure Boot verdicts (tests); default PXE Kit's own. */
+    private readonly opts: { hashInBackground?: boolean; helpers?: HelperPaths; shimPath?: string } = {},
   ) {
     super();
     this.file = join(dataDir, LIBRARY_FILE);
@@ -149,6 +151,7 @@ export class ImageLibrary extends EventEmitter {
     const out: LibraryEntry = { id: e.id, name: e.name, kind: e.kind, path: e.path, size: e.size, present: e.present, addedAt: e.addedAt };
     if (e.os) out.os = e.os;
     if (e.version) out.version = e.version;
+    if (e.secureBoot) out.secureBoot = { ...e.secureBoot };
     if (e.sha256) out.sha256 = e.sha256;
     const h = this.hashing.get(e.id);
     if (h) out.sha256Progress = h.progress;
@@ -220,6 +223,7 @@ export class ImageLibrary extends EventEmitter {
       const opened = await openImage(path, this.opts.helpers);
       try {
         entry.recipe = opened.plan.recipe;
+        entry.secureBoot = await treeSecureBoot(opened.tree, opened.plan, this.opts.shimPath);
         if (opened.plan.recipe !== 'none' && opened.plan.recipe !== 'sanboot' && opened.plan.recipe !== 'memdisk') {
           entry.os = opened.plan.os;
           if (opened.plan.version) entry.version = opened.plan.version;
@@ -227,7 +231,10 @@ export class ImageLibrary extends EventEmitter {
       } finally {
         await opened.tree.close();
       }
-    } else if (kind === 'kernel') entry.os = 'Linux';
+    } else if (kind === 'kernel') {
+      entry.os = 'Linux';
+      entry.secureBoot = await kernelFileSecureBoot(path, this.opts.shimPath);
+    } else entry.secureBoot = ipxeOnlySecureBoot(kind === 'ipxe-script' ? 'An iPXE script' : kind === 'efi' ? 'An EFI program added as an image' : 'A PXE boot program');
     this.state.entries.push(entry);
     this.save();
     this.changed('library');

@@ -3,7 +3,8 @@
 // the same decision as the iPXE scripts, and shim's/GRUB's probes as expected misses.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildIso, tempDir, writeTree } from '../helpers/iso-build.js';
 import { grubDispatchConfig, grubKernelConfig, grubWord } from '../../src/boot/grub-config.js';
@@ -16,6 +17,7 @@ import { BootChooser } from '../../src/images/boot-chooser.js';
 import { ImageLibrary } from '../../src/images/library.js';
 import { SessionTracker, type SessionUpdate } from '../../src/sessions/tracker.js';
 import type { ClientSession } from '../../src/sessions/session.js';
+import { ensureFixtures, packageRoot } from '../../src/lab/fixtures.js';
 
 const MAC = '52:54:00:aa:bb:01';
 const OTHER = '52:54:00:aa:bb:02';
@@ -127,7 +129,8 @@ test('GRUB menu of the library, a choice from it, and boot-once to the local dis
   await lib.setMenu({ enabled: true, timeoutSeconds: 5, defaultEntryId: live.id, includeLocalBoot: true });
   const menu = await read(files, `grub/pxekit/${MAC}.cfg`);
   assert.match(menu, /^set timeout=5$/m);
-  assert.match(menu, /^menuentry 'Live \(Ubuntu 24\.04 LTS\)' \{\n {2}configfile \/grub\/pxekit\/img\/[^/]+\/52:54:00:aa:bb:01\.cfg\n\}$/m);
+  // The test ISO's kernel is not an EFI program: its entry says what it needs.
+  assert.match(menu, /^menuentry 'Live \(Ubuntu 24\.04 LTS\) \(needs Secure Boot off\)' \{\n {2}configfile \/grub\/pxekit\/img\/[^/]+\/52:54:00:aa:bb:01\.cfg\n\}$/m);
   assert.match(menu, /^menuentry 'Script \(needs Secure Boot off\)' \{$/m);
   assert.match(menu, /^menuentry 'Boot from the local disk' \{\n {2}exit 0\n\}$/m);
   assert.equal(chooser.signedChainCan(MAC), true, 'a menu with one Linux entry goes the signed way');
@@ -161,4 +164,31 @@ test("shim's and GRUB's searches for optional files are expected misses; the ses
   assert.match(tracker.get(MAC)!.timeline.at(-1)!.text, /not here, as expected \(shim looks for optional/);
   tracker.handle({ ...base, phase: 'error', id: 'c', file: 'grubx64.efi', errorCode: 'not-found' });
   assert.equal(tracker.get(MAC)!.state, 'failed', 'a real miss still fails');
+});
+
+test('the library gives each image its Secure Boot verdict from what it holds (the Debian-signed kernel, an unsigned one, iPXE-only kinds)', async (t) => {
+  const fx = ensureFixtures();
+  const shim = join(packageRoot(), 'resources', 'secureboot', 'shimx64.efi');
+  if (!existsSync(shim)) execFileSync('bash', [join(packageRoot(), 'build', 'fetch-secureboot.sh')]);
+  const dir = tempDir(t);
+  writeFileSync(join(dir, 'boot.ipxe'), '#!ipxe\necho hi\n');
+  const lib = new ImageLibrary(join(dir, 'data'), { hashInBackground: false, shimPath: shim });
+  const signed = await lib.add({ path: fx.kernel, name: 'Debian kernel' });
+  assert.equal(signed.secureBoot?.verdict, 'boots', signed.secureBoot?.reason);
+  assert.match(signed.secureBoot!.reason, /signed by Debian Secure Boot Signer 2022 - linux/);
+  // The same kernel with its signature table cut off: the shim would refuse it.
+  const bytes = readFileSync(fx.kernel);
+  const pe = bytes.readUInt32LE(0x3c);
+  const dirEntry = pe + 24 + 144; // PE32+ optional header: data directory 4 (certificates)
+  const certAt = bytes.readUInt32LE(dirEntry);
+  const stripped = Buffer.from(bytes.subarray(0, certAt));
+  stripped.writeUInt32LE(0, dirEntry);
+  stripped.writeUInt32LE(0, dirEntry + 4);
+  writeFileSync(join(dir, 'vmlinuz-unsigned'), stripped);
+  const unsigned = await lib.add({ path: join(dir, 'vmlinuz-unsigned'), name: 'Unsigned kernel' });
+  assert.equal(unsigned.secureBoot?.verdict, 'needs-secure-boot-off');
+  assert.match(unsigned.secureBoot!.reason, /vmlinuz-unsigned is not signed/);
+  const script = await lib.add({ path: join(dir, 'boot.ipxe'), name: 'Script' });
+  assert.equal(script.secureBoot?.verdict, 'needs-secure-boot-off');
+  assert.match(script.secureBoot!.reason, /started by iPXE, which is not signed/);
 });

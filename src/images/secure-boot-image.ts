@@ -1,0 +1,78 @@
+// The Secure Boot verdict of an image as PXE Kit serves it: "boots", "needs Secure Boot off"
+// or "needs a key enrolled (MOK)", read from what the image really holds. A kernel (from a
+// file, or from inside an ISO's Linux layout) goes through PXE Kit's signed chain: the
+// firmware checks the shim against Microsoft's keys, the shim checks the kernel against its
+// vendor certificate. Everything else is started by iPXE, which is not signed.
+import type { ByteSource } from '../files/published.js';
+import type { ImageTree } from './tree.js';
+import type { RecipePlan } from './recipes/index.js';
+import { parseEfiProgram, readEfiProgram, type EfiProgramInfo } from './efi-signature.js';
+import { secureBootVerdict, type Verdict } from './secure-boot-verdict.js';
+import { HOW_TO_GET_SIGNED_CHAIN, locateSignedChain } from '../boot/signed-chain.js';
+
+export interface ImageSecureBoot {
+  verdict: Verdict;
+  /** Plain words: who signed what, and what to do. */
+  reason: string;
+}
+
+export const VERDICT_WORDS: Record<Verdict, string> = {
+  boots: 'boots',
+  'needs-secure-boot-off': 'needs Secure Boot off',
+  'needs-mok': 'needs a key enrolled (MOK)',
+};
+
+/** "Secure Boot: boots" and the like, for inspect, the library and menus. */
+export function verdictLine(v: ImageSecureBoot): string {
+  return `Secure Boot: ${VERDICT_WORDS[v.verdict]}`;
+}
+
+const THROUGH_IPXE = (what: string): ImageSecureBoot => ({
+  verdict: 'needs-secure-boot-off',
+  reason: `${what} is started by iPXE, which is not signed: machines with Secure Boot on refuse it. Switch Secure Boot off in the firmware setup for this boot.`,
+});
+
+/** Reads PXE Kit's own shim (its vendor certificate decides which kernels it trusts), or says it is missing. */
+async function ourShim(shimPath?: string): Promise<EfiProgramInfo | ImageSecureBoot> {
+  const path = shimPath ?? locateSignedChain().shim;
+  const shim = path ? await readEfiProgram(path).catch(() => undefined) : undefined;
+  if (!shim) return { verdict: 'needs-secure-boot-off', reason: `PXE Kit's signed chain is missing, so UEFI machines get iPXE, which is not signed: ${HOW_TO_GET_SIGNED_CHAIN}.` };
+  return shim;
+}
+
+async function verdictForKernel(kernel: EfiProgramInfo | undefined, kernelName: string, shimPath?: string): Promise<ImageSecureBoot> {
+  if (!kernel) return { verdict: 'needs-secure-boot-off', reason: `${kernelName} is not an EFI program (no EFI stub): UEFI machines with Secure Boot on cannot start it.` };
+  const shim = await ourShim(shimPath);
+  if (!('machine' in shim)) return shim;
+  return secureBootVerdict({ firstStage: { ...shim, path: 'PXE Kit\'s shim' }, kernel: { ...kernel, path: kernelName } });
+}
+
+/** A kernel file given on its own (pxekit serve vmlinuz, a library kernel). */
+export async function kernelFileSecureBoot(path: string, shimPath?: string): Promise<ImageSecureBoot> {
+  return verdictForKernel(await readEfiProgram(path).catch(() => undefined), path.split('/').pop() ?? path, shimPath);
+}
+
+/** An ISO or folder: its Linux layout's kernel through the signed chain, or iPXE for everything else. */
+export async function treeSecureBoot(tree: ImageTree, plan: RecipePlan, shimPath?: string): Promise<ImageSecureBoot> {
+  if (!plan.linux) return THROUGH_IPXE(plan.recipe === 'winpe' ? 'Windows (wimboot or sanboot)' : plan.recipe === 'none' ? 'This image' : `This image (${plan.method.split(':')[0]})`);
+  const entry = await tree.stat(plan.linux.kernel);
+  if (!entry || entry.type !== 'file') return { verdict: 'needs-secure-boot-off', reason: `${plan.linux.kernel} is missing from the image.` };
+  const src = await tree.openFile(entry.path);
+  try {
+    return await verdictForKernel(await parseEfiProgram(readerOf(src), src.size), entry.path, shimPath);
+  } finally {
+    await src.close();
+  }
+}
+
+/** The verdict for what only iPXE starts (iPXE scripts, EFI and PXE programs). */
+export function ipxeOnlySecureBoot(what: string): ImageSecureBoot {
+  return THROUGH_IPXE(what);
+}
+
+function readerOf(src: ByteSource) {
+  return async (at: number, n: number) => {
+    const buf = Buffer.alloc(Math.max(0, Math.min(n, src.size - at)));
+    return buf.subarray(0, await src.read(buf, 0, buf.length, at));
+  };
+}
