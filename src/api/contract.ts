@@ -11,6 +11,7 @@ import type { DiagnosisEvent } from '../diagnostics/types.js';
 export const API_VERSION = 1;
 
 export type ServeModeOption = 'auto' | 'dhcp' | 'proxy';
+export type SecureBootOption = 'auto' | 'signed' | 'ipxe';
 
 /** What "Serve" needs. The image is a library entry id or a path on the engine's machine, or neither when the library's menu/assignments say what to boot. */
 export interface ServeOptions {
@@ -27,6 +28,8 @@ export interface ServeOptions {
   probeSeconds?: number;
   /** Each machine boots the image once; its next network boot goes to the local disk. */
   bootOnce?: boolean;
+  /** UEFI x64 machines: the signed chain when it can boot the image ('auto'), always ('signed'), or iPXE ('ipxe'). */
+  secureBoot?: SecureBootOption;
 }
 
 /** One entry of the image library (filled in by the library module, issue 3). */

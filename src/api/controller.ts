@@ -158,6 +158,7 @@ export class Controller extends EventEmitter {
       range: p.range,
       force: p.force,
       bootOnce: p.bootOnce ?? extra.bootOnce ?? this.opts.engineDefaults?.bootOnce,
+      secureBoot: p.secureBoot ?? extra.secureBoot ?? this.opts.engineDefaults?.secureBoot,
       httpPort: p.httpPort ?? extra.httpPort ?? this.opts.engineDefaults?.httpPort,
       probeSeconds: p.probeSeconds ?? extra.probeSeconds ?? this.opts.engineDefaults?.probeSeconds,
       dataDir: this.dataDir,

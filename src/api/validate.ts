@@ -66,7 +66,7 @@ const validators: { [N in CommandName]: (p: unknown) => Commands[N]['params'] } 
   'library.list': (p) => none(p, 'library.list'),
   'settings.get': (p) => none(p, 'settings.get'),
   'serve.start': (p) => {
-    const o = fields(p, ['iface', 'mode', 'range', 'force', 'imageId', 'imagePath', 'initrds', 'cmdline', 'httpPort', 'probeSeconds', 'bootOnce'], 'serve.start');
+    const o = fields(p, ['iface', 'mode', 'range', 'force', 'imageId', 'imagePath', 'initrds', 'cmdline', 'httpPort', 'probeSeconds', 'bootOnce', 'secureBoot'], 'serve.start');
     const mode = str(o, 'mode');
     if (mode !== 'auto' && mode !== 'dhcp' && mode !== 'proxy') throw new ValidationError('"mode" must be auto, dhcp or proxy');
     const out: ServeOptions = {
@@ -82,6 +82,11 @@ const validators: { [N in CommandName]: (p: unknown) => Commands[N]['params'] } 
       probeSeconds: int(o, 'probeSeconds', 0, 60, true),
       bootOnce: bool(o, 'bootOnce', true),
     };
+    const secureBoot = str(o, 'secureBoot', { optional: true });
+    if (secureBoot !== undefined) {
+      if (secureBoot !== 'auto' && secureBoot !== 'signed' && secureBoot !== 'ipxe') throw new ValidationError('"secureBoot" must be auto, signed or ipxe');
+      out.secureBoot = secureBoot;
+    }
     // Neither is fine: the library's menu or per-machine assignments decide (the engine says so if they do not).
     if (out.imageId && out.imagePath) throw new ValidationError('give "imageId" or "imagePath", not both');
     return out;

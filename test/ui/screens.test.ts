@@ -98,13 +98,16 @@ describe('renderer screens (fake transport)', { skip }, () => {
       assert.equal(await page.getByRole('radio', { name: /eth1/ }).isChecked(), true);
       await page.getByRole('radio', { name: /^DHCP server/ }).check();
       await page.getByLabel(/Address range/).fill('192.168.50.20-192.168.50.40');
+      // Secure Boot: auto by default; the technician picks the signed chain for every UEFI machine.
+      assert.equal(await page.getByRole('radio', { name: /^Auto: the signed chain/ }).isChecked(), true);
+      await page.getByRole('radio', { name: /^Signed chain always/ }).check();
       await page.getByRole('button', { name: 'Next: choose an image' }).press('Enter');
       await page.getByRole('heading', { level: 2, name: 'Images', exact: true }).waitFor();
       // Serve the Debian ISO: one click, with the NIC, mode and range chosen above.
       await page.getByRole('button', { name: /^Serv(e|ing) Debian 12 netinst$/ }).click();
       await page.getByRole('heading', { level: 2, name: 'Machines' }).waitFor();
       const serve = (await requests(page)).find((r) => r.cmd === 'serve.start');
-      assert.deepEqual(serve?.params, { iface: 'eth1', mode: 'dhcp', imageId: 'deb12', range: '192.168.50.20-192.168.50.40' });
+      assert.deepEqual(serve?.params, { iface: 'eth1', mode: 'dhcp', secureBoot: 'signed', imageId: 'deb12', range: '192.168.50.20-192.168.50.40' });
     } finally {
       await page.close();
     }
@@ -131,6 +134,11 @@ describe('renderer screens (fake transport)', { skip }, () => {
       assert.match(await table.innerText(), /631 MB/);
       assert.equal(await table.getByRole('progressbar', { name: 'Checksum of Ubuntu 24.04 live server' }).getAttribute('aria-valuenow'), '42');
       assert.match(await table.getByRole('row', { name: /rescue kernel/ }).innerText(), /File missing/);
+      // Each image says whether it boots with Secure Boot on, and why on hover.
+      const deb = table.getByRole('row', { name: /Debian 12 netinst/ });
+      assert.match(await deb.innerText(), /Secure Boot: boots/);
+      assert.match((await deb.getByRole('note').filter({ hasText: 'Secure Boot' }).getAttribute('title')) ?? '', /Debian Secure Boot Signer/);
+      assert.match(await table.getByRole('row', { name: /Ubuntu 24\.04 live server/ }).innerText(), /Secure Boot: needs a key enrolled \(MOK\)/);
       assert.equal(await page.getByRole('button', { name: 'Serve rescue kernel' }).isDisabled(), true);
 
       await page.getByLabel('Image path').fill('/srv/tftp/vmlinuz');

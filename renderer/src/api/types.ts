@@ -12,6 +12,7 @@ export type {
   RequestEnvelope,
   ResponseEnvelope,
   ServeModeOption,
+  SecureBootOption,
   ServeOptions,
   ServerMessage,
   StateEvent,

@@ -115,6 +115,17 @@ function Checksum({ e }: { e: LibraryEntry }) {
   return <span className="hint">—</span>;
 }
 
+const VERDICT_WORDS = { boots: 'boots', 'needs-secure-boot-off': 'needs Secure Boot off', 'needs-mok': 'needs a key enrolled (MOK)' } as const;
+
+/** Whether the image boots on a machine with Secure Boot on, as PXE Kit serves it; the reason names the signers. */
+function SecureBootBadge({ v }: { v: NonNullable<LibraryEntry['secureBoot']> }) {
+  return (
+    <div className={`badge ${v.verdict === 'boots' ? 'ok' : 'warn'}`} role="note" title={v.reason}>
+      Secure Boot: {VERDICT_WORDS[v.verdict]}
+    </div>
+  );
+}
+
 function EntryRow({ e, onServe, serving }: { e: LibraryEntry; onServe: (e: LibraryEntry) => void; serving: boolean }) {
   const [error, setError] = useState<string>();
   return (
@@ -129,7 +140,10 @@ function EntryRow({ e, onServe, serving }: { e: LibraryEntry; onServe: (e: Libra
         )}
         <ErrorNote text={error} />
       </th>
-      <td>{[e.os, e.version].filter(Boolean).join(' ') || <span className="hint">not detected</span>}</td>
+      <td>
+        {[e.os, e.version].filter(Boolean).join(' ') || <span className="hint">not detected</span>}
+        {e.secureBoot && <SecureBootBadge v={e.secureBoot} />}
+      </td>
       <td>{KIND_LABELS[e.kind]}</td>
       <td className="num">{formatBytes(e.size)}</td>
       <td>
@@ -171,7 +185,7 @@ export function Library() {
       // One engine at a time: serving another image (or on another NIC) restarts it.
       const cur = useStatus.getState().status?.state;
       if (cur === 'serving' || cur === 'probing' || cur === 'starting') await command('serve.stop', {});
-      const st = await command('serve.start', { iface: ui.iface, mode: ui.mode, imageId: e.id, ...(ui.range.trim() ? { range: ui.range.trim() } : {}) });
+      const st = await command('serve.start', { iface: ui.iface, mode: ui.mode, secureBoot: ui.secureBoot, imageId: e.id, ...(ui.range.trim() ? { range: ui.range.trim() } : {}) });
       if (st.state === 'error') setServeError(st.message ?? 'The engine could not start serving.');
       else useUi.setState({ screen: 'clients' });
     } catch (err) {

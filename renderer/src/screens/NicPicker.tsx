@@ -57,6 +57,7 @@ export function NicPicker() {
   const iface = useUi((s) => s.iface);
   const mode = useUi((s) => s.mode);
   const range = useUi((s) => s.range);
+  const secureBoot = useUi((s) => s.secureBoot);
   const status = useStatus((s) => s.status);
   const [busy, setBusy] = useState(false);
   const [refreshError, setRefreshError] = useState<string>();
@@ -109,6 +110,21 @@ export function NicPicker() {
             {m === 'auto' ? 'Auto (proxy if another DHCP server answers)' : m === 'dhcp' ? 'DHCP server (PXE Kit hands out addresses)' : 'Proxy (boot info only)'}
           </label>
         ))}
+        <fieldset className="plain">
+          <legend>Secure Boot (UEFI machines)</legend>
+          {(
+            [
+              ['auto', 'Auto: the signed chain when it can boot the image (Linux kernels and ISOs), iPXE otherwise'],
+              ['signed', 'Signed chain always (what it cannot boot needs Secure Boot off)'],
+              ['ipxe', 'iPXE always (machines need Secure Boot off)'],
+            ] as const
+          ).map(([v, words]) => (
+            <label key={v} className="inline">
+              <input type="radio" name="secure-boot" value={v} checked={secureBoot === v} onChange={() => useUi.setState({ secureBoot: v })} />
+              {words}
+            </label>
+          ))}
+        </fieldset>
         <label className="field">
           Address range <span className="hint">(DHCP mode, optional)</span>
           <input type="text" value={range} placeholder="192.168.50.100-192.168.50.200" onChange={(e) => useUi.setState({ range: e.target.value })} />

@@ -1,7 +1,7 @@
 // UI-only state (which screen, which NIC, serve options, theme): choices the
 // technician makes, not engine data. Engine data lives in the other stores.
 import { create } from 'zustand';
-import type { ServeModeOption } from '../api/types.js';
+import type { SecureBootOption, ServeModeOption } from '../api/types.js';
 
 export type Screen = 'network' | 'images' | 'clients' | 'log';
 export type Theme = 'system' | 'light' | 'dark';
@@ -10,6 +10,8 @@ export interface UiStore {
   screen: Screen;
   iface?: string;
   mode: ServeModeOption;
+  /** Which first stage UEFI x64 machines get (the signed chain or iPXE). */
+  secureBoot: SecureBootOption;
   range: string;
   theme: Theme;
 }
@@ -23,7 +25,7 @@ function savedTheme(): Theme {
   }
 }
 
-export const useUi = create<UiStore>(() => ({ screen: 'network', mode: 'auto', range: '', theme: savedTheme() }));
+export const useUi = create<UiStore>(() => ({ screen: 'network', mode: 'auto', secureBoot: 'auto', range: '', theme: savedTheme() }));
 
 export function setTheme(theme: Theme): void {
   try {

@@ -117,8 +117,21 @@ export const library: LibraryEntry[] = [
     sha256: '8fde79cfc6b20a696200fc5c15219cf6d721e8feb367e9e0e33a79d1cb68fa83',
     present: true,
     addedAt: now - 86_400_000,
+    secureBoot: { verdict: 'boots', reason: "PXE Kit's shim is signed by Microsoft; it accepts programs signed with Debian Secure Boot CA's key, and linux is signed by Debian Secure Boot Signer 2022 - linux." },
   },
-  { id: 'ubu', name: 'Ubuntu 24.04 live server', kind: 'iso', path: '/srv/images/ubuntu-24.04-live-server-amd64.iso', size: 2_754_981_888, os: 'Ubuntu', version: '24.04', sha256Progress: 0.42, present: true, addedAt: now - 1000 },
+  {
+    id: 'ubu',
+    name: 'Ubuntu 24.04 live server',
+    kind: 'iso',
+    path: '/srv/images/ubuntu-24.04-live-server-amd64.iso',
+    size: 2_754_981_888,
+    os: 'Ubuntu',
+    version: '24.04',
+    sha256Progress: 0.42,
+    present: true,
+    addedAt: now - 1000,
+    secureBoot: { verdict: 'needs-mok', reason: 'casper/vmlinuz is signed by Canonical Ltd. Secure Boot Signing: it boots once its signer\'s key is enrolled with MokManager.' },
+  },
   { id: 'old', name: 'rescue kernel', kind: 'kernel', path: '/home/tech/rescue/vmlinuz', size: 11_000_000, present: false, addedAt: now - 10_000_000 },
 ];
 
