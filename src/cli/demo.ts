@@ -4,12 +4,14 @@
 import { parseArgs } from 'node:util';
 
 export async function demo(argv: string[]): Promise<number> {
-  const { values } = parseArgs({ args: argv, options: { uefi: { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } });
+  const { values } = parseArgs({ args: argv, options: { uefi: { type: 'boolean', default: false }, 'secure-boot': { type: 'boolean', default: false }, json: { type: 'boolean', default: false } } });
   if (process.platform !== 'linux' || process.getuid?.() !== 0) {
     console.error('pxekit demo builds a network namespace and starts a virtual machine: run it as root on Linux (sudo npx pxekit demo).');
     return 1;
   }
   const { runDemo } = await import('../lab/demo.js');
-  const ok = await runDemo({ firmware: values.uefi ? 'uefi' : 'bios', json: values.json, log: (line: string) => console.log(line) });
+  // --secure-boot: a UEFI machine with Secure Boot enforced and Microsoft's keys, as a business PC ships.
+  const secureBoot = values['secure-boot'];
+  const ok = await runDemo({ firmware: values.uefi || secureBoot ? 'uefi' : 'bios', secureBoot, json: values.json, log: (line: string) => console.log(line) });
   return ok ? 0 : 1;
 }

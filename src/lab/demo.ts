@@ -11,6 +11,8 @@ import { formatEvent, type EngineEvent } from '../sessions/format.js';
 
 export interface DemoOptions {
   firmware: Firmware;
+  /** UEFI with Secure Boot enforced (Microsoft's keys enrolled). */
+  secureBoot?: boolean;
   /** One JSON object per line instead of readable text. */
   json?: boolean;
   log: (line: string) => void;
@@ -88,11 +90,12 @@ export async function runDemoDetailed(opts: DemoOptions): Promise<DemoResult> {
     say(`starting the engine: pxekit serve --iface ${lab.bridge} --mode dhcp (inside ${lab.ns})`);
     await race(engine.serving(90_000));
 
-    say(`powering on a ${firmware === 'bios' ? 'BIOS (SeaBIOS + iPXE NIC ROM)' : 'UEFI (OVMF, EDK2 PXE)'} machine with no disk; software emulation, this takes a minute or two`);
+    say(`powering on a ${firmware === 'bios' ? 'BIOS (SeaBIOS + iPXE NIC ROM)' : opts.secureBoot ? 'UEFI (OVMF, EDK2 PXE) with Secure Boot on' : 'UEFI (OVMF, EDK2 PXE)'} machine with no disk; software emulation, this takes a minute or two`);
     const bootStart = Date.now();
     qemu = QemuClient.start({
       lab,
       firmware,
+      secureBoot: opts.secureBoot,
       onSerialLine: (line) => opts.log(json ? JSON.stringify({ type: 'guest', at: Date.now(), mac: qemu?.mac, line }) : `guest  | ${line}`),
     });
     say(`machine ${qemu.mac} on ${qemu.tap}`);

@@ -1,6 +1,6 @@
 // npm run bench: every benchmark, anchors run side by side in the same invocation on
 // the same kind of veth link, printed as ratios (not part of the tests).
-// Usage: node dist/test/bench/run.js [--quick] [link] [iowait] [tftp] [http] [dhcp] [storm] [iso]   (default: all)
+// Usage: node dist/test/bench/run.js [--quick] [link] [iowait] [tftp] [http] [dhcp] [storm] [iso] [secureboot]   (default: all)
 //   --quick: small files, one round, fewer rates: a few minutes instead of ~30.
 import { benchTftp } from './tftp.js';
 import { benchHttp } from './http.js';
@@ -65,6 +65,11 @@ async function main(): Promise<void> {
   await section('iso', async () => {
     const iso = (await import(new URL('./iso.js', import.meta.url).href)) as { benchIso?: (o: { log: typeof log; quick?: boolean }) => Promise<{ summary?: string[] }> };
     return iso.benchIso ? ((await iso.benchIso({ log, quick })).summary ?? []) : [];
+  });
+  await section('secureboot', async () => {
+    log('\n== UEFI boot: signed chain (shim, GRUB, TFTP) vs iPXE chain (HTTP), QEMU/OVMF ==');
+    const { benchSecureBoot } = await import('./secure-boot.js');
+    return (await benchSecureBoot({ rounds: quick ? 1 : 3, padMiB: quick ? 8 : 32, log })).summary;
   });
   log(`\n== Summary (ratios > 1: PXE Kit faster), ${((Date.now() - started) / 60000).toFixed(1)} min ==`);
   for (const line of summary) log(line);
