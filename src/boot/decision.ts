@@ -23,6 +23,11 @@ export interface BootRefusal {
 
 export type BootDecision = BootOffer | BootRefusal;
 
+/** How the answer goes out: proxyDHCP answers ride beside another server's address. */
+export interface BootAnswerContext {
+  proxy: boolean;
+}
+
 export interface BootPolicy {
-  decide(client: ClientInfo): BootDecision;
+  decide(client: ClientInfo, how?: BootAnswerContext): BootDecision;
 }

@@ -2,7 +2,7 @@
 // script. Answering iPXE with the script (not with iPXE again) is what breaks the
 // chainload loop: iPXE re-does DHCP and would otherwise load itself forever.
 import { archFamily, type ArchFamily, type ClientInfo } from './client.js';
-import type { BootDecision, BootPolicy } from './decision.js';
+import type { BootAnswerContext, BootDecision, BootPolicy } from './decision.js';
 import { diskFile, type PublishedFiles } from '../files/published.js';
 import { IPXE_NAMES, HOW_TO_GET_IPXE, type IpxeBinaries, type IpxeFlavour } from './ipxe-binaries.js';
 import { clientScriptPath, httpUrl } from './ipxe-script.js';
@@ -75,7 +75,7 @@ export function createBootPolicy(opts: BootPolicyOptions): BootPolicy {
   }
 
   return {
-    decide(client: ClientInfo): BootDecision {
+    decide(client: ClientInfo, how?: BootAnswerContext): BootDecision {
       const fam = archFamily(client.arch);
       const viaHttp = client.isHttpBoot || client.arch.endsWith('-http');
       if (client.isIpxe) {
@@ -100,7 +100,9 @@ export function createBootPolicy(opts: BootPolicyOptions): BootPolicy {
           reason: `a client with ${code} asked to boot; PXE Kit does not know which iPXE build it can run, so it gets no boot file`,
         };
       }
-      if (fam === 'x64' && !viaHttp && opts.signedChain && wantsSignedChain(client.mac)) {
+      // Debian's signed GRUB takes its TFTP server from the DHCP ACK it finds in the firmware, which in
+      // proxy mode is the site server's: it would never reach PXE Kit. Proxy mode keeps iPXE.
+      if (fam === 'x64' && !viaHttp && !how?.proxy && opts.signedChain && wantsSignedChain(client.mac)) {
         return {
           kind: 'offer',
           bootFile: opts.signedChain.shim,

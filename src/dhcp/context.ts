@@ -81,7 +81,7 @@ export function bootAnswer(ctx: HandlerContext, client: ClientInfo, source: 'dhc
   if (!isBootClient(client)) return {};
   let decision;
   try {
-    decision = ctx.opts.policy.decide(client);
+    decision = ctx.opts.policy.decide(client, { proxy: ctx.opts.mode === 'proxy' });
   } catch (err) {
     ctx.log('error', `boot policy failed for ${client.mac}: ${(err as Error).message}`, client.mac);
     return { refusal: 'internal error in the boot policy' };

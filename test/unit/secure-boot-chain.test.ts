@@ -65,6 +65,11 @@ test('--secure-boot: auto gives UEFI x64 the signed chain when it can boot the i
   can = false;
   assert.equal(file(policy(), client('efi-x64')), 'ipxe.efi', 'auto: an image only iPXE boots');
   assert.equal(file(policy('signed'), client('efi-x64')), 'shimx64.efi');
+  // proxyDHCP: the signed GRUB would look for its server in the site server's ACK, so iPXE.
+  assert.equal((policy('signed').decide(client('efi-x64'), { proxy: true }) as BootOffer).bootFile, 'ipxe.efi');
+  can = true;
+  assert.equal((policy().decide(client('efi-x64'), { proxy: true }) as BootOffer).bootFile, 'ipxe.efi');
+  assert.equal((policy().decide(client('efi-x64'), { proxy: false }) as BootOffer).bootFile, 'shimx64.efi');
   for (const p of [policy(), policy('signed')]) {
     assert.equal(file(p, client('bios')), 'undionly.kpxe');
     assert.equal(file(p, client('efi-x64-http')), 'http://10.9.0.1:8080/ipxe.efi');
