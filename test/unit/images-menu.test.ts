@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildIso, tempDir, writeTree } from '../helpers/iso-build.js';
 import { PublishedFiles } from '../../src/files/published.js';
+import { readPublished } from '../helpers/published.js';
 import { BootChooser } from '../../src/images/boot-chooser.js';
 import { ImageLibrary } from '../../src/images/library.js';
 import { menuScript, localBootScript } from '../../src/images/menu.js';
@@ -15,15 +16,7 @@ const MAC = '52:54:00:aa:bb:01';
 const OTHER = '52:54:00:aa:bb:02';
 const BASE = 'http://10.1.2.3:8080';
 
-async function read(files: PublishedFiles, path: string): Promise<string> {
-  const f = files.lookup(path);
-  assert.ok(f, `${path} is published`);
-  const src = await f.open();
-  const buf = Buffer.alloc(src.size);
-  await src.read(buf, 0, buf.length, 0);
-  await src.close();
-  return buf.toString();
-}
+const read = readPublished;
 
 function handedOff(mac: string): ClientSession {
   return { mac, state: 'handed-off', isIpxe: true, firstSeen: 0, lastSeen: 0, progress: 100, transfers: [], timeline: [], timelineFrom: 0, boots: 1 } as ClientSession;

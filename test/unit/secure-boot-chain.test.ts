@@ -13,6 +13,7 @@ import type { ClientArch, ClientInfo } from '../../src/boot/client.js';
 import type { BootOffer } from '../../src/boot/decision.js';
 import { publishSignedChain, locateSignedChain, signedChainComplete } from '../../src/boot/signed-chain.js';
 import { PublishedFiles } from '../../src/files/published.js';
+import { readPublished } from '../helpers/published.js';
 import { BootChooser } from '../../src/images/boot-chooser.js';
 import { ImageLibrary } from '../../src/images/library.js';
 import { SessionTracker, type SessionUpdate } from '../../src/sessions/tracker.js';
@@ -22,15 +23,7 @@ import { ensureFixtures, packageRoot } from '../../src/lab/fixtures.js';
 const MAC = '52:54:00:aa:bb:01';
 const OTHER = '52:54:00:aa:bb:02';
 
-async function read(files: PublishedFiles, path: string): Promise<string> {
-  const f = files.lookup(path);
-  assert.ok(f, `${path} is published`);
-  const src = await f.open();
-  const buf = Buffer.alloc(src.size);
-  await src.read(buf, 0, buf.length, 0);
-  await src.close();
-  return buf.toString();
-}
+const read = readPublished;
 
 test('GRUB words: plain ones as they are, anything GRUB reads as syntax quoted, line breaks refused', () => {
   assert.equal(grubWord('url=http://10.0.0.1:8080/iso/x.iso'), 'url=http://10.0.0.1:8080/iso/x.iso');
