@@ -20,7 +20,9 @@ for (const firmware of ['bios', 'uefi'] as const) {
     if (firmware === 'uefi') {
       assert.match(String(discover.arch), /efi|uefi|x64/i, `UEFI client classified as ${String(discover.arch)}`);
       // --secure-boot auto: a kernel + initrd goes through the signed chain, which boots with Secure Boot off too.
-      const done = mine.filter((e) => e.type === 'transfer' && e.phase === 'done').map((e) => String(e.file).replace(/^\/+/, ''));
+      const done = r.engine.events
+        .filter((e) => e.type === 'transfer' && e.phase === 'done' && String(e.mac).toLowerCase() === r.qemu.mac)
+        .map((e) => String(e.file).replace(/^\/+/, ''));
       assert.ok(done.includes('shimx64.efi') && done.includes('grubx64.efi'), `signed chain used: ${JSON.stringify(done)}`);
     }
     else assert.equal(discover.isIpxe, true, "QEMU's BIOS NIC ROM is iPXE: its DISCOVER carries option 175");
