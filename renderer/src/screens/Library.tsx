@@ -120,7 +120,7 @@ const VERDICT_WORDS = { boots: 'boots', 'needs-secure-boot-off': 'needs Secure B
 /** Whether the image boots on a machine with Secure Boot on, as PXE Kit serves it; the reason names the signers. */
 function SecureBootBadge({ v }: { v: NonNullable<LibraryEntry['secureBoot']> }) {
   return (
-    <div className={`badge ${v.verdict === 'boots' ? 'ok' : 'warn'}`} role="note" title={v.reason}>
+    <div className={`badge secure-boot ${v.verdict === 'boots' ? 'ok' : 'warn'}`} role="note" title={v.reason}>
       Secure Boot: {VERDICT_WORDS[v.verdict]}
     </div>
   );
