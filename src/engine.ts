@@ -15,12 +15,12 @@ import { DhcpServer } from './dhcp/server.js';
 import { probeDhcpServers } from './dhcp/probe.js';
 import { TftpServer } from './tftp/server.js';
 import { HttpFileServer } from './http/server.js';
-import { IPXE_NAMES, locateIpxeBinaries } from './boot/ipxe-binaries.js';
+import { locateIpxeBinaries } from './boot/ipxe-binaries.js';
 import { HOW_TO_GET_SIGNED_CHAIN, locateSignedChain, publishSignedChain, SIGNED_NAMES, signedChainComplete, type SecureBootChoice } from './boot/signed-chain.js';
 import { createBootPolicy, publishBootPrograms } from './boot/policy.js';
 import type { ImageSpec } from './boot/publish-image.js';
 import { BootChooser } from './images/boot-chooser.js';
-import { parseEfiProgram } from './images/efi-signature.js';
+import { baseName, unsignedBootPrograms } from './images/secure-boot-image.js';
 import { ImageLibrary } from './images/library.js';
 import type { DhcpServerOptions } from './dhcp/context.js';
 import { FieldDiagnostics, rogueDiagnosis } from './diagnostics/field.js';
@@ -59,25 +59,6 @@ export interface EngineOptions {
   secureBoot?: SecureBootChoice;
   /** Where to look for the signed shim and GRUB (tests); default resources/secureboot, then Debian's packages. */
   signedChainDirs?: string[];
-}
-
-/** Names (lower case) of the published boot programs that are EFI programs with no signature: Secure Boot refuses them. */
-async function unsignedEfiPrograms(files: PublishedFiles): Promise<Set<string>> {
-  const names = new Set<string>();
-  for (const f of files.list()) {
-    if (f.role !== 'boot program' || !/\.efi$/i.test(f.path)) continue;
-    const src = await f.open();
-    try {
-      const info = await parseEfiProgram(async (at, n) => {
-        const buf = Buffer.alloc(n);
-        return buf.subarray(0, await src.read(buf, 0, n, at));
-      }, src.size);
-      if (info && info.signatures.length === 0) names.add(f.path.replace(/^.*\//, '').toLowerCase());
-    } finally {
-      await src.close();
-    }
-  }
-  return names;
 }
 
 export class EngineError extends Error {
@@ -243,7 +224,6 @@ export class Engine extends EventEmitter {
         library,
         defaultImage: o.image,
         bootOnce: o.bootOnce,
-        ipxeForGrub: binaries.paths.efiX64 ? IPXE_NAMES.efiX64 : binaries.paths.efiX64Snp ? IPXE_NAMES.efiX64Snp : undefined,
         log: (message) => this.publish({ type: 'log', at: Date.now(), level: 'warn', source: 'boot', message }),
       });
       await chooser.start();
@@ -268,7 +248,7 @@ export class Engine extends EventEmitter {
         onForget: (f) => this.onForgotten(f, maxClients),
       });
       const startupOthers = others;
-      const unsigned = await unsignedEfiPrograms(this.files);
+      const unsigned = await unsignedBootPrograms(this.files);
       this.field = new FieldDiagnostics({
         iface: nic.name,
         serverIp: ipv4.address,
@@ -285,7 +265,7 @@ export class Engine extends EventEmitter {
         onRogueServer: this.onRogueServer,
         onWarning: (message) => this.publish({ type: 'log', at: Date.now(), level: 'warn', source: 'engine', message }),
         maxClients,
-        unsignedLoader: (file) => unsigned.has(file.replace(/^.*[/\\]/, '').toLowerCase()),
+        unsignedLoader: (file) => unsigned.has(baseName(file)),
       });
       const policy = createBootPolicy({
         serverIp: ipv4.address,

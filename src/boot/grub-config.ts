@@ -25,7 +25,6 @@ export function macFromGrubConfigName(name: string): string | undefined {
 export function grubDispatchConfig(): string {
   return [
     '# PXE Kit: every machine reads its own configuration, chosen by its MAC address.',
-    'set timeout=5',
     `configfile $prefix/pxekit/\${net_default_mac}.cfg`,
     // Reached only when that file could not be read.
     'echo "PXE Kit: no configuration for ${net_default_mac}: check the PXE Kit window for this machine"',
@@ -57,16 +56,6 @@ export function grubKernelConfig(o: GrubKernelOptions): string {
     ...(o.initrdPaths.length ? [`initrd ${o.initrdPaths.map(grubPath).join(' ')}`] : []),
     'boot',
     ...grubFailed(o.label),
-  ].join('\n');
-}
-
-/** For images the signed chain cannot boot (iPXE scripts, sanboot, wimboot): hand over to iPXE, which runs only with Secure Boot off. */
-export function grubChainIpxeConfig(ipxePath: string, label: string): string {
-  return [
-    `echo ${grubWord(`PXE Kit: ${label} boots through iPXE, which is not signed: this works only with Secure Boot off`)}`,
-    `chainloader ${grubPath(ipxePath)}`,
-    'boot',
-    ...grubFailed(`${label} (turn Secure Boot off in the firmware setup for this boot)`),
   ].join('\n');
 }
 

@@ -67,7 +67,6 @@ export function createBootPolicy(opts: BootPolicyOptions): BootPolicy {
     return (order[fam] ?? []).find((f) => paths[f]);
   }
 
-  // UEFI HTTP Boot clients keep iPXE: the signed GRUB cannot load files over HTTP.
   function wantsSignedChain(mac: string): boolean {
     const choice = opts.secureBoot ?? 'auto';
     if (choice === 'ipxe') return false;
@@ -100,8 +99,8 @@ export function createBootPolicy(opts: BootPolicyOptions): BootPolicy {
           reason: `a client with ${code} asked to boot; PXE Kit does not know which iPXE build it can run, so it gets no boot file`,
         };
       }
-      // Debian's signed GRUB takes its TFTP server from the DHCP ACK it finds in the firmware, which in
-      // proxy mode is the site server's: it would never reach PXE Kit. Proxy mode keeps iPXE.
+      // Debian's signed GRUB cannot load files over HTTP, so UEFI HTTP Boot keeps iPXE; and it takes its
+      // TFTP server from the DHCP ACK the firmware kept, which in proxy mode is the site server's.
       if (fam === 'x64' && !viaHttp && !how?.proxy && opts.signedChain && wantsSignedChain(client.mac)) {
         return {
           kind: 'offer',

@@ -142,7 +142,7 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
     description = `Linux kernel ${label}${initrds.length ? ` with ${initrds.length} initrd${initrds.length > 1 ? 's' : ''}` : ''}`;
     const text = kernelScript({ kernelUrl: url(`${fp}vmlinuz`), initrds, cmdline: spec.cmdline, label });
     script = () => text;
-    linuxBoot = { kernelPath: `${fp}vmlinuz`, initrdPaths: spec.initrds.map((_, n) => `${fp}initrd-${n}.img`), cmdline: spec.cmdline, label };
+    linuxBoot = { kernelPath: `${fp}vmlinuz`, initrdPaths: added.filter((f) => f.role === 'initrd').map((f) => f.path), cmdline: spec.cmdline, label };
   } else {
     await checkFile(spec.path, WHAT_TO_GIVE);
     const ext = spec.kind === 'ipxe-script' ? '.ipxe' : spec.kind === 'efi' ? '.efi' : extname(spec.path).toLowerCase() || '.pxe';

@@ -23,11 +23,12 @@ boot program. --cmdline adds kernel arguments to an ISO's Linux recipe too.
                 boot information (proxyDHCP); if none does, hand out addresses too.
   --mode dhcp   hand out addresses; refuses to start if another DHCP server answers (unless --force).
   --mode proxy  never hand out addresses; answer PXE clients only.
-  --secure-boot auto  (default) UEFI x64 machines get the signed chain (DHCP mode; proxyDHCP keeps iPXE) (Microsoft-signed shim,
+  --secure-boot auto  (default) UEFI x64 machines get the signed chain (Microsoft-signed shim,
                 then Debian-signed GRUB) when it can boot the image (a kernel + initrd, a Linux ISO),
                 iPXE otherwise (iPXE scripts, sanboot, wimboot: these need Secure Boot off).
-  --secure-boot signed  always the signed chain; what it cannot boot is handed on to iPXE,
-                which starts only with Secure Boot off.   --secure-boot ipxe  always iPXE.
+                In proxyDHCP mode UEFI machines get iPXE.
+  --secure-boot signed  always the signed chain; an image it cannot boot is refused on the
+                machine's screen, with why.   --secure-boot ipxe  always iPXE.
   --evidence DIR  at stop, write a pcapng of the DHCP/TFTP/HTTP traffic PXE Kit saw and a
                 job report (HTML + JSON: who booted what, step times, failures, diagnoses).
 

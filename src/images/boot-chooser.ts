@@ -12,7 +12,6 @@ import type { ImageLibrary, StoredEntry } from './library.js';
 import { localBootScript, menuScript, messageScript } from './menu.js';
 import {
   GRUB_MACHINE_PREFIX,
-  grubChainIpxeConfig,
   grubKernelConfig,
   grubLocalBootConfig,
   grubMenuConfig,
@@ -33,8 +32,6 @@ export interface BootChooserOptions {
   bootOnce?: boolean;
   /** Problems worth telling the technician (an image that could not be opened). */
   log?: (message: string) => void;
-  /** The UEFI iPXE's published path, for the signed GRUB to hand over to when Secure Boot is off. */
-  ipxeForGrub?: string;
 }
 
 interface Handing {
@@ -167,6 +164,8 @@ export class BootChooser {
   }
 
   private titleOf(id: string): string {
+    // The image given on the command line is not in the library: its file name.
+    if (this.defaultImg && id === this.defaultKey) return basename(id.slice('default:'.length));
     const e = this.o.library?.entry(id);
     if (!e) return id;
     const os = [e.os, e.version].filter(Boolean).join(' ');
@@ -196,7 +195,7 @@ export class BootChooser {
     }
     if (this.defaultKey && this.imageFor(this.defaultKey)) {
       if (this.o.bootOnce && once?.imageId === this.defaultKey)
-        return { kind: 'local', reason: `${mac} already booted ${this.defaultImg ? basename(this.defaultKey.slice(8)) : `"${this.titleOf(this.defaultKey)}"`} once` };
+        return { kind: 'local', reason: `${mac} already booted ${this.defaultImg ? this.titleOf(this.defaultKey) : `"${this.titleOf(this.defaultKey)}"`} once` };
       return { kind: 'image', imageId: this.defaultKey, bootOnce: !!this.o.bootOnce };
     }
     return { kind: 'message', text: `no image is chosen for ${mac}: pick a default image, assign one to this machine or turn on the menu` };
@@ -261,9 +260,10 @@ export class BootChooser {
   private grubImageConfig(mac: string, imageId: string, bootOnce: boolean): string {
     const img = this.imageFor(imageId)!;
     if (!img.linuxBoot) {
-      // iPXE takes over (Secure Boot off only) and asks for its own script, which records the hand-out.
-      if (!this.o.ipxeForGrub) return grubMessageConfig(`${this.titleOf(imageId)} needs iPXE, and PXE Kit has no UEFI iPXE to hand over to`);
-      return grubChainIpxeConfig(this.o.ipxeForGrub, this.titleOf(imageId));
+      // GRUB's chainloader started iPXE but iPXE hung there (OVMF, Secure Boot off): say it instead.
+      return grubMessageConfig(
+        `${this.titleOf(imageId)} boots only through iPXE, which is not signed: switch Secure Boot off on this machine and serve with "Secure Boot: auto" or "iPXE" (--secure-boot auto|ipxe)`,
+      );
     }
     this.give(mac, imageId, bootOnce);
     return grubKernelConfig(img.linuxBoot);

@@ -5,6 +5,7 @@
 // It does not verify signatures cryptographically: it says who signed, not that the hash matches.
 import { X509Certificate } from 'node:crypto';
 import { open } from 'node:fs/promises';
+import type { ByteSource } from '../files/published.js';
 
 export type EfiMachine = 'x64' | 'ia32' | 'arm64' | 'arm32' | 'riscv64' | 'other';
 
@@ -71,6 +72,14 @@ export async function readEfiProgram(path: string): Promise<EfiProgramInfo | und
   } finally {
     await fh.close();
   }
+}
+
+/** The same, from published bytes (a file inside an ISO, a published boot program). */
+export async function readEfiSource(src: ByteSource): Promise<EfiProgramInfo | undefined> {
+  return parseEfiProgram(async (offset, length) => {
+    const buf = Buffer.alloc(Math.max(0, Math.min(length, src.size - offset)));
+    return buf.subarray(0, await src.read(buf, 0, buf.length, offset));
+  }, src.size);
 }
 
 /** undefined when the bytes are not a PE/COFF image at all (no "MZ"). */

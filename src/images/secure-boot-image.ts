@@ -3,10 +3,10 @@
 // file, or from inside an ISO's Linux layout) goes through PXE Kit's signed chain: the
 // firmware checks the shim against Microsoft's keys, the shim checks the kernel against its
 // vendor certificate. Everything else is started by iPXE, which is not signed.
-import type { ByteSource } from '../files/published.js';
+import type { PublishedFiles } from '../files/published.js';
 import type { ImageTree } from './tree.js';
 import type { RecipePlan } from './recipes/index.js';
-import { parseEfiProgram, readEfiProgram, type EfiProgramInfo } from './efi-signature.js';
+import { readEfiProgram, readEfiSource, type EfiProgramInfo } from './efi-signature.js';
 import { secureBootVerdict, type Verdict } from './secure-boot-verdict.js';
 import { HOW_TO_GET_SIGNED_CHAIN, locateSignedChain } from '../boot/signed-chain.js';
 
@@ -59,7 +59,7 @@ export async function treeSecureBoot(tree: ImageTree, plan: RecipePlan, shimPath
   if (!entry || entry.type !== 'file') return { verdict: 'needs-secure-boot-off', reason: `${plan.linux.kernel} is missing from the image.` };
   const src = await tree.openFile(entry.path);
   try {
-    return await verdictForKernel(await parseEfiProgram(readerOf(src), src.size), entry.path, shimPath);
+    return await verdictForKernel(await readEfiSource(src), entry.path, shimPath);
   } finally {
     await src.close();
   }
@@ -70,9 +70,26 @@ export function ipxeOnlySecureBoot(what: string): ImageSecureBoot {
   return THROUGH_IPXE(what);
 }
 
-function readerOf(src: ByteSource) {
-  return async (at: number, n: number) => {
-    const buf = Buffer.alloc(Math.max(0, Math.min(n, src.size - at)));
-    return buf.subarray(0, await src.read(buf, 0, buf.length, at));
-  };
+/**
+ * Names (lower case, without directories) of the published boot programs that are EFI programs
+ * with no signature at all (Debian's iPXE): Secure Boot refuses them (the secure-boot-refused rule).
+ */
+export async function unsignedBootPrograms(files: PublishedFiles): Promise<Set<string>> {
+  const names = new Set<string>();
+  for (const f of files.list()) {
+    if (f.role !== 'boot program' || !/\.efi$/i.test(f.path)) continue;
+    const src = await f.open();
+    try {
+      const info = await readEfiSource(src);
+      if (info && info.signatures.length === 0) names.add(baseName(f.path));
+    } finally {
+      await src.close();
+    }
+  }
+  return names;
+}
+
+/** "/boot/IPXE.EFI" or "boot\\ipxe.efi" -> "ipxe.efi": how a request names a published program. */
+export function baseName(file: string): string {
+  return file.replace(/^.*[/\\]/, '').toLowerCase();
 }

@@ -83,7 +83,7 @@ async function setup(t: Parameters<typeof tempDir>[0], o: { bootOnce?: boolean }
   const script = await lib.add({ path: join(dir, 'boot.ipxe'), name: 'Script' });
   const files = new PublishedFiles();
   const chooser = new BootChooser({
-    files, serverIp: '10.1.2.3', httpPort: 8080, library: lib, bootOnce: o.bootOnce, ipxeForGrub: 'ipxe.efi',
+    files, serverIp: '10.1.2.3', httpPort: 8080, library: lib, bootOnce: o.bootOnce,
     defaultImage: { kind: 'kernel', kernel: join(dir, 'default-vmlinuz'), initrds: [join(dir, 'default-vmlinuz')], cmdline: 'default=1' },
   });
   await chooser.start();
@@ -110,12 +110,13 @@ test('each machine reads its own GRUB configuration, from the same decision as i
   assert.match(iso, new RegExp(`^linux /iso/${live.id}/casper/vmlinuz boot=casper netboot=url url=http://10\\.1\\.2\\.3:8080/iso/${live.id}\\.iso ip=dhcp console=ttyS0$`, 'm'));
   assert.match(iso, new RegExp(`^initrd /iso/${live.id}/casper/initrd$`, 'm'));
   assert.deepEqual(chooser.payloadPathsFor(MAC), [`iso/${live.id}/casper/vmlinuz`, `iso/${live.id}/casper/initrd`]);
-  // An iPXE script: only iPXE boots it, so auto keeps iPXE, and GRUB (signed mode) hands over to it.
+  // An iPXE script: only iPXE boots it, so auto keeps iPXE; GRUB (signed mode) says why on the screen.
   await lib.setAssignment({ mac: OTHER, imageId: script.id, bootOnce: false });
   assert.equal(chooser.signedChainCan(OTHER), false);
-  const handover = await read(files, `grub/pxekit/${OTHER}.cfg`);
-  assert.match(handover, /^chainloader \/ipxe\.efi$/m);
-  assert.match(handover, /only with Secure Boot off/);
+  const refused = await read(files, `grub/pxekit/${OTHER}.cfg`);
+  assert.match(refused, /^echo 'PXE Kit: Script boots only through iPXE, which is not signed: switch Secure Boot off .*--secure-boot auto\|ipxe\)'$/m);
+  assert.match(refused, /^exit 1$/m);
+  assert.doesNotMatch(refused, /chainloader|linux /);
   // Names that are not a machine's configuration are not served; unpublishing takes it all down.
   assert.equal(files.lookup('grub/pxekit/nobody.cfg'), undefined);
   unpublish();
