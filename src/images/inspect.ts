@@ -5,7 +5,7 @@ import { publishImage, imageSpecFromPath, type ImageSpec, type ResolvedImageSpec
 import { openImage, publishOpened, type HelperPaths } from './publish-iso.js';
 import type { RecipePlan } from './recipes/index.js';
 import type { TreeEntry } from './tree.js';
-import { ipxeOnlySecureBoot, kernelFileSecureBoot, treeSecureBoot, VERDICT_WORDS, type ImageSecureBoot } from './secure-boot-image.js';
+import { fileSecureBoot, treeSecureBoot, VERDICT_WORDS, type ImageSecureBoot } from './secure-boot-image.js';
 
 export interface InspectOptions {
   serverIp: string;
@@ -80,7 +80,7 @@ export async function inspectImage(given: ImageSpec, o: InspectOptions): Promise
   const img = await publishImage(files, spec, { serverIp: o.serverIp, httpPort: o.httpPort, filePrefix: 'image/' });
   try {
     const what = spec.kind === 'kernel' ? spec.kernel : spec.path;
-    const secureBoot = spec.kind === 'kernel' ? await kernelFileSecureBoot(spec.kernel) : ipxeOnlySecureBoot(spec.kind === 'ipxe-script' ? 'An iPXE script' : spec.kind === 'efi' ? 'An EFI program given as the image' : 'A PXE boot program');
+    const secureBoot = await fileSecureBoot(spec.kind, what);
     const lines = [`image:      ${what}`, `detected:   ${img.description}`, 'boot modes: BIOS, UEFI (whatever the program supports)', `serves:     ${img.paths.join(', ')}`, secureBootLine(secureBoot)];
     return { spec, detected: lines.join('\n'), script: img.scriptFor(o.mac ?? SAMPLE_MAC), secureBoot };
   } finally {

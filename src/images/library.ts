@@ -12,7 +12,7 @@ import { loadJson, writeFileAtomic } from '../util/durable-file.js';
 import { looksLikeIso, safeId, type HelperPaths } from './publish-iso.js';
 import { inspectImage, type InspectOptions } from './inspect.js';
 import { openImage } from './publish-iso.js';
-import { ipxeOnlySecureBoot, kernelFileSecureBoot, treeSecureBoot } from './secure-boot-image.js';
+import { fileSecureBoot, treeSecureBoot } from './secure-boot-image.js';
 
 export const LIBRARY_FILE = 'library.json';
 const FORMAT = 1;
@@ -231,10 +231,10 @@ export class ImageLibrary extends EventEmitter {
       } finally {
         await opened.tree.close();
       }
-    } else if (kind === 'kernel') {
-      entry.os = 'Linux';
-      entry.secureBoot = await kernelFileSecureBoot(path, this.opts.shimPath);
-    } else entry.secureBoot = ipxeOnlySecureBoot(kind === 'ipxe-script' ? 'An iPXE script' : kind === 'efi' ? 'An EFI program added as an image' : 'A PXE boot program');
+    } else {
+      if (kind === 'kernel') entry.os = 'Linux';
+      entry.secureBoot = await fileSecureBoot(kind, path, this.opts.shimPath);
+    }
     this.state.entries.push(entry);
     this.save();
     this.changed('library');

@@ -48,7 +48,7 @@ async function verdictForKernel(kernel: EfiProgramInfo | undefined, kernelName: 
 }
 
 /** A kernel file given on its own (pxekit serve vmlinuz, a library kernel). */
-export async function kernelFileSecureBoot(path: string, shimPath?: string): Promise<ImageSecureBoot> {
+async function kernelFileSecureBoot(path: string, shimPath?: string): Promise<ImageSecureBoot> {
   return verdictForKernel(await readEfiProgram(path).catch(() => undefined), path.split('/').pop() ?? path, shimPath);
 }
 
@@ -65,9 +65,10 @@ export async function treeSecureBoot(tree: ImageTree, plan: RecipePlan, shimPath
   }
 }
 
-/** The verdict for what only iPXE starts (iPXE scripts, EFI and PXE programs). */
-export function ipxeOnlySecureBoot(what: string): ImageSecureBoot {
-  return THROUGH_IPXE(what);
+/** An image that is one file: a kernel goes through the signed chain; scripts and programs through iPXE. */
+export async function fileSecureBoot(kind: 'kernel' | 'ipxe-script' | 'efi' | 'pxe', path: string, shimPath?: string): Promise<ImageSecureBoot> {
+  if (kind === 'kernel') return kernelFileSecureBoot(path, shimPath);
+  return THROUGH_IPXE(kind === 'ipxe-script' ? 'An iPXE script' : kind === 'efi' ? 'An EFI program given as the image' : 'A PXE boot program');
 }
 
 /**

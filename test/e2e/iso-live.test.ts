@@ -1,11 +1,12 @@
 // End-to-end: a casper-layout live ISO built from the lab's Debian kernel + marker
 // initramfs, served in place by the real `pxekit serve live.iso`, boots QEMU on BIOS
-// (SeaBIOS + iPXE ROM) and UEFI (OVMF's PXE): iPXE loads casper/vmlinuz and casper/initrd
+// (SeaBIOS + iPXE ROM) and UEFI (OVMF's PXE), the latter also with Secure Boot enforced: the
+// loader (iPXE on BIOS, the signed shim + GRUB on UEFI) loads casper/vmlinuz and casper/initrd
 // out of the ISO, and the kernel command line carries casper's url= pointing at the ISO.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { e2eSkipReason, fixturesOnce, MARKER_TIMEOUT, TEST_TIMEOUT } from '../helpers/qemu-boot.js';
+import { e2eSkipReason, fixturesOnce, MARKER_TIMEOUT, SECURE_BOOT_ON, TEST_TIMEOUT } from '../helpers/qemu-boot.js';
 import { buildLiveIso, forMac } from '../helpers/live-iso.js';
 import { VirtualLab } from '../../src/lab/virtual-lab.js';
 import { QemuClient } from '../../src/lab/qemu.js';
@@ -13,8 +14,15 @@ import { LabEngine } from '../../src/lab/engine-cli.js';
 
 const skip = e2eSkipReason();
 
-for (const firmware of ['bios', 'uefi'] as const) {
-  test(`${firmware.toUpperCase()} machine boots a casper live ISO served in place by pxekit serve live.iso`, { skip, timeout: TEST_TIMEOUT }, async (t) => {
+const CASES = [
+  { firmware: 'bios', secureBoot: false },
+  { firmware: 'uefi', secureBoot: false },
+  { firmware: 'uefi', secureBoot: true },
+] as const;
+
+for (const { firmware, secureBoot } of CASES) {
+  const what = `${firmware.toUpperCase()}${secureBoot ? ' with Secure Boot on' : ''}`;
+  test(`${what}: a machine boots a casper live ISO served in place by pxekit serve live.iso`, { skip, timeout: TEST_TIMEOUT }, async (t) => {
     const fx = fixturesOnce();
     const lab = VirtualLab.create();
     t.after(() => lab.destroy());
@@ -30,7 +38,7 @@ for (const firmware of ['bios', 'uefi'] as const) {
     t.after(() => engine.stop());
     const status = await engine.serving(90_000);
     assert.match(String(status.image), /Ubuntu 24\.04 LTS/);
-    const qemu = QemuClient.start({ lab, firmware });
+    const qemu = QemuClient.start({ lab, firmware, secureBoot });
     t.after(() => qemu.kill());
     let line: string;
     try {
@@ -39,11 +47,14 @@ for (const firmware of ['bios', 'uefi'] as const) {
       throw new Error(`${(err as Error).message}\n${engine.tail(25)}`);
     }
     assert.match(line, new RegExp(`pxekit\\.token=${token}\\b`));
-    // casper's arguments, pointing at the ISO PXE Kit serves.
-    assert.match(line, /boot=casper netboot=url url=http:\/\/[0-9.]+:8080\/iso\/live\.iso ip=dhcp/);
+    // casper's arguments, pointing at the ISO PXE Kit serves, then the user's.
+    assert.match(line, new RegExp(`boot=casper netboot=url url=http://[0-9.]+:8080/iso/live\\.iso ip=dhcp console=ttyS0 pxekit\\.token=${token}`));
     const done = engine.events.filter((e) => forMac(qemu.mac)(e) && e.type === 'transfer' && e.phase === 'done').map((e) => String(e.file).replace(/^\/+/, ''));
     assert.ok(done.includes('iso/live/casper/vmlinuz'), `kernel read from inside the ISO: ${JSON.stringify(done)}`);
     assert.ok(done.includes('iso/live/casper/initrd'), `initrd read from inside the ISO: ${JSON.stringify(done)}`);
+    // UEFI goes through the signed chain (--secure-boot auto: a Linux ISO), which the firmware accepts with Secure Boot on.
+    if (firmware === 'uefi') assert.ok(done.includes('shimx64.efi') && done.includes('grubx64.efi'), `signed chain used: ${JSON.stringify(done)}`);
+    if (secureBoot) assert.ok(qemu.lines.some((l) => l.includes(SECURE_BOOT_ON)), `the firmware did not enforce Secure Boot\n${qemu.tail()}`);
     await engine.waitFor((e) => e.type === 'session' && forMac(qemu.mac)(e) && (e.session as { state: string }).state === 'handed-off', 'handed-off', 10_000);
     // casper's initramfs would now fetch the ISO: check that URL really serves it (by range, as a client would).
     const head = lab.exec('curl', ['-s', '-r', '32769-32773', `http://${lab.serverIp}:8080/iso/live.iso`]);

@@ -13,6 +13,8 @@ import { LabEngine, CLI_MAIN, type AnyEvent } from '../../src/lab/engine-cli.js'
 /** Software emulation, -smp 1, 2-core machine: measured 30-41 s (BIOS) and 53-78 s (UEFI) from power-on to the marker; the rest is room for a loaded CI machine. */
 export const MARKER_TIMEOUT: Record<Firmware, number> = { bios: 240_000, uefi: 360_000 };
 export const TEST_TIMEOUT = 480_000;
+/** What the Debian kernel's EFI stub prints when the firmware enforces Secure Boot. */
+export const SECURE_BOOT_ON = 'EFI stub: UEFI Secure Boot is enabled';
 
 /** Why the e2e boots cannot run here (they need root, QEMU, OVMF), or undefined. */
 export function e2eSkipReason(): string | undefined {
