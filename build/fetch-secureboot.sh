@@ -9,7 +9,8 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dest="$here/resources/secureboot"
-want=(shimx64.efi grubnetx64.efi)
+# gcdx64.efi: the GRUB Debian's install media carry (no tftp module); the tests build media with it.
+want=(shimx64.efi grubnetx64.efi gcdx64.efi)
 
 have_all() { for f in "${want[@]}"; do [ -s "$dest/$f" ] || return 1; done; }
 if have_all; then echo "fetch-secureboot: already in $dest"; exit 0; fi
@@ -26,6 +27,7 @@ for deb in ./*.deb; do dpkg-deb -x "$deb" root; done
 mkdir -p "$dest"
 cp root/usr/lib/shim/shimx64.efi.signed "$dest/shimx64.efi"
 cp root/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed "$dest/grubnetx64.efi"
+cp root/usr/lib/grub/x86_64-efi-signed/gcdx64.efi.signed "$dest/gcdx64.efi"
 # What they are, for the record: the package versions they came from.
 for deb in ./*.deb; do dpkg-deb -f "$deb" Package Version | paste -sd' '; done > "$dest/SOURCES"
 have_all

@@ -328,7 +328,7 @@ export class Engine extends EventEmitter {
    * Publishes the signed chain for UEFI x64 machines unless --secure-boot ipxe. Missing
    * binaries stop a start that asked for the chain ('signed') and are a warning otherwise.
    */
-  private publishSignedChain(chooser: BootChooser): { shim: string } | undefined {
+  private publishSignedChain(chooser: BootChooser): { shim: string; shimFor: (mac: string) => string } | undefined {
     const choice = this.opts.secureBoot ?? 'auto';
     if (choice === 'ipxe') return undefined;
     const bins = locateSignedChain(this.opts.signedChainDirs);
@@ -339,7 +339,8 @@ export class Engine extends EventEmitter {
       return undefined;
     }
     this.unpublishSignedChain = publishSignedChain(this.files, bins, (rest) => chooser.resolveGrubConfig(rest));
-    return { shim: SIGNED_NAMES.shim };
+    // A machine to boot an image with its own shim and GRUB is handed that shim (src/images/own-chain.ts).
+    return { shim: SIGNED_NAMES.shim, shimFor: (mac) => chooser.signedLoadersFor(mac).shim };
   }
   private unpublishSignedChain?: () => void;
 

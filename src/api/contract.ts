@@ -46,8 +46,8 @@ export interface LibraryEntry {
   sha256Progress?: number;
   present: boolean;
   addedAt: number;
-  /** Will it boot on a machine with Secure Boot on, as PXE Kit serves it, and why (src/images/secure-boot-image.ts). */
-  secureBoot?: { verdict: 'boots' | 'needs-secure-boot-off' | 'needs-mok'; reason: string };
+  /** Will it boot on a machine with Secure Boot on, as PXE Kit serves it, and why (src/images/secure-boot-image.ts); chain 'image': through the image's own shim and GRUB. */
+  secureBoot?: { verdict: 'boots' | 'needs-secure-boot-off' | 'needs-mok'; reason: string; chain?: 'image' };
 }
 
 export interface MenuSettings {

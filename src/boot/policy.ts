@@ -26,8 +26,11 @@ export interface BootPolicyOptions {
    * The signed chain is offered only when its binaries are published (`signedChain`).
    */
   secureBoot?: SecureBootChoice;
-  /** The signed chain's first stage, published under this name; undefined when its binaries are missing. */
-  signedChain?: { shim: string };
+  /**
+   * The signed chain's first stage, published under this name, or per machine (`shimFor`: an
+   * image's own shim); undefined when PXE Kit's binaries are missing.
+   */
+  signedChain?: { shim: string; shimFor?: (mac: string) => string };
   /** Can the signed chain boot what this machine is to boot (src/images/boot-chooser.ts)? */
   signedChainCan?: (mac: string) => boolean;
 }
@@ -102,12 +105,14 @@ export function createBootPolicy(opts: BootPolicyOptions): BootPolicy {
       // Debian's signed GRUB cannot load files over HTTP, so UEFI HTTP Boot keeps iPXE; and it takes its
       // TFTP server from the DHCP ACK the firmware kept, which in proxy mode is the site server's.
       if (fam === 'x64' && !viaHttp && !how?.proxy && opts.signedChain && wantsSignedChain(client.mac)) {
+        const shim = opts.signedChain.shimFor?.(client.mac) ?? opts.signedChain.shim;
+        const whose = shim === opts.signedChain.shim ? '' : "the image's own ";
         return {
           kind: 'offer',
-          bootFile: opts.signedChain.shim,
+          bootFile: shim,
           nextServer: opts.serverIp,
           httpClient: false,
-          description: `signed shim + GRUB for UEFI x64, boots with Secure Boot on (${opts.signedChain.shim})`,
+          description: `${whose}signed shim + GRUB for UEFI x64, boots with Secure Boot on (${shim})`,
         };
       }
       const flavour = pick(fam);

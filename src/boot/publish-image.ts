@@ -5,6 +5,7 @@ import { basename, extname } from 'node:path';
 import { bufferFile, diskFile, type PublishedFile, type PublishedFiles } from '../files/published.js';
 import { chainScript, httpUrl, kernelScript, macFromScriptName, macToHyphens } from './ipxe-script.js';
 import type { LinuxBoot } from './linux-boot.js';
+import type { SignedLoaders } from './signed-chain.js';
 import { looksLikeIso, publishTreeImage, type HelperPaths } from '../images/publish-iso.js';
 
 export type ImageKind = 'kernel' | 'ipxe-script' | 'efi' | 'pxe' | 'iso' | 'folder';
@@ -93,6 +94,8 @@ export interface PublishedImage {
    * signed GRUB of the Secure Boot chain loads. Undefined for what only iPXE can boot.
    */
   linuxBoot?: LinuxBoot;
+  /** The image's own shim and GRUB, when it carries a pair that boots from the network (src/images/own-chain.ts). */
+  ownSignedLoaders?: SignedLoaders;
   /** Takes the image's files and per-client scripts out of PublishedFiles. */
   unpublish(): void;
 }
@@ -119,6 +122,7 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
   let unpublishTree: (() => Promise<void>) | undefined;
   let treePaths: string[] = [];
   let linuxBoot: LinuxBoot | undefined;
+  let ownSignedLoaders: SignedLoaders | undefined;
 
   if (spec.kind === 'iso' || spec.kind === 'folder') {
     const t = await publishTreeImage(files, spec.path, { id: spec.id, serverIp: opts.serverIp, httpPort: opts.httpPort, cmdline: spec.cmdline, helpers: spec.helpers });
@@ -127,6 +131,7 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
     script = () => text;
     payloadPaths = t.payloadPaths;
     linuxBoot = t.linuxBoot;
+    ownSignedLoaders = t.ownSignedLoaders;
     treePaths = t.paths;
     unpublishTree = t.unpublish;
   } else if (spec.kind === 'kernel') {
@@ -177,6 +182,7 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
     description,
     scriptFor: (mac) => script(mac),
     linuxBoot,
+    ownSignedLoaders,
     unpublish: () => {
       for (const f of added) files.remove(f.path);
       if (opts.registerScripts !== false) files.removeDynamic(prefix);

@@ -3,9 +3,10 @@
 // the shim runs only what its built-in vendor certificate or Microsoft's keys signed.
 //
 // What the chain asks for over TFTP (seen from Debian's shim 16.1 and GRUB 2.06 in OVMF):
-// shim loads "grubx64.efi" from the TFTP root (not from its own directory), after probing for
-// revocations_sku.efi, revocations_sbat.efi and shim_certificate_0.efi; GRUB probes
-// grub/x86_64-efi/*.lst, then reads grub/grub.cfg. Binaries come from build/fetch-secureboot.sh
+// shim loads "grubx64.efi" from the directory of the BOOTP header's file field (the TFTP root
+// for "shimx64.efi"; the root too when only option 67 carries the name, as with dnsmasq), after
+// probing for revocations_sku.efi, revocations_sbat.efi and shim_certificate_0.efi; GRUB probes
+// <prefix>/x86_64-efi/*.lst, then reads <prefix>/grub.cfg, its prefix built in ("/grub"). Binaries come from build/fetch-secureboot.sh
 // (resources/secureboot) or Debian's installed packages; they are never committed.
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -15,6 +16,18 @@ import { GRUB_DIR, GRUB_MACHINE_PREFIX, grubDispatchConfig } from './grub-config
 
 /** The names the chain is published (and asked for) under. */
 export const SIGNED_NAMES = { shim: 'shimx64.efi', grub: 'grubx64.efi' } as const;
+
+/**
+ * The signed loaders one machine is handed, as published paths: PXE Kit's own (SIGNED_NAMES,
+ * GRUB prefix "grub"), or those an image carries (src/images/own-chain.ts). shim always asks
+ * for its GRUB as "grubx64.efi", and that GRUB for "<grubPrefix>/grub.cfg".
+ */
+export interface SignedLoaders {
+  shim: string;
+  grub: string;
+  grubPrefix: string;
+}
+export const PXEKIT_SIGNED_LOADERS: SignedLoaders = { shim: SIGNED_NAMES.shim, grub: SIGNED_NAMES.grub, grubPrefix: 'grub' };
 
 export interface SignedChainBinaries {
   shim?: string;
@@ -52,7 +65,7 @@ export function signedChainComplete(b: SignedChainBinaries): b is SignedChainBin
 /** Patterns of the chain's normal probes (PublishedFiles.expectMisses). */
 export const SIGNED_CHAIN_PROBES: { key: string; pattern: RegExp; why: string }[] = [
   { key: 'shim', pattern: /^(revocations_sku|revocations_sbat|shim_certificate_\d+)\.efi$/i, why: "shim looks for optional revocation lists and extra certificates first; it needs none of them" },
-  { key: 'grub', pattern: /^grub\/x86_64-efi\/[^/]+\.(lst|mod)$/i, why: 'GRUB looks for its module lists; the signed GRUB has its modules built in' },
+  { key: 'grub', pattern: /(^|\/)x86_64-efi\/[^/]+\.(lst|mod)$/i, why: 'GRUB looks for its module lists; the signed GRUB has its modules built in' },
 ];
 
 /**

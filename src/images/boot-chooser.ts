@@ -10,7 +10,10 @@ import { SESSIONS_MAX, type ClientSession } from '../sessions/session.js';
 import { RecentMap } from '../util/recent-map.js';
 import type { ImageLibrary, StoredEntry } from './library.js';
 import { localBootScript, menuScript, messageScript } from './menu.js';
+import { PXEKIT_SIGNED_LOADERS, type SignedLoaders } from '../boot/signed-chain.js';
 import {
+  GRUB_DIR,
+  grubDispatchConfig,
   GRUB_MACHINE_PREFIX,
   grubKernelConfig,
   grubLocalBootConfig,
@@ -46,6 +49,8 @@ export class BootChooser {
   private defaultImg?: PublishedImage;
   private defaultKey?: string;
   private readonly images = new Map<string, { img: PublishedImage; path: string }>();
+  /** GRUB prefixes of images' own chains other than PXE Kit's "grub", with how many images use each. */
+  private readonly ownGrubPrefixes = new Map<string, number>();
   /** Per machine given a script; bounded (script paths carry MACs anyone can make up). */
   private readonly handing = new RecentMap<string, Handing>(SESSIONS_MAX);
   private syncing: Promise<void> = Promise.resolve();
@@ -67,6 +72,7 @@ export class BootChooser {
       if (libId) this.defaultKey = libId;
       else {
         this.defaultImg = await publishImage(files, spec, { serverIp: this.o.serverIp, httpPort: this.o.httpPort, registerScripts: false });
+        this.publishOwnGrubPrefix(this.defaultImg);
         this.defaultKey = `default:${'path' in spec ? spec.path : spec.kernel}`;
         this.description = this.defaultImg.description;
       }
@@ -83,8 +89,8 @@ export class BootChooser {
     this.o.library?.off('change', this.onLibraryChange);
     await this.syncing;
     this.o.files.removeDynamic(SCRIPT_PREFIX);
-    this.defaultImg?.unpublish();
-    for (const { img } of this.images.values()) img.unpublish();
+    if (this.defaultImg) this.unpublish(this.defaultImg);
+    for (const { img } of this.images.values()) this.unpublish(img);
     this.images.clear();
   }
 
@@ -104,7 +110,7 @@ export class BootChooser {
       const want = new Set(entries.map((e) => e.id));
       for (const [id, { img }] of this.images) {
         if (!want.has(id)) {
-          img.unpublish();
+          this.unpublish(img);
           this.images.delete(id);
         }
       }
@@ -119,6 +125,7 @@ export class BootChooser {
             registerScripts: false,
           });
           this.images.set(e.id, { img, path: e.path });
+          this.publishOwnGrubPrefix(img);
         } catch (err) {
           this.o.log?.(`library image "${e.name}" cannot be served: ${(err as Error).message}`);
         }
@@ -211,6 +218,46 @@ export class BootChooser {
     if (c.kind === 'image') return !!this.imageFor(c.imageId)?.linuxBoot;
     if (c.kind === 'menu') return c.items.some((id) => !!this.imageFor(id)?.linuxBoot);
     return true;
+  }
+
+  /**
+   * The signed loaders this machine is handed: the image's own shim and GRUB when it is to
+   * boot one image that carries a pair able to boot from the network, else PXE Kit's. A menu
+   * gets PXE Kit's: one shim has to trust every entry's kernel.
+   */
+  signedLoadersFor(mac: string): SignedLoaders {
+    const c = this.decide(mac);
+    return (c.kind === 'image' && this.imageFor(c.imageId)?.ownSignedLoaders) || PXEKIT_SIGNED_LOADERS;
+  }
+
+  /**
+   * An image's own GRUB reads its configuration under its own prefix ("EFI/fedora/grub.cfg"):
+   * there it gets the same dispatch and per-machine configurations as PXE Kit's GRUB under grub/.
+   */
+  private publishOwnGrubPrefix(img: PublishedImage): void {
+    const prefix = img.ownSignedLoaders?.grubPrefix;
+    if (!prefix || prefix.toLowerCase() === GRUB_DIR.replace(/\/$/, '')) return;
+    const n = this.ownGrubPrefixes.get(prefix) ?? 0;
+    this.ownGrubPrefixes.set(prefix, n + 1);
+    if (n > 0) return;
+    this.o.files.addDynamic(`${prefix}/`, (rest) => {
+      if (rest.toLowerCase() === 'grub.cfg') return bufferFile(`${prefix}/grub.cfg`, grubDispatchConfig(), 'boot script');
+      const m = /^pxekit\/(.+)$/.exec(rest);
+      const text = m ? this.resolveGrubConfig(m[1]) : undefined;
+      return text === undefined ? undefined : bufferFile(`${prefix}/${rest}`, text, 'boot script');
+    });
+  }
+
+  private unpublish(img: PublishedImage): void {
+    img.unpublish();
+    const prefix = img.ownSignedLoaders?.grubPrefix;
+    const n = prefix ? this.ownGrubPrefixes.get(prefix) : undefined;
+    if (!prefix || !n) return;
+    if (n > 1) this.ownGrubPrefixes.set(prefix, n - 1);
+    else {
+      this.ownGrubPrefixes.delete(prefix);
+      this.o.files.removeDynamic(`${prefix}/`);
+    }
   }
 
   /** The iPXE script for one machine, as of now. */

@@ -76,10 +76,15 @@ export async function readEfiProgram(path: string): Promise<EfiProgramInfo | und
 
 /** The same, from published bytes (a file inside an ISO, a published boot program). */
 export async function readEfiSource(src: ByteSource): Promise<EfiProgramInfo | undefined> {
-  return parseEfiProgram(async (offset, length) => {
+  return parseEfiProgram(sourceReader(src), src.size);
+}
+
+/** Reads of published bytes, clipped at their end. */
+export function sourceReader(src: ByteSource): ReadAt {
+  return async (offset, length) => {
     const buf = Buffer.alloc(Math.max(0, Math.min(length, src.size - offset)));
     return buf.subarray(0, await src.read(buf, 0, buf.length, offset));
-  }, src.size);
+  };
 }
 
 /** undefined when the bytes are not a PE/COFF image at all (no "MZ"). */

@@ -12,6 +12,8 @@ import { IsoImage } from './iso/index.js';
 import { MEMDISK_PATHS, planFor, type Helper, type RecipePlan, type ScriptContext } from './recipes/index.js';
 import { linuxCmdline } from './recipes/common.js';
 import type { LinuxBoot } from '../boot/linux-boot.js';
+import type { SignedLoaders } from '../boot/signed-chain.js';
+import { findOwnSignedChain } from './own-chain.js';
 import { folderFilePath, folderTree, isoTree, type ImageTree, type TreeEntry } from './tree.js';
 
 export interface HelperPaths {
@@ -106,6 +108,8 @@ export interface PublishedTreeImage {
   script(): string;
   /** For Linux layouts: the same boot as the script, for the signed GRUB (published paths). */
   linuxBoot?: LinuxBoot;
+  /** For Linux layouts whose own shim and GRUB can boot from the network: them, published. */
+  ownSignedLoaders?: SignedLoaders;
   unpublish(): Promise<void>;
 }
 
@@ -189,11 +193,15 @@ export async function publishOpened(files: PublishedFiles, opened: OpenedImage, 
     cmdline: linuxCmdline(ctx, plan.linux),
     label,
   };
+  const own = linuxBoot ? (await findOwnSignedChain(tree)).chain : undefined;
+  const ownSignedLoaders: SignedLoaders | undefined = own && { shim: published(own.shimPath), grub: published(own.grubPath), grubPrefix: own.grubPrefix };
+  if (own) for (const p of [own.shimPath, own.grubPath]) roles.set(p.toLowerCase(), 'boot program');
   return {
     id,
     opened,
     payloadPaths,
     linuxBoot,
+    ownSignedLoaders,
     paths: added,
     description: `${label} (${opened.kind === 'iso' ? 'ISO' : 'folder'} ${basename(opened.path)}: ${plan.method})`,
     script: () => text,

@@ -8,12 +8,15 @@ import type { ImageTree } from './tree.js';
 import type { RecipePlan } from './recipes/index.js';
 import { readEfiProgram, readEfiSource, type EfiProgramInfo } from './efi-signature.js';
 import { secureBootVerdict, type Verdict } from './secure-boot-verdict.js';
+import { findOwnSignedChain } from './own-chain.js';
 import { HOW_TO_GET_SIGNED_CHAIN, locateSignedChain } from '../boot/signed-chain.js';
 
 export interface ImageSecureBoot {
   verdict: Verdict;
   /** Plain words: who signed what, and what to do. */
   reason: string;
+  /** 'image': the image's own shim and GRUB start it (own-chain.ts); otherwise PXE Kit's chain or iPXE. */
+  chain?: 'image';
 }
 
 export const VERDICT_WORDS: Record<Verdict, string> = {
@@ -52,17 +55,29 @@ async function kernelFileSecureBoot(path: string, shimPath?: string): Promise<Im
   return verdictForKernel(await readEfiProgram(path).catch(() => undefined), path.split('/').pop() ?? path, shimPath);
 }
 
-/** An ISO or folder: its Linux layout's kernel through the signed chain, or iPXE for everything else. */
+/**
+ * An ISO or folder: its Linux layout's kernel through the image's own shim and GRUB when they
+ * can boot from the network (own-chain.ts), else through PXE Kit's signed chain; iPXE for everything else.
+ */
 export async function treeSecureBoot(tree: ImageTree, plan: RecipePlan, shimPath?: string): Promise<ImageSecureBoot> {
   if (!plan.linux) return THROUGH_IPXE(plan.recipe === 'winpe' ? 'Windows (wimboot or sanboot)' : plan.recipe === 'none' ? 'This image' : `This image (${plan.method.split(':')[0]})`);
   const entry = await tree.stat(plan.linux.kernel);
   if (!entry || entry.type !== 'file') return { verdict: 'needs-secure-boot-off', reason: `${plan.linux.kernel} is missing from the image.` };
   const src = await tree.openFile(entry.path);
+  let kernel: EfiProgramInfo | undefined;
   try {
-    return await verdictForKernel(await readEfiSource(src), entry.path, shimPath);
+    kernel = await readEfiSource(src);
   } finally {
     await src.close();
   }
+  const own = await findOwnSignedChain(tree);
+  if (own.chain) {
+    if (!kernel) return { verdict: 'needs-secure-boot-off', reason: `${entry.path} is not an EFI program (no EFI stub): UEFI machines with Secure Boot on cannot start it.`, chain: 'image' };
+    const v = secureBootVerdict({ firstStage: { ...own.chain.shim, path: own.chain.shimPath }, kernel: { ...kernel, path: entry.path } });
+    return { ...v, reason: `Served with its own shim and GRUB. ${v.reason}`, chain: 'image' };
+  }
+  const v = await verdictForKernel(kernel, entry.path, shimPath);
+  return own.why ? { ...v, reason: `${v.reason} (PXE Kit's shim and GRUB are used: the image's own chain cannot boot from the network, ${own.why}.)` } : v;
 }
 
 /** An image that is one file: a kernel goes through the signed chain; scripts and programs through iPXE. */

@@ -11,22 +11,29 @@ import { buildLiveIso, forMac } from '../helpers/live-iso.js';
 import { VirtualLab } from '../../src/lab/virtual-lab.js';
 import { QemuClient } from '../../src/lab/qemu.js';
 import { LabEngine } from '../../src/lab/engine-cli.js';
+import { join } from 'node:path';
+import { packageRoot } from '../../src/lab/fixtures.js';
 
 const skip = e2eSkipReason();
 
 const CASES = [
-  { firmware: 'bios', secureBoot: false },
-  { firmware: 'uefi', secureBoot: false },
-  { firmware: 'uefi', secureBoot: true },
+  { firmware: 'bios', secureBoot: false, ownChain: false },
+  { firmware: 'uefi', secureBoot: false, ownChain: false },
+  { firmware: 'uefi', secureBoot: true, ownChain: false },
+  // Media carrying their own signed shim and network GRUB (as Fedora's do): PXE Kit hands out those.
+  { firmware: 'uefi', secureBoot: true, ownChain: true },
 ] as const;
 
-for (const { firmware, secureBoot } of CASES) {
+for (const { firmware, secureBoot, ownChain } of CASES) {
   const what = `${firmware.toUpperCase()}${secureBoot ? ' with Secure Boot on' : ''}`;
-  test(`${what}: a machine boots a casper live ISO served in place by pxekit serve live.iso`, { skip, timeout: TEST_TIMEOUT }, async (t) => {
+  const media = ownChain ? 'a casper live ISO with its own shim and GRUB' : 'a casper live ISO';
+  test(`${what}: a machine boots ${media} served in place by pxekit serve live.iso`, { skip, timeout: TEST_TIMEOUT }, async (t) => {
     const fx = fixturesOnce();
     const lab = VirtualLab.create();
     t.after(() => lab.destroy());
-    const iso = buildLiveIso(lab.file('live-src'), lab.file('live.iso'), fx);
+    const sb = join(packageRoot(), 'resources', 'secureboot');
+    const own = ownChain ? { shim: join(sb, 'shimx64.efi'), grub: join(sb, 'grubnetx64.efi') } : undefined;
+    const iso = buildLiveIso(lab.file('live-src'), lab.file('live.iso'), fx, { ownChain: own });
     const token = randomBytes(4).toString('hex');
     const engine = LabEngine.start(lab, {
       mode: 'dhcp',
@@ -53,7 +60,12 @@ for (const { firmware, secureBoot } of CASES) {
     assert.ok(done.includes('iso/live/casper/vmlinuz'), `kernel read from inside the ISO: ${JSON.stringify(done)}`);
     assert.ok(done.includes('iso/live/casper/initrd'), `initrd read from inside the ISO: ${JSON.stringify(done)}`);
     // UEFI goes through the signed chain (--secure-boot auto: a Linux ISO), which the firmware accepts with Secure Boot on.
-    if (firmware === 'uefi') assert.ok(done.includes('shimx64.efi') && done.includes('grubx64.efi'), `signed chain used: ${JSON.stringify(done)}`);
+    if (firmware === 'uefi' && !ownChain) assert.ok(done.includes('shimx64.efi') && done.includes('grubx64.efi'), `signed chain used: ${JSON.stringify(done)}`);
+    if (ownChain) {
+      // The media's shim by its path in the ISO; shim then reads grubx64.efi from that same directory.
+      assert.ok(done.includes('iso/live/EFI/BOOT/BOOTX64.EFI') && done.includes('iso/live/EFI/BOOT/grubx64.efi'), `the media's own chain: ${JSON.stringify(done)}`);
+      assert.ok(!done.includes('shimx64.efi') && !done.includes('grubx64.efi'), `not PXE Kit's chain: ${JSON.stringify(done)}`);
+    }
     if (secureBoot) assert.ok(qemu.lines.some((l) => l.includes(SECURE_BOOT_ON)), `the firmware did not enforce Secure Boot\n${qemu.tail()}`);
     await engine.waitFor((e) => e.type === 'session' && forMac(qemu.mac)(e) && (e.session as { state: string }).state === 'handed-off', 'handed-off', 10_000);
     // casper's initramfs would now fetch the ISO: check that URL really serves it (by range, as a client would).

@@ -5,7 +5,16 @@ import { join } from 'node:path';
 import type { BootFixtures } from '../../src/lab/fixtures.js';
 import { buildIso } from './iso-build.js';
 
-export function buildLiveIso(srcDir: string, out: string, fx: BootFixtures): string {
+/**
+ * `ownChain`: the media carry their own signed shim and network GRUB in EFI/BOOT (as Fedora's
+ * do), which PXE Kit then hands out instead of its own.
+ */
+export function buildLiveIso(srcDir: string, out: string, fx: BootFixtures, o: { ownChain?: { shim: string; grub: string } } = {}): string {
+  if (o.ownChain) {
+    mkdirSync(join(srcDir, 'EFI', 'BOOT'), { recursive: true });
+    copyFileSync(o.ownChain.shim, join(srcDir, 'EFI', 'BOOT', 'BOOTX64.EFI'));
+    copyFileSync(o.ownChain.grub, join(srcDir, 'EFI', 'BOOT', 'grubx64.efi'));
+  }
   mkdirSync(join(srcDir, 'casper'), { recursive: true });
   mkdirSync(join(srcDir, '.disk'), { recursive: true });
   copyFileSync(fx.kernel, join(srcDir, 'casper', 'vmlinuz'));
