@@ -14,21 +14,47 @@ import { linuxCmdline } from './recipes/common.js';
 import type { LinuxBoot } from '../boot/linux-boot.js';
 import type { SignedLoaders } from '../boot/signed-chain.js';
 import { findOwnSignedChain } from './own-chain.js';
+import { currentWimboot, identifyWimboot } from './wimboot.js';
+import { defaultDataDir } from '../files/data-dir.js';
 import { folderFilePath, folderTree, isoTree, type ImageTree, type TreeEntry } from './tree.js';
 
 export interface HelperPaths {
   wimboot?: string;
   memdisk?: string;
-  /** Only the paths given: do not look in resources/, $PXEKIT_WIMBOOT or syslinux (tests). */
+  /** The data dir whose stored wimboot (pxekit wimboot FILE) is used; default the user's data dir unless noSearch. */
+  dataDir?: string;
+  /** Only the paths given: do not look in resources/, $PXEKIT_WIMBOOT, the default data dir or syslinux (tests). */
   noSearch?: boolean;
 }
 
-/** wimboot from the given path, $PXEKIT_WIMBOOT or resources/wimboot; memdisk from syslinux. */
+/**
+ * wimboot from the given path (refused with the reason when it is not wimboot), $PXEKIT_WIMBOOT,
+ * the data dir's store, or resources/wimboot; memdisk from syslinux. Found files that are not
+ * wimboot are passed over: a Windows image is then sanbooted, and says so.
+ */
 export function findHelpers(given: HelperPaths = {}): HelperPaths {
   const isFile = (p: string | undefined) => !!p && existsSync(p) && statSync(p).isFile();
   const search = !given.noSearch;
-  const wimboot = [given.wimboot, ...(search ? [process.env.PXEKIT_WIMBOOT, join(packageRoot(), 'resources', 'wimboot')] : [])].find(isFile);
-  if (given.wimboot && wimboot !== given.wimboot) throw new Error(`wimboot not found at ${given.wimboot}`);
+  if (given.wimboot) {
+    const id = identifyWimboot(given.wimboot);
+    if (!id.ok) throw new Error(`${given.wimboot} is not wimboot: ${id.reason}`);
+  }
+  const dataDir = given.dataDir ?? (search ? defaultDataDir() : undefined);
+  const stored = () => (dataDir ? currentWimboot(dataDir)?.path : undefined);
+  const candidates: Array<() => string | undefined> = [
+    () => given.wimboot,
+    ...(search ? [() => process.env.PXEKIT_WIMBOOT] : []),
+    stored,
+    ...(search ? [() => join(packageRoot(), 'resources', 'wimboot')] : []),
+  ];
+  let wimboot: string | undefined;
+  for (const c of candidates) {
+    const p = c();
+    if (isFile(p) && (p === given.wimboot || identifyWimboot(p!).ok)) {
+      wimboot = p;
+      break;
+    }
+  }
   const memdisk = [given.memdisk, ...(search ? MEMDISK_PATHS : [])].find(isFile);
   return { wimboot, memdisk };
 }

@@ -6,6 +6,7 @@ import { truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildIso, patternBytes, tempDir, writeTree } from '../helpers/iso-build.js';
+import { wimbootStandin } from '../helpers/wimboot-standin.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, PXEKIT_WIMBOOT: '' } });
@@ -57,8 +58,7 @@ test('pxekit inspect on a WinPE ISO without wimboot says where to get it', (t) =
   assert.match(r.stdout, /Windows PE \[winpe\]/);
   assert.match(r.stdout, /https:\/\/github\.com\/ipxe\/wimboot\/releases/);
   assert.match(r.stdout, /^sanboot http:\/\/<server>:8080\/iso\/winpe\.iso \|\| goto failed$/m);
-  writeFileSync(join(dir, 'wimboot'), 'w');
-  const w = run(['inspect', '--wimboot', join(dir, 'wimboot'), iso]);
+  const w = run(['inspect', '--wimboot', wimbootStandin(dir), iso]);
   assert.match(w.stdout, /^kernel http:\/\/<server>:8080\/helpers\/winpe\/wimboot gui/m);
 });
 

@@ -4,12 +4,13 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, requireRoot } from '../helpers/lab.js';
 import { buildIso, patternBytes, writeTree } from '../helpers/iso-build.js';
 import { HttpFileServer } from '../../src/http/server.js';
+import { wimbootStandin } from '../helpers/wimboot-standin.js';
 import { PublishedFiles } from '../../src/files/published.js';
 import { publishTreeImage, type PublishedTreeImage } from '../../src/images/publish-iso.js';
 import type { WireEvent } from '../../src/sessions/events.js';
@@ -29,7 +30,7 @@ const TREE: Record<string, Buffer> = {
   'efi/boot/bootx64.efi': patternBytes(1_500_000, 15),
   'sources/lang.ini': Buffer.from('[Available UI Languages]\r\nen-US = 3\r\n'),
 };
-const WIMBOOT = patternBytes(70_000, 16);
+let WIMBOOT: Buffer; // the stand-in (a given wimboot must be wimboot: src/images/wimboot.ts)
 const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 function curl(args: string[]): Promise<{ code: number | null; out: Buffer; err: string }> {
@@ -61,7 +62,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'pxk-winpe-'));
   writeTree(join(dir, 'src'), TREE);
   buildIso(join(dir, 'src'), join(dir, 'winpe.iso'), { tool: 'genisoimage', udf: true, joliet: true, volumeId: 'CCCOMA_X64FRE' });
-  writeFileSync(join(dir, 'wimboot'), WIMBOOT);
+  WIMBOOT = readFileSync(wimbootStandin(dir));
   server = new HttpFileServer({ address: lab.serverIp, port: 0, files, emit: (e) => events.push(e) });
   await server.start();
   image = await publishTreeImage(files, join(dir, 'winpe.iso'), { id: 'winpe', serverIp: lab.serverIp, httpPort: server.port, helpers: { wimboot: join(dir, 'wimboot'), noSearch: true } });

@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { buildIso, tempDir, writeTree, type TreeSpec, patternBytes } from '../helpers/iso-build.js';
 import { openImage, publishOpened, safeId } from '../../src/images/publish-iso.js';
 import { PublishedFiles } from '../../src/files/published.js';
+import { wimbootStandin } from '../helpers/wimboot-standin.js';
 
 const SERVER = { serverIp: '10.9.8.1', httpPort: 8080 };
 const BASE = 'http://10.9.8.1:8080';
@@ -16,7 +17,7 @@ async function plan(t: Parameters<typeof tempDir>[0], spec: TreeSpec, o: { rockR
   const src = join(dir, 'src');
   writeTree(src, spec);
   const helpers: { wimboot?: string; memdisk?: string; noSearch: boolean } = { noSearch: true };
-  if (o.wimboot) writeFileSync((helpers.wimboot = join(dir, 'wimboot')), 'fake wimboot');
+  if (o.wimboot) helpers.wimboot = wimbootStandin(dir); // a given wimboot must be wimboot (src/images/wimboot.ts)
   if (o.memdisk) writeFileSync((helpers.memdisk = join(dir, 'memdisk')), 'fake memdisk');
   const path = o.folder ? src : buildIso(src, join(dir, 'test.iso'), { rockRidge: o.rockRidge ?? true, joliet: o.joliet, bios: o.bios, uefi: o.uefi, volumeId: 'TESTVOL' });
   const opened = await openImage(path, helpers);
