@@ -8,6 +8,7 @@ const USAGE = `usage: pxekit <command>
   interfaces [--json]      list network interfaces and which can serve
   serve [options] IMAGE    boot machines on one NIC (pxekit serve --help)
   inspect [options] IMAGE  what an image (ISO, kernel, ...) is and the script PXE Kit would serve for it
+  wimboot [FILE]           store wimboot (Windows ISOs boot with it) once, or show the stored one
   serve --ui [--ui-port N] the same, driven from a browser UI on 127.0.0.1 (prints its URL)
   check [--iface NAME]     can PXE Kit serve here? NIC, privilege, ports (and who holds them), firewall
   demo [--uefi]            boot a virtual machine from PXE Kit in a private lab (no hardware needed)`;
@@ -39,6 +40,10 @@ async function main(argv: string[]): Promise<number> {
     case 'inspect': {
       const { inspect } = await import('./inspect.js');
       return inspect(rest);
+    }
+    case 'wimboot': {
+      const { wimbootCommand } = await import('./wimboot.js');
+      return wimbootCommand(rest);
     }
     case 'check': {
       const { checkCommand } = await import('../diagnostics/check-cli.js');

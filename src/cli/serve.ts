@@ -3,7 +3,9 @@ import { parseArgs } from 'node:util';
 import { Engine, type EngineOptions, type ServeMode } from '../engine.js';
 import { formatEvent, type EngineEvent } from '../sessions/format.js';
 import type { ImageSpec } from '../boot/publish-image.js';
-import { findHelpers, looksLikeIso } from '../images/publish-iso.js';
+import { basename } from 'node:path';
+import { findHelpers, looksLikeIso, openImage, type HelperPaths } from '../images/publish-iso.js';
+import { noWimbootWarning } from '../images/wimboot.js';
 import { LineWriter } from './line-writer.js';
 import { SECURE_BOOT_CHOICES, type SecureBootChoice } from '../boot/signed-chain.js';
 
@@ -16,7 +18,8 @@ IMAGE is an ISO (served in place: Windows/WinPE, Ubuntu, Debian live, Fedora/RHE
 any bootable ISO), a Linux kernel (with --initrd and --cmdline), an iPXE script, or an EFI/PXE
 boot program. --cmdline adds kernel arguments to an ISO's Linux recipe too.
   --boot-once   each machine boots IMAGE once; its next network boot goes to the local disk.
-  --wimboot F   wimboot for Windows ISOs (default resources/wimboot; https://github.com/ipxe/wimboot/releases).
+  --wimboot F   wimboot for Windows ISOs (default: the one stored with "pxekit wimboot FILE", then
+                resources/wimboot; https://github.com/ipxe/wimboot/releases). Refused if F is not wimboot.
   --library     IMAGE is optional: machines boot what the library in the data dir says
                 (per-MAC assignments, the boot menu), IMAGE being the default.
   --mode auto   (default) listen for another DHCP server first: if one answers, add only the
@@ -109,6 +112,21 @@ export function parseServeArgs(argv: string[]) {
   };
 }
 
+/** The warning line for a Windows ISO that is served without wimboot (sanboot), else undefined. */
+export async function windowsWithoutWimboot(path: string, helpers: HelperPaths): Promise<string | undefined> {
+  let opened;
+  try {
+    opened = await openImage(path, helpers);
+  } catch {
+    return undefined; // the engine says what is wrong with the image
+  }
+  try {
+    return opened.plan.recipe === 'winpe' && !opened.helpers.wimboot ? noWimbootWarning(basename(path), opened.size) : undefined;
+  } finally {
+    await opened.tree.close();
+  }
+}
+
 export async function serve(argv: string[]): Promise<number> {
   // --ui: the API and the browser UI on 127.0.0.1 (IMAGE optional: chosen in the UI).
   if (argv.includes('--ui')) return (await import('../api/ui-serve.js')).serveUi(argv);
@@ -118,8 +136,9 @@ export async function serve(argv: string[]): Promise<number> {
   const img = args.engine.image;
   if (img && img.kind === undefined && (/\.iso$/i.test(img.path) || (await looksLikeIso(img.path)))) {
     if (img.initrds?.length) throw new UsageError(`${img.path} is an ISO image: --initrd goes with a kernel only`);
-    opts.image = { kind: 'iso', path: img.path, cmdline: img.cmdline || undefined, helpers: findHelpers({ wimboot: args.wimboot }) };
-  } else if (args.wimboot) findHelpers({ wimboot: args.wimboot });
+    opts.image = { kind: 'iso', path: img.path, cmdline: img.cmdline || undefined, helpers: findHelpers({ wimboot: args.wimboot, dataDir: args.engine.dataDir }) };
+  } else if (args.wimboot) findHelpers({ wimboot: args.wimboot, dataDir: args.engine.dataDir }); // refused with the reason when it is not wimboot
+  const warning = opts.image?.kind === 'iso' ? await windowsWithoutWimboot(opts.image.path, opts.image.helpers ?? {}) : undefined;
   const engine = new Engine(opts);
   const out = new LineWriter();
   const print = (ev: EngineEvent) => {
@@ -142,6 +161,7 @@ export async function serve(argv: string[]): Promise<number> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  if (warning) print({ type: 'log', at: Date.now(), level: 'warn', source: 'engine', message: warning });
   try {
     await engine.start();
   } catch (err) {

@@ -222,3 +222,13 @@ export function currentWimboot(dataDir: string): StoredWimboot | undefined {
 export function wimbootMenuNote(entry: { wimboot?: 'present' | 'missing' } | undefined): string {
   return entry?.wimboot === 'missing' ? ' (sanboot, no wimboot)' : '';
 }
+
+/** The line `pxekit serve` prints when it serves a Windows image without wimboot: what instead, what it costs, the fix. */
+export function noWimbootWarning(imageName: string, isoBytes?: number): string {
+  const size = isoBytes ? ` (${isoBytes >= 1e9 ? `${(isoBytes / 1e9).toFixed(1)} GB` : `${Math.max(1, Math.round(isoBytes / 1e6))} MB`})` : '';
+  return (
+    `${imageName} is Windows, served WITHOUT wimboot: machines get iPXE sanboot of the whole ISO instead. ` +
+    `Windows setup may then stop with "a media driver is missing", and every machine reads the whole ISO${size} over HTTP. ` +
+    `Fix: ${WIMBOOT_FIX}.`
+  );
+}
