@@ -48,6 +48,29 @@ export interface LibraryEntry {
   addedAt: number;
   /** Will it boot on a machine with Secure Boot on, as PXE Kit serves it, and why (src/images/secure-boot-image.ts); chain 'image': through the image's own shim and GRUB. */
   secureBoot?: { verdict: 'boots' | 'needs-secure-boot-off' | 'needs-mok'; reason: string; chain?: 'image' };
+  /** Windows images only: whether wimboot goes with it ('missing': sanboot of the whole ISO), and when missing what that costs and the fix (src/images/wimboot.ts). */
+  wimboot?: 'present' | 'missing';
+  wimbootNote?: string;
+}
+
+/** The wimboot stored in the engine's data dir (pxekit wimboot FILE, or wimboot.install). */
+export interface WimbootInfo {
+  version: string;
+  sha256: string;
+  size: number;
+  /** ms since the epoch. */
+  installedAt: number;
+  /** Where it was copied from. */
+  from: string;
+  /** The stored file. */
+  path: string;
+}
+
+/** What is stored: `installed`, or nothing (`problem` says why, when a stored one cannot be used); where to download it. */
+export interface WimbootStatus {
+  installed?: WimbootInfo;
+  problem?: string;
+  downloadUrl: string;
 }
 
 export interface MenuSettings {
@@ -82,6 +105,9 @@ export interface Commands {
   /** Assignments and menu as they are now, for a UI that just connected. */
   'settings.get': { params: Record<string, never>; result: { assignments: Assignment[]; menu: MenuSettings } };
   'logs.export': { params: { format: 'jsonl' | 'text' }; result: { fileName: string; content: string } };
+  'wimboot.status': { params: Record<string, never>; result: WimbootStatus };
+  /** Checks that the file (a path as the engine sees it) is wimboot and stores it; refused with the reason ('wimboot-refused'), the stored one kept. */
+  'wimboot.install': { params: { path: string }; result: WimbootStatus };
 }
 
 export type CommandName = keyof Commands;

@@ -11,10 +11,11 @@ import type { ClientSession } from '../sessions/session.js';
 import type { ImageSpec } from '../boot/publish-image.js';
 import type { ApiEvent, CommandName, Commands, ServeOptions } from './contract.js';
 import { findHelpers, looksLikeIso } from '../images/publish-iso.js';
+import { installWimboot, wimbootStatus, WimbootRefused, WIMBOOT_DOWNLOAD_URL } from '../images/wimboot.js';
 import { EventRing } from './event-ring.js';
 import { loadLibraryBackend, type LibraryBackend } from './library-backend.js';
 
-export type ApiErrorCode = 'not-available' | 'busy' | 'serve-failed' | 'library-error' | 'invalid-params' | 'internal';
+export type ApiErrorCode = 'not-available' | 'busy' | 'serve-failed' | 'library-error' | 'invalid-params' | 'wimboot-refused' | 'internal';
 
 export class ApiError extends Error {
   constructor(
@@ -130,7 +131,22 @@ export class Controller extends EventEmitter {
     'menu.set': (p) => this.withLib((l) => l.setMenu(p)),
     'settings.get': () => this.withLib(async (l) => ({ assignments: await l.assignments(), menu: await l.menu() })),
     'logs.export': (p) => this.exportLogs(p.format),
+    'wimboot.status': () => ({ ...wimbootStatus(this.dataDir), downloadUrl: WIMBOOT_DOWNLOAD_URL }),
+    'wimboot.install': (p) => this.installWimboot(p.path),
   };
+
+  /** Stores wimboot in the data dir (a refused file leaves the stored one as it was); Windows library entries then say it is there. */
+  private async installWimboot(path: string): Promise<Commands['wimboot.install']['result']> {
+    try {
+      installWimboot(this.dataDir, path);
+    } catch (err) {
+      if (err instanceof WimbootRefused) throw new ApiError('wimboot-refused', `${err.message}. Nothing was changed: download the file named "wimboot" from ${WIMBOOT_DOWNLOAD_URL}.`);
+      throw new ApiError('invalid-params', `could not store wimboot: ${(err as Error).message}`);
+    }
+    const lib = await this.lib().catch(() => undefined);
+    lib?.refreshWimboot?.();
+    return { ...wimbootStatus(this.dataDir), downloadUrl: WIMBOOT_DOWNLOAD_URL };
+  }
 
   /** Runs one (already validated) command. Throws ApiError for refusals. */
   async call<N extends CommandName>(cmd: N, params: Commands[N]['params']): Promise<Commands[N]['result']> {
@@ -180,7 +196,7 @@ export class Controller extends EventEmitter {
     const path = p.imagePath!;
     if (/\.iso$/i.test(path) || (await looksLikeIso(path).catch(() => false))) {
       if (p.initrds?.length) throw new ApiError('invalid-params', `${path} is an ISO image: initrds go with a kernel only`);
-      return { kind: 'iso', path, cmdline: p.cmdline || undefined, helpers: findHelpers({ wimboot: this.opts.wimboot }) };
+      return { kind: 'iso', path, cmdline: p.cmdline || undefined, helpers: findHelpers({ wimboot: this.opts.wimboot, dataDir: this.dataDir }) };
     }
     return { path, initrds: p.initrds ?? [], cmdline: p.cmdline ?? '' };
   }

@@ -16,6 +16,8 @@ export interface LibraryBackend {
   menu(): MenuSettings | Promise<MenuSettings>;
   /** What the engine publishes for a library entry. */
   imageSpecFor(id: string): Promise<ImageSpec>;
+  /** Re-checks whether Windows entries have wimboot (after wimboot.install); emits a change when one differs. */
+  refreshWimboot?(): void;
   /** Library/settings changes (checksum progress, files gone...), so every UI stays in step. */
   onChange?(listener: (ev: StateEvent) => void): void;
 }

@@ -13,6 +13,7 @@ import { ApiServer, generateToken } from './ws-server.js';
 import { defaultRendererDir } from './static-files.js';
 import { isWellFormedToken } from './validate.js';
 import { LineWriter } from '../cli/line-writer.js';
+import { findHelpers } from '../images/publish-iso.js';
 
 const UI_OPTIONS = {
   ui: { type: 'boolean', default: false },
@@ -79,6 +80,8 @@ export async function serveUi(argv: string[]): Promise<number> {
   const uiPort = port(v['ui-port'], '--ui-port');
   const serveAtOnce = positionals.length === 1 || v.library;
   if (serveAtOnce && !v.iface) throw new UsageError('with IMAGE or --library, --ui needs --iface too (or choose both in the UI)');
+  // A --wimboot that is not wimboot is refused now, with the reason, not when an ISO is first served.
+  if (v.wimboot) findHelpers({ wimboot: v.wimboot, dataDir: v['data-dir'] });
   const token = await obtainToken(v);
 
   const controller = new Controller({

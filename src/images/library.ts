@@ -13,6 +13,8 @@ import { looksLikeIso, safeId, type HelperPaths } from './publish-iso.js';
 import { inspectImage, type InspectOptions } from './inspect.js';
 import { openImage } from './publish-iso.js';
 import { fileSecureBoot, treeSecureBoot } from './secure-boot-image.js';
+import { findHelpers } from './publish-iso.js';
+import { NO_WIMBOOT_COST, WIMBOOT_FIX } from './wimboot.js';
 
 export const LIBRARY_FILE = 'library.json';
 const FORMAT = 1;
@@ -152,6 +154,8 @@ export class ImageLibrary extends EventEmitter {
     if (e.os) out.os = e.os;
     if (e.version) out.version = e.version;
     if (e.secureBoot) out.secureBoot = { ...e.secureBoot };
+    if (e.wimboot) out.wimboot = e.wimboot;
+    if (e.wimboot === 'missing') out.wimbootNote = `${NO_WIMBOOT_COST}. Fix: ${WIMBOOT_FIX}.`;
     if (e.sha256) out.sha256 = e.sha256;
     const h = this.hashing.get(e.id);
     if (h) out.sha256Progress = h.progress;
@@ -172,9 +176,45 @@ export class ImageLibrary extends EventEmitter {
     return e;
   }
 
+  /** The helpers images are opened and served with: the data dir's stored wimboot among them. */
+  private helpers(): HelperPaths {
+    return { ...this.opts.helpers, dataDir: this.opts.helpers?.dataDir ?? this.dataDir };
+  }
+
+  /** Whether a Windows image gets wimboot now (given, $PXEKIT_WIMBOOT, stored in the data dir, resources/). */
+  private wimbootNow(): 'present' | 'missing' {
+    try {
+      return findHelpers(this.helpers()).wimboot ? 'present' : 'missing';
+    } catch {
+      return 'missing'; // a given wimboot that is not wimboot: serving refuses it with the reason
+    }
+  }
+
+  /** Sets `wimboot` on Windows entries as of now; true when one changed. */
+  private updateWimboot(): boolean {
+    const winpe = this.state.entries.filter((e) => e.recipe === 'winpe');
+    if (!winpe.length) return false;
+    const now = this.wimbootNow();
+    let dirty = false;
+    for (const e of winpe) {
+      if (e.wimboot !== now) {
+        e.wimboot = now;
+        dirty = true;
+      }
+    }
+    return dirty;
+  }
+
+  /** After wimboot was stored (or removed): Windows entries say whether they get it, and every UI hears of it. */
+  refreshWimboot(): void {
+    if (!this.updateWimboot()) return;
+    this.save();
+    this.changed('library');
+  }
+
   /** Entries with `present` re-checked (and checksums restarted for files that changed). */
   async list(): Promise<LibraryEntry[]> {
-    let dirty = false;
+    let dirty = this.updateWimboot();
     for (const e of this.state.entries) {
       const st = await fsp.stat(e.path).catch(() => undefined);
       const present = !!st;
@@ -220,9 +260,10 @@ export class ImageLibrary extends EventEmitter {
     if (p.initrds?.length) entry.initrds = p.initrds.map((i) => resolve(i));
     if (p.cmdline) entry.cmdline = p.cmdline;
     if (kind === 'iso' || kind === 'folder') {
-      const opened = await openImage(path, this.opts.helpers);
+      const opened = await openImage(path, this.helpers());
       try {
         entry.recipe = opened.plan.recipe;
+        if (opened.plan.recipe === 'winpe') entry.wimboot = opened.helpers.wimboot ? 'present' : 'missing';
         entry.secureBoot = await treeSecureBoot(opened.tree, opened.plan, this.opts.shimPath);
         if (opened.plan.recipe !== 'none' && opened.plan.recipe !== 'sanboot' && opened.plan.recipe !== 'memdisk') {
           entry.os = opened.plan.os;
@@ -260,7 +301,7 @@ export class ImageLibrary extends EventEmitter {
   /** What was detected and the script a client would get (with a placeholder server address). */
   async inspect(id: string, o: Partial<InspectOptions> = {}): Promise<{ entry: LibraryEntry; detected: string; script: string }> {
     const e = this.need(id);
-    const r = await inspectImage(this.imageSpecNow(e), { serverIp: o.serverIp ?? '<server>', httpPort: o.httpPort ?? 8080, helpers: this.opts.helpers, id: e.id });
+    const r = await inspectImage(this.imageSpecNow(e), { serverIp: o.serverIp ?? '<server>', httpPort: o.httpPort ?? 8080, helpers: this.helpers(), id: e.id });
     return { entry: this.toPublic(e), detected: r.detected, script: r.script };
   }
 
@@ -273,7 +314,7 @@ export class ImageLibrary extends EventEmitter {
     switch (e.kind) {
       case 'iso':
       case 'folder':
-        return { kind: e.kind, path: e.path, id: e.id, cmdline: e.cmdline, helpers: this.opts.helpers };
+        return { kind: e.kind, path: e.path, id: e.id, cmdline: e.cmdline, helpers: this.helpers() };
       case 'kernel':
         return { kind: 'kernel', kernel: e.path, initrds: e.initrds ?? [], cmdline: e.cmdline ?? '' };
       default:
