@@ -239,7 +239,7 @@ export class Engine extends EventEmitter {
 
       const maxClients = o.maxClients ?? (Number(process.env.PXEKIT_MAX_CLIENTS) || SESSIONS_MAX);
       this.tracker = new SessionTracker({
-        payloadFiles: (mac) => chooser.payloadPathsFor(mac),
+        planFor: (mac) => chooser.handedPlan(mac),
         maxSessions: maxClients,
         onUpdate: (u) => {
           this.publish(u);
@@ -274,7 +274,7 @@ export class Engine extends EventEmitter {
         scriptPathFor: (mac) => chooser.scriptPathFor(mac),
         secureBoot: o.secureBoot,
         signedChain,
-        signedChainCan: (mac) => chooser.signedChainCan(mac),
+        planFor: (mac) => chooser.plan(mac),
       });
       this.http = new HttpFileServer({ address: ipv4.address, port: httpPort, files: this.files, emit: this.onWire, macForIp: (ip) => this.dhcp?.macForIp(ip) });
       await this.http.start();
@@ -328,7 +328,7 @@ export class Engine extends EventEmitter {
    * Publishes the signed chain for UEFI x64 machines unless --secure-boot ipxe. Missing
    * binaries stop a start that asked for the chain ('signed') and are a warning otherwise.
    */
-  private publishSignedChain(chooser: BootChooser): { shim: string; shimFor: (mac: string) => string } | undefined {
+  private publishSignedChain(chooser: BootChooser): { shim: string } | undefined {
     const choice = this.opts.secureBoot ?? 'auto';
     if (choice === 'ipxe') return undefined;
     const bins = locateSignedChain(this.opts.signedChainDirs);
@@ -339,8 +339,7 @@ export class Engine extends EventEmitter {
       return undefined;
     }
     this.unpublishSignedChain = publishSignedChain(this.files, bins, (rest) => chooser.resolveGrubConfig(rest));
-    // A machine to boot an image with its own shim and GRUB is handed that shim (src/images/own-chain.ts).
-    return { shim: SIGNED_NAMES.shim, shimFor: (mac) => chooser.signedLoadersFor(mac).shim };
+    return { shim: SIGNED_NAMES.shim };
   }
   private unpublishSignedChain?: () => void;
 

@@ -7,6 +7,8 @@
 // each machine to its own configuration, written when it asks (grub/pxekit/<mac>.cfg), from
 // the same per-machine decision as the iPXE scripts (assignment, menu, boot-once).
 
+import { grubHandoffLine } from './boot-plan.js';
+
 /** The per-machine configuration's path in PublishedFiles: "grub/pxekit/52:54:00:12:34:56.cfg". */
 export const GRUB_DIR = 'grub/';
 export const GRUB_MACHINE_PREFIX = 'grub/pxekit/';
@@ -54,6 +56,8 @@ export function grubKernelConfig(o: GrubKernelOptions): string {
     `echo ${grubWord(`PXE Kit: booting ${o.label} on`)} "$net_default_mac"`,
     `linux ${grubPath(o.kernelPath)}${args.length ? ' ' + args.join(' ') : ''}`,
     ...(o.initrdPaths.length ? [`initrd ${o.initrdPaths.map(grubPath).join(' ')}`] : []),
+    // Everything is loaded: report the hand-off (src/boot/boot-plan.ts), then start the kernel.
+    grubHandoffLine(),
     'boot',
     ...grubFailed(o.label),
   ].join('\n');

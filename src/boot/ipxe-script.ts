@@ -37,6 +37,8 @@ export interface KernelScriptOptions {
   cmdline: string;
   /** What is booting, for the messages on the client's screen. */
   label?: string;
+  /** The line that reports the hand-off just before `boot` (src/boot/boot-plan.ts ipxeHandoffLine). */
+  handoff?: string;
 }
 
 /**
@@ -54,15 +56,16 @@ export function kernelScript(o: KernelScriptOptions): string {
     `echo PXE Kit: booting ${sanitise(label)} on \${net0/mac}`,
     `kernel ${o.kernelUrl}${args ? ' ' + args : ''} || goto failed`,
     ...o.initrds.map((i) => `initrd --name ${i.name} ${i.url} || goto failed`),
+    ...(o.handoff ? [o.handoff] : []),
     'boot || goto failed',
     ...failedBlock(label),
   ].join('\n');
 }
 
 /** Hands over to another program or script: an EFI binary, a PXE NBP, or the user's own iPXE script. */
-export function chainScript(url: string, label?: string): string {
+export function chainScript(url: string, label?: string, handoff?: string): string {
   const what = label ?? url;
-  return ['#!ipxe', `echo PXE Kit: starting ${sanitise(what)}`, `chain ${url} || goto failed`, ...failedBlock(what)].join('\n');
+  return ['#!ipxe', `echo PXE Kit: starting ${sanitise(what)}`, ...(handoff ? [handoff] : []), `chain ${url} || goto failed`, ...failedBlock(what)].join('\n');
 }
 
 export function failedBlock(what: string): string[] {

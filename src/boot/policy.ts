@@ -7,6 +7,7 @@ import { diskFile, type PublishedFiles } from '../files/published.js';
 import { IPXE_NAMES, HOW_TO_GET_IPXE, type IpxeBinaries, type IpxeFlavour } from './ipxe-binaries.js';
 import { clientScriptPath, httpUrl } from './ipxe-script.js';
 import type { SecureBootChoice } from './signed-chain.js';
+import type { BootPlan } from './boot-plan.js';
 
 export interface BootPolicyOptions {
   serverIp: string;
@@ -26,13 +27,13 @@ export interface BootPolicyOptions {
    * The signed chain is offered only when its binaries are published (`signedChain`).
    */
   secureBoot?: SecureBootChoice;
+  /** PXE Kit's signed chain is published (its first stage under this name); undefined when its binaries are missing. */
+  signedChain?: { shim: string };
   /**
-   * The signed chain's first stage, published under this name, or per machine (`shimFor`: an
-   * image's own shim); undefined when PXE Kit's binaries are missing.
+   * The machine's boot plan (src/boot/boot-plan.ts): whether the signed chain can boot it, and
+   * which shim (an image's own, or PXE Kit's). Without it: PXE Kit's shim, for anything.
    */
-  signedChain?: { shim: string; shimFor?: (mac: string) => string };
-  /** Can the signed chain boot what this machine is to boot (src/images/boot-chooser.ts)? */
-  signedChainCan?: (mac: string) => boolean;
+  planFor?: (mac: string) => Pick<BootPlan, 'signedChainCan' | 'signedLoaders'>;
 }
 
 type Family = ArchFamily;
@@ -73,7 +74,7 @@ export function createBootPolicy(opts: BootPolicyOptions): BootPolicy {
   function wantsSignedChain(mac: string): boolean {
     const choice = opts.secureBoot ?? 'auto';
     if (choice === 'ipxe') return false;
-    return choice === 'signed' || (opts.signedChainCan?.(mac) ?? false);
+    return choice === 'signed' || (opts.planFor?.(mac).signedChainCan ?? false);
   }
 
   return {
@@ -105,7 +106,7 @@ export function createBootPolicy(opts: BootPolicyOptions): BootPolicy {
       // Debian's signed GRUB cannot load files over HTTP, so UEFI HTTP Boot keeps iPXE; and it takes its
       // TFTP server from the DHCP ACK the firmware kept, which in proxy mode is the site server's.
       if (fam === 'x64' && !viaHttp && !how?.proxy && opts.signedChain && wantsSignedChain(client.mac)) {
-        const shim = opts.signedChain.shimFor?.(client.mac) ?? opts.signedChain.shim;
+        const shim = opts.planFor?.(client.mac).signedLoaders.shim ?? opts.signedChain.shim;
         const whose = shim === opts.signedChain.shim ? '' : "the image's own ";
         return {
           kind: 'offer',

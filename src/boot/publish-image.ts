@@ -6,6 +6,7 @@ import { bufferFile, diskFile, type PublishedFile, type PublishedFiles } from '.
 import { chainScript, httpUrl, kernelScript, macFromScriptName, macToHyphens } from './ipxe-script.js';
 import type { LinuxBoot } from './linux-boot.js';
 import type { SignedLoaders } from './signed-chain.js';
+import { ipxeHandoffLine, type PlanFile } from './boot-plan.js';
 import { looksLikeIso, publishTreeImage, type HelperPaths } from '../images/publish-iso.js';
 
 export type ImageKind = 'kernel' | 'ipxe-script' | 'efi' | 'pxe' | 'iso' | 'folder';
@@ -81,8 +82,10 @@ export interface PublishedImage {
   spec: ResolvedImageSpec;
   /** Paths added to PublishedFiles (without the dynamic per-client scripts). */
   paths: string[];
-  /** Same as `paths`: the files whose delivery means the machine got its image. */
-  payloadPaths: string[];
+  /** The files the loader fetches, with the firmware that fetches each (src/boot/boot-plan.ts). */
+  payload: PlanFile[];
+  /** A file the machine reads as a disk by ranges (sanboot of an ISO). */
+  readAsDisk?: string;
   /** The per-client script's path in PublishedFiles: "ipxe/52-54-00-12-34-56.ipxe". */
   scriptPathFor(mac: string): string;
   /** "Linux kernel vmlinuz with 1 initrd", for the UI and logs. */
@@ -118,7 +121,9 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
   let script: (mac: string) => string;
   let description: string;
   const fp = (opts.filePrefix ?? 'image/').replace(/^\/+/, '').replace(/\/*$/, '/');
-  let payloadPaths: string[] | undefined;
+  let payload: PlanFile[] | undefined;
+  let readAsDisk: string | undefined;
+  const handoff = ipxeHandoffLine(opts.serverIp, opts.httpPort);
   let unpublishTree: (() => Promise<void>) | undefined;
   let treePaths: string[] = [];
   let linuxBoot: LinuxBoot | undefined;
@@ -129,7 +134,8 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
     description = t.description;
     const text = t.script();
     script = () => text;
-    payloadPaths = t.payloadPaths;
+    payload = t.payload;
+    readAsDisk = t.readAsDisk;
     linuxBoot = t.linuxBoot;
     ownSignedLoaders = t.ownSignedLoaders;
     treePaths = t.paths;
@@ -145,7 +151,7 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
     });
     const label = basename(spec.kernel);
     description = `Linux kernel ${label}${initrds.length ? ` with ${initrds.length} initrd${initrds.length > 1 ? 's' : ''}` : ''}`;
-    const text = kernelScript({ kernelUrl: url(`${fp}vmlinuz`), initrds, cmdline: spec.cmdline, label });
+    const text = kernelScript({ kernelUrl: url(`${fp}vmlinuz`), initrds, cmdline: spec.cmdline, label, handoff });
     script = () => text;
     linuxBoot = { kernelPath: `${fp}vmlinuz`, initrdPaths: added.filter((f) => f.role === 'initrd').map((f) => f.path), cmdline: spec.cmdline, label };
   } else {
@@ -160,7 +166,7 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
     description = `${describeKind(spec.kind)} ${label}`;
     // The user's script is served as is; per-client scripts chain to it so its relative
     // URLs resolve next to it, under image/.
-    const text = chainScript(url(name), label);
+    const text = chainScript(url(name), label, handoff);
     script = () => text;
   }
 
@@ -177,7 +183,8 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
   return {
     spec,
     paths,
-    payloadPaths: payloadPaths ?? paths,
+    payload: payload ?? added.map((f) => ({ path: f.path, role: f.role })),
+    readAsDisk,
     scriptPathFor: (mac) => `${prefix}${macToHyphens(mac)}.ipxe`,
     description,
     scriptFor: (mac) => script(mac),

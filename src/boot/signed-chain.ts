@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { bufferFile, diskFile, type PublishedFile, type PublishedFiles } from '../files/published.js';
 import { packageRoot } from './ipxe-binaries.js';
 import { GRUB_DIR, GRUB_MACHINE_PREFIX, grubDispatchConfig } from './grub-config.js';
+import { GRUB_HANDOFF_DIR, HANDOFF_ROLE } from './boot-plan.js';
 
 /** The names the chain is published (and asked for) under. */
 export const SIGNED_NAMES = { shim: 'shimx64.efi', grub: 'grubx64.efi' } as const;
@@ -86,7 +87,7 @@ export function publishSignedChain(
   for (const f of added) files.add(f);
   files.addDynamic(GRUB_MACHINE_PREFIX, (rest) => {
     const text = configFor(rest);
-    return text === undefined ? undefined : bufferFile(`${GRUB_MACHINE_PREFIX}${rest}`, text, 'boot script');
+    return text === undefined ? undefined : bufferFile(`${GRUB_MACHINE_PREFIX}${rest}`, text, grubConfigRole(rest));
   });
   for (const p of SIGNED_CHAIN_PROBES) files.expectMisses(`signed-chain-${p.key}`, p.pattern, p.why);
   return () => {
@@ -94,6 +95,11 @@ export function publishSignedChain(
     files.removeDynamic(GRUB_MACHINE_PREFIX);
     for (const p of SIGNED_CHAIN_PROBES) files.forgetMisses(`signed-chain-${p.key}`);
   };
+}
+
+/** A configuration under pxekit/ is a boot script, except GRUB's hand-off report. */
+export function grubConfigRole(rest: string): string {
+  return rest.startsWith(GRUB_HANDOFF_DIR) ? HANDOFF_ROLE : 'boot script';
 }
 
 function isFile(p: string): boolean {

@@ -272,6 +272,7 @@ export class HttpFileServer {
       size: length,
       bytes: 0,
       detail: range.kind === 'partial' ? `range ${start}-${end}/${size}` : undefined,
+      range: range.kind === 'partial' ? { start, end, total: size } : undefined,
     });
     this.active++;
     this.counters.bodies++;

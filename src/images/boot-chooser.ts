@@ -10,7 +10,16 @@ import { SESSIONS_MAX, type ClientSession } from '../sessions/session.js';
 import { RecentMap } from '../util/recent-map.js';
 import type { ImageLibrary, StoredEntry } from './library.js';
 import { localBootScript, menuScript, messageScript } from './menu.js';
-import { PXEKIT_SIGNED_LOADERS, type SignedLoaders } from '../boot/signed-chain.js';
+import { grubConfigRole, PXEKIT_SIGNED_LOADERS } from '../boot/signed-chain.js';
+import {
+  GRUB_HANDOFF_DIR,
+  HANDOFF_ANSWER_GRUB,
+  HANDOFF_ANSWER_IPXE,
+  HANDOFF_PREFIX,
+  HANDOFF_ROLE,
+  macFromHandoffName,
+  type BootPlan,
+} from '../boot/boot-plan.js';
 import {
   GRUB_DIR,
   grubDispatchConfig,
@@ -37,10 +46,11 @@ export interface BootChooserOptions {
   log?: (message: string) => void;
 }
 
+/** What a machine was last handed by a script or configuration: what it is booting now. */
 interface Handing {
   imageId: string;
   bootOnce: boolean;
-  payload: string[];
+  plan: BootPlan;
 }
 
 const SCRIPT_PREFIX = 'ipxe/';
@@ -82,6 +92,8 @@ export class BootChooser {
     if (!spec) this.description = library?.menu().enabled ? 'the library menu' : 'the library assignments';
     library?.on('change', this.onLibraryChange);
     files.addDynamic(SCRIPT_PREFIX, (rest) => this.resolveScript(rest));
+    // iPXE reports the hand-off here just before it boots (src/boot/boot-plan.ts).
+    files.addDynamic(HANDOFF_PREFIX, (rest) => (macFromHandoffName(rest) ? bufferFile(`${HANDOFF_PREFIX}${rest}`, HANDOFF_ANSWER_IPXE, HANDOFF_ROLE) : undefined));
   }
 
   async stop(): Promise<void> {
@@ -89,6 +101,7 @@ export class BootChooser {
     this.o.library?.off('change', this.onLibraryChange);
     await this.syncing;
     this.o.files.removeDynamic(SCRIPT_PREFIX);
+    this.o.files.removeDynamic(HANDOFF_PREFIX);
     if (this.defaultImg) this.unpublish(this.defaultImg);
     for (const { img } of this.images.values()) this.unpublish(img);
     this.images.clear();
@@ -138,11 +151,40 @@ export class BootChooser {
     return `${SCRIPT_PREFIX}${macToHyphens(mac)}.ipxe`;
   }
 
-  /** The paths whose delivery hands this machine off: those of the image it was last given. */
-  payloadPathsFor(mac?: string): string[] {
-    const h = mac ? this.handing.get(mac.toLowerCase()) : undefined;
-    if (h) return h.payload;
-    return this.defaultImg?.payloadPaths ?? [];
+  /**
+   * The boot plan for this machine as of now (src/boot/boot-plan.ts): what DHCP hands it and
+   * what its next script or configuration says.
+   */
+  plan(macIn: string): BootPlan {
+    const mac = macIn.toLowerCase();
+    return this.planOf(mac, this.decide(mac));
+  }
+
+  /** The plan of what this machine is booting: the image its last script or configuration handed it, else as of now. */
+  handedPlan(macIn: string): BootPlan {
+    const mac = macIn.toLowerCase();
+    return this.handing.get(mac)?.plan ?? this.plan(mac);
+  }
+
+  private planOf(mac: string, c: Choice): BootPlan {
+    // Every script and configuration PXE Kit writes reports its hand-off.
+    const base: Omit<BootPlan, 'choice' | 'signedChainCan'> = { mac, bootOnce: false, signedLoaders: PXEKIT_SIGNED_LOADERS, payload: [], handoff: { kind: 'signal' } };
+    if (c.kind === 'image') {
+      const img = this.imageFor(c.imageId);
+      return {
+        ...base,
+        choice: 'image',
+        imageId: c.imageId,
+        bootOnce: c.bootOnce,
+        signedLoaders: img?.ownSignedLoaders ?? PXEKIT_SIGNED_LOADERS,
+        signedChainCan: !!img?.linuxBoot,
+        payload: img?.payload ?? [],
+        readAsDisk: img?.readAsDisk,
+      };
+    }
+    // A menu goes the signed way when any entry can; its shim must trust every entry's kernel, so PXE Kit's.
+    if (c.kind === 'menu') return { ...base, choice: 'menu', signedChainCan: c.items.some((id) => !!this.imageFor(id)?.linuxBoot) };
+    return { ...base, choice: c.kind, signedChainCan: true };
   }
 
   /** Feed every session update here: a boot-once machine that was handed off goes to the local disk next time. */
@@ -157,10 +199,10 @@ export class BootChooser {
     return this.images.get(id)?.img;
   }
 
-  /** Records what this machine is handed (its payload decides the hand-off; boot-once follows it). */
+  /** Records what this machine is handed (the tracker follows its plan; boot-once is recorded at its hand-off). */
   private give(mac: string, imageId: string, bootOnce: boolean): PublishedImage {
     const img = this.imageFor(imageId)!;
-    this.handing.set(mac, { imageId, bootOnce, payload: img.payloadPaths });
+    this.handing.set(mac, { imageId, bootOnce, plan: this.planOf(mac, { kind: 'image', imageId, bootOnce }) });
     return img;
   }
 
@@ -209,28 +251,6 @@ export class BootChooser {
   }
 
   /**
-   * Whether the signed chain (shim -> GRUB) can boot what this machine is to boot: a kernel
-   * + initrd (a kernel image or a Linux layout), the local disk, a message; for a menu, when
-   * any entry can. iPXE scripts, sanboot, memdisk and wimboot need iPXE.
-   */
-  signedChainCan(mac: string): boolean {
-    const c = this.decide(mac);
-    if (c.kind === 'image') return !!this.imageFor(c.imageId)?.linuxBoot;
-    if (c.kind === 'menu') return c.items.some((id) => !!this.imageFor(id)?.linuxBoot);
-    return true;
-  }
-
-  /**
-   * The signed loaders this machine is handed: the image's own shim and GRUB when it is to
-   * boot one image that carries a pair able to boot from the network, else PXE Kit's. A menu
-   * gets PXE Kit's: one shim has to trust every entry's kernel.
-   */
-  signedLoadersFor(mac: string): SignedLoaders {
-    const c = this.decide(mac);
-    return (c.kind === 'image' && this.imageFor(c.imageId)?.ownSignedLoaders) || PXEKIT_SIGNED_LOADERS;
-  }
-
-  /**
    * An image's own GRUB reads its configuration under its own prefix ("EFI/fedora/grub.cfg"):
    * there it gets the same dispatch and per-machine configurations as PXE Kit's GRUB under grub/.
    */
@@ -244,7 +264,7 @@ export class BootChooser {
       if (rest.toLowerCase() === 'grub.cfg') return bufferFile(`${prefix}/grub.cfg`, grubDispatchConfig(), 'boot script');
       const m = /^pxekit\/(.+)$/.exec(rest);
       const text = m ? this.resolveGrubConfig(m[1]) : undefined;
-      return text === undefined ? undefined : bufferFile(`${prefix}/${rest}`, text, 'boot script');
+      return text === undefined ? undefined : bufferFile(`${prefix}/${rest}`, text, grubConfigRole(m![1]));
     });
   }
 
@@ -316,10 +336,11 @@ export class BootChooser {
     return grubKernelConfig(img.linuxBoot);
   }
 
-  /** A configuration under grub/pxekit/: "<mac>.cfg", or a menu choice "img/<id>/<mac>.cfg". */
+  /** A configuration under grub/pxekit/: "<mac>.cfg", a menu choice "img/<id>/<mac>.cfg", or the hand-off report "handoff/<mac>.cfg". */
   resolveGrubConfig(rest: string): string | undefined {
     const mac = macFromGrubConfigName(rest);
     if (mac) return this.grubConfigFor(mac);
+    if (rest.startsWith(GRUB_HANDOFF_DIR)) return macFromGrubConfigName(rest.slice(GRUB_HANDOFF_DIR.length)) ? HANDOFF_ANSWER_GRUB : undefined;
     const m = /^img\/([^/]+)\/([^/]+)$/.exec(rest);
     const chosenMac = m && macFromGrubConfigName(m[2]);
     if (!m || !chosenMac || !this.imageFor(m[1])) return undefined;

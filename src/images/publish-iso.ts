@@ -13,6 +13,7 @@ import { MEMDISK_PATHS, planFor, type Helper, type RecipePlan, type ScriptContex
 import { linuxCmdline } from './recipes/common.js';
 import type { LinuxBoot } from '../boot/linux-boot.js';
 import type { SignedLoaders } from '../boot/signed-chain.js';
+import { ipxeHandoffLine, type PlanFile } from '../boot/boot-plan.js';
 import { findOwnSignedChain } from './own-chain.js';
 import { currentWimboot, identifyWimboot } from './wimboot.js';
 import { defaultDataDir } from '../files/data-dir.js';
@@ -126,8 +127,10 @@ export interface PublishTreeOptions {
 export interface PublishedTreeImage {
   id: string;
   opened: OpenedImage;
-  /** Published paths whose delivery means the machine got its image. */
-  payloadPaths: string[];
+  /** The files the loader fetches (src/boot/boot-plan.ts), with the firmware that fetches each. */
+  payload: PlanFile[];
+  /** The ISO, when the machine reads it as a disk by ranges (sanboot). */
+  readAsDisk?: string;
   /** Static paths added (the ISO, helpers). */
   paths: string[];
   description: string;
@@ -201,7 +204,9 @@ export async function publishOpened(files: PublishedFiles, opened: OpenedImage, 
     added.push(pub);
     helperPaths[h] = pub;
   }
-  const payloadPaths = plan.payloadIso && isoUrl ? [`iso/${id}.iso`] : plan.files.map((f) => prefix + (index.get(f.path.toLowerCase())?.path ?? f.path));
+  const published = (p: string) => prefix + (index.get(p.toLowerCase())?.path ?? p);
+  const payload: PlanFile[] =
+    plan.payloadIso && isoUrl ? [{ path: `iso/${id}.iso`, role: 'iso' }] : plan.files.map((f) => ({ path: published(f.path), role: f.role, firmware: f.firmware }));
   const label = planLabel(plan, basename(opened.path));
   const ctx: ScriptContext = {
     fileUrl: (p) => url(prefix + p),
@@ -210,9 +215,9 @@ export async function publishOpened(files: PublishedFiles, opened: OpenedImage, 
     helperUrl: (h) => (helperPaths[h] ? url(helperPaths[h]!) : undefined),
     extraCmdline: o.cmdline ?? '',
     label,
+    handoff: ipxeHandoffLine(o.serverIp, o.httpPort),
   };
   const text = plan.script(ctx);
-  const published = (p: string) => prefix + (index.get(p.toLowerCase())?.path ?? p);
   const linuxBoot: LinuxBoot | undefined = plan.linux && {
     kernelPath: published(plan.linux.kernel),
     initrdPaths: plan.linux.initrds.map(published),
@@ -225,7 +230,8 @@ export async function publishOpened(files: PublishedFiles, opened: OpenedImage, 
   return {
     id,
     opened,
-    payloadPaths,
+    payload,
+    readAsDisk: plan.readAsDisk && isoUrl ? `iso/${id}.iso` : undefined,
     linuxBoot,
     ownSignedLoaders,
     paths: added,

@@ -14,6 +14,8 @@ import {
   type TransferSnapshot,
 } from './session.js';
 import { RecentMap } from '../util/recent-map.js';
+import { archFamily } from '../boot/client.js';
+import { HANDOFF_ROLE, payloadFor, planFirmware, type BootPlan } from '../boot/boot-plan.js';
 
 export { SESSIONS_MAX };
 
@@ -45,8 +47,11 @@ export interface SessionForgotten {
 }
 
 export interface TrackerOptions {
-  /** Published paths that must all be delivered before the machine counts as handed off (kernel + every initrd). */
-  payloadFiles: (mac?: string) => string[];
+  /**
+   * The boot plan of what the machine is booting (src/boot/boot-plan.ts): its payload per
+   * firmware, a file it reads as a disk, and how its hand-off is known.
+   */
+  planFor: (mac: string) => TrackedPlan | undefined;
   /** A running session with no traffic for this long has gone silent. */
   silentAfterMs?: number;
   /** Minimum gap between two progress updates of one session. */
@@ -61,12 +66,16 @@ export interface TrackerOptions {
 
 const TERMINAL: ReadonlySet<SessionState> = new Set(['handed-off', 'failed']);
 
+export type TrackedPlan = Pick<BootPlan, 'payload' | 'handoff' | 'readAsDisk'>;
+
 export class SessionTracker {
   /** Most recently heard from last. Machines past the offer stage are kept longest. */
   private readonly sessions: RecentMap<string, ClientSession>;
   private readonly lastProgressEmit = new Map<string, number>();
   /** Per MAC: how many timeline entries (absolute count, timelineFrom + length) updates have carried. */
   private readonly sent = new Map<string, number>();
+  /** Per MAC: the disk-read download (sanboot) being summed: bytes of finished reads, and of each running one. */
+  private readonly diskReads = new Map<string, { id: string; done: number; running: Map<string, number> }>();
   private readonly now: () => number;
   private forgotten = 0;
 
@@ -76,6 +85,7 @@ export class SessionTracker {
       keep: (s) => !EARLY_STATES.has(s.state),
       onEvict: (mac) => {
         this.lastProgressEmit.delete(mac);
+        this.diskReads.delete(mac);
         this.sent.delete(mac);
         this.forgotten += 1;
         this.opts.onForget?.({ type: 'session-forgotten', at: this.now(), mac, forgotten: this.forgotten });
@@ -174,6 +184,7 @@ export class SessionTracker {
 
   private restart(s: ClientSession, at: number): void {
     s.boots += 1;
+    this.diskReads.delete(s.mac);
     s.failure = undefined;
     s.diagnosis = undefined;
     s.current = undefined;
@@ -185,6 +196,9 @@ export class SessionTracker {
   private onTransfer(ev: TransferEvent): void {
     const s = this.session(ev.mac!, ev.at);
     if (!s.ip) s.ip = ev.clientIp;
+    if (ev.role === HANDOFF_ROLE) return this.onHandoffSignal(s, ev);
+    const plan = this.opts.planFor(s.mac);
+    if (plan?.readAsDisk && sameFile(ev.file, plan.readAsDisk)) return this.onDiskRead(s, ev);
     let t = s.transfers.find((x) => x.id === ev.id);
     if (!t) {
       t = { id: ev.id, protocol: ev.protocol, file: ev.file, role: ev.role, bytes: 0, size: ev.size, rate: 0, state: 'running', startedAt: ev.at };
@@ -205,7 +219,7 @@ export class SessionTracker {
     if (ev.phase === 'done') {
       t.state = 'done';
       if (s.current?.id === t.id) s.current = undefined;
-      if (this.payloadDelivered(s)) this.move(s, 'handed-off', 'Everything the OS needs was delivered: the machine is starting it', ev.at);
+      if (s.state !== 'handed-off' && this.payloadDelivered(s, plan)) this.move(s, 'handed-off', 'Everything the OS needs was delivered: the machine is starting it', ev.at);
       else this.move(s, s.state, `${ev.protocol.toUpperCase()} ${ev.file} done (${formatBytes(t.bytes)})`, ev.at);
       return;
     }
@@ -218,6 +232,9 @@ export class SessionTracker {
     s.current = t;
     const role = ev.role ?? '';
     const text = `${ev.protocol.toUpperCase()} ${ev.file}${ev.size !== undefined ? ` (${formatBytes(ev.size)})` : ''}`;
+    // Handed off is where PXE Kit's part ends: what the OS fetches next (casper's ISO, a live
+    // system's squashfs) is shown, and does not take the machine back to "Downloading OS".
+    if (s.state === 'handed-off') return this.move(s, s.state, `After the hand-off: ${text}`, ev.at);
     if (TERMINAL.has(s.state) && s.state === 'failed') s.failure = undefined;
     if (BOOT_PROGRAM_ROLES.has(role)) this.move(s, 'boot-program', text, ev.at);
     else if (SCRIPT_ROLES.has(role)) this.move(s, 'script', text, ev.at);
@@ -273,8 +290,50 @@ export class SessionTracker {
     this.fail(s, { code: 'no-boot-file', message: reason, pxeError: 'PXE-E53 (No boot filename received)', at });
   }
 
-  private payloadDelivered(s: ClientSession): boolean {
-    const needed = this.opts.payloadFiles(s.mac);
+  /**
+   * The loader reported that it hands over (src/boot/boot-plan.ts): the machine is handed off,
+   * once per boot attempt; boot-once is recorded from this.
+   */
+  private onHandoffSignal(s: ClientSession, ev: TransferEvent): void {
+    if (ev.phase !== 'done' || s.state === 'handed-off') return;
+    s.current = undefined;
+    this.move(s, 'handed-off', 'The loader reported it is handing over: the machine is starting what it loaded', ev.at);
+  }
+
+  /**
+   * A file the machine reads as a disk (sanboot of an ISO): its many Range requests are one
+   * download, its progress the bytes read of the whole file.
+   */
+  private onDiskRead(s: ClientSession, ev: TransferEvent): void {
+    const id = `disk:${ev.file.replace(/^\/+/, '')}`;
+    let t = s.transfers.find((x) => x.id === id);
+    const total = ev.range?.total ?? ev.size;
+    if (!t) {
+      t = { id, protocol: ev.protocol, file: ev.file, role: ev.role, bytes: 0, size: total, rate: 0, state: 'running', startedAt: ev.at };
+      s.transfers.push(t);
+      if (s.transfers.length > TRANSFERS_MAX) s.transfers.splice(0, s.transfers.length - TRANSFERS_MAX);
+      this.diskReads.set(s.mac, { id, done: 0, running: new Map() });
+      s.current = t;
+      const text = `${ev.protocol.toUpperCase()} ${ev.file}${total !== undefined ? ` (${formatBytes(total)})` : ''}: read as a disk, by ranges`;
+      return s.state === 'handed-off' ? this.move(s, s.state, text, ev.at) : this.move(s, 'payload', text, ev.at);
+    }
+    const reads = this.diskReads.get(s.mac);
+    if (!reads || reads.id !== id) return;
+    if (ev.phase === 'done' || ev.phase === 'error') {
+      reads.running.delete(ev.id);
+      reads.done += ev.bytes;
+    } else reads.running.set(ev.id, ev.bytes);
+    const running = [...reads.running.values()].reduce((a, b) => a + b, 0);
+    t.bytes = t.size !== undefined ? Math.min(t.size, reads.done + running) : reads.done + running;
+    t.rate = t.bytes / (Math.max(1, ev.at - t.startedAt) / 1000);
+    if (s.state !== 'handed-off') s.progress = Math.max(s.progress, this.transferProgress(s));
+    this.emit(s, 'progress');
+  }
+
+  private payloadDelivered(s: ClientSession, plan: TrackedPlan | undefined): boolean {
+    // Where the loader reports its hand-off, files delivered are not the hand-off.
+    if (!plan || plan.handoff.kind === 'signal') return false;
+    const needed = payloadFor(plan, this.firmwareOf(s));
     if (needed.length === 0) return false;
     const done = new Set(s.transfers.filter((t) => t.state === 'done').map((t) => t.file.replace(/^\/+/, '')));
     return needed.every((f) => done.has(f));
@@ -290,12 +349,17 @@ export class SessionTracker {
       return size > 0 ? Math.min(1, ts.reduce((a, t) => a + t.bytes, 0) / size) : 0;
     };
     if (payload.length) {
-      const total = this.opts.payloadFiles(s.mac).length || payload.length;
+      const plan = this.opts.planFor(s.mac);
+      const total = (plan ? payloadFor(plan, this.firmwareOf(s)).length : 0) || payload.length;
       const share = Math.min(1, payload.length / total);
       return Math.floor(45 + 54 * frac(payload) * share);
     }
     if (boot.length) return Math.floor(15 + 20 * frac(boot));
     return 0;
+  }
+
+  private firmwareOf(s: ClientSession) {
+    return planFirmware(s.arch ? archFamily(s.arch) : undefined);
   }
 
   private addEntry(s: ClientSession, entry: TimelineEntry): void {
@@ -329,6 +393,10 @@ export class SessionTracker {
     this.sent.set(s.mac, appended);
     this.opts.onUpdate({ type: 'session', at: t, reason, session: this.snapshot(s, fresh) });
   }
+}
+
+function sameFile(asked: string, published: string): boolean {
+  return asked.replace(/^\/+/, '').toLowerCase() === published.replace(/^\/+/, '').toLowerCase();
 }
 
 function describeClient(ev: DhcpEvent): string {

@@ -157,7 +157,7 @@ test(
     const files = new PublishedFiles();
     const img = await publishImage(files, { path: join(dir, 'vmlinuz'), initrds: [join(dir, 'i.img')], cmdline: 'quiet' }, { serverIp: '10.9.0.1', httpPort: 8080 });
     assert.equal(img.spec.kind, 'kernel');
-    assert.deepEqual(img.payloadPaths, ['image/vmlinuz', 'image/initrd-0.img']);
+    assert.deepEqual(img.payload.map((f) => f.path), ['image/vmlinuz', 'image/initrd-0.img']);
     const p = img.scriptPathFor('52:54:00:AA:BB:CC');
     assert.equal(p, 'ipxe/52-54-00-aa-bb-cc.ipxe');
     assert.equal(files.lookup(p)?.path, p);

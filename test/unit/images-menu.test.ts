@@ -1,6 +1,7 @@
 // Which script each machine gets: the default image, its assignment, the library menu,
 // and the local disk after a boot-once image was handed off (persisted in the data dir).
 import { test } from 'node:test';
+import { payloadFor } from '../../src/boot/boot-plan.js';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -43,12 +44,12 @@ test('default image for everyone; a per-MAC assignment overrides it; scripts are
   assert.equal(chooser.scriptPathFor(MAC), 'ipxe/52-54-00-aa-bb-01.ipxe');
   const def = await read(files, 'ipxe/52-54-00-aa-bb-01.ipxe');
   assert.match(def, new RegExp(`^kernel ${BASE}/image/vmlinuz default=1 `, 'm'));
-  assert.deepEqual(chooser.payloadPathsFor(MAC), ['image/vmlinuz']);
+  assert.deepEqual(payloadFor(chooser.handedPlan(MAC), undefined), ['image/vmlinuz']);
 
   await lib.setAssignment({ mac: MAC, imageId: live.id, bootOnce: false });
   const mine = await read(files, 'ipxe/52-54-00-aa-bb-01.ipxe');
   assert.match(mine, new RegExp(`^kernel ${BASE}/iso/${live.id}/casper/vmlinuz .*boot=casper netboot=url url=${BASE}/iso/${live.id}\\.iso ip=dhcp console=ttyS0 `, 'm'));
-  assert.deepEqual(chooser.payloadPathsFor(MAC), [`iso/${live.id}/casper/vmlinuz`, `iso/${live.id}/casper/initrd`]);
+  assert.deepEqual(payloadFor(chooser.handedPlan(MAC), undefined), [`iso/${live.id}/casper/vmlinuz`, `iso/${live.id}/casper/initrd`]);
   // The ISO's files are served for it.
   assert.equal(await read(files, `iso/${live.id}/casper/initrd`), 'I');
   // Another machine still gets the default.
@@ -74,7 +75,7 @@ test('the menu lists the library with a timeout, a default and "boot from local 
   // Choosing the ISO: its script, and from then on its files are this machine's payload.
   const chosen = await read(files, `ipxe/img/${live.id}/52-54-00-aa-bb-01.ipxe`);
   assert.match(chosen, /boot=casper/);
-  assert.deepEqual(chooser.payloadPathsFor(MAC), [`iso/${live.id}/casper/vmlinuz`, `iso/${live.id}/casper/initrd`]);
+  assert.deepEqual(payloadFor(chooser.handedPlan(MAC), undefined), [`iso/${live.id}/casper/vmlinuz`, `iso/${live.id}/casper/initrd`]);
   assert.equal(files.lookup(`ipxe/img/nope/52-54-00-aa-bb-01.ipxe`), undefined);
   // An assignment still wins over the menu.
   await lib.setAssignment({ mac: OTHER, imageId: other.id, bootOnce: false });

@@ -1,6 +1,7 @@
 // Recipe detection and the scripts they write, on ISOs built here with xorriso from
 // synthetic trees of each family's layout (contents are placeholders: only the layout counts).
 import { test } from 'node:test';
+import { payloadFor } from '../../src/boot/boot-plan.js';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
@@ -41,7 +42,7 @@ test('casper live ISO: kernel + initrd from casper/, the ISO over HTTP, version 
   assert.deepEqual(r.plan.bootModes, ['bios', 'uefi']);
   assert.match(r.script, new RegExp(`^kernel ${BASE}/iso/img1/casper/vmlinuz initrd=0-initrd boot=casper netboot=url url=${BASE}/iso/img1\\.iso ip=dhcp console=ttyS0 \\|\\| goto failed$`, 'm'));
   assert.match(r.script, new RegExp(`^initrd --name 0-initrd ${BASE}/iso/img1/casper/initrd \\|\\| goto failed$`, 'm'));
-  assert.deepEqual(r.pub.payloadPaths, ['iso/img1/casper/vmlinuz', 'iso/img1/casper/initrd']);
+  assert.deepEqual(r.pub.payload.map((f) => f.path), ['iso/img1/casper/vmlinuz', 'iso/img1/casper/initrd']);
   // The ISO and every file of its tree are published, with roles.
   assert.equal(r.files.lookup('iso/img1.iso')?.role, 'image file');
   assert.equal(r.files.lookup('iso/img1/casper/vmlinuz')?.role, 'kernel');
@@ -113,7 +114,11 @@ test('WinPE with wimboot: bootmgr (BIOS) or bootx64.efi (UEFI), BCD, boot.sdi, b
   }
   assert.match(r.script, /iseq \$\{platform\} efi/);
   assert.equal(r.files.lookup('helpers/img1/wimboot')?.role, 'payload');
-  assert.equal(r.pub.payloadPaths.length, 5);
+  // A BIOS machine fetches bootmgr, a UEFI one the EFI boot manager: never both.
+  assert.deepEqual(payloadFor(r.pub, 'bios'), ['iso/img1/bootmgr', 'iso/img1/Boot/BCD', 'iso/img1/Boot/boot.sdi', 'iso/img1/sources/boot.wim']);
+  assert.deepEqual(payloadFor(r.pub, 'uefi'), ['iso/img1/efi/boot/bootx64.efi', 'iso/img1/Boot/BCD', 'iso/img1/Boot/boot.sdi', 'iso/img1/sources/boot.wim']);
+  // The hand-off is reported just before wimboot starts, and the report is freed (wimboot would inject it into Windows).
+  assert.match(r.script, new RegExp(`^imgfetch --name pxekit-handoff ${BASE}/handoff/\\$\\{netX/mac:hexhyp\\} && imgfree pxekit-handoff \\|\\| echo .*\\nboot \\|\\| goto failed$`, 'm'));
 });
 
 test('WinPE without wimboot: sanboot of the ISO, and it says where to get wimboot', async (t) => {
@@ -123,7 +128,7 @@ test('WinPE without wimboot: sanboot of the ISO, and it says where to get wimboo
   assert.equal(setup.plan.version, 'ni_release amd64');
   assert.match(setup.script, new RegExp(`^sanboot ${BASE}/iso/img1\\.iso \\|\\| goto failed$`, 'm'));
   assert.ok(setup.plan.notes.some((n) => n.includes('https://github.com/ipxe/wimboot/releases')));
-  assert.deepEqual(setup.pub.payloadPaths, ['iso/img1.iso']);
+  assert.deepEqual(setup.pub.payload.map((f) => f.path), ['iso/img1.iso']);
   assert.equal(setup.files.lookup('iso/img1.iso')?.role, 'iso');
 });
 

@@ -127,13 +127,13 @@ test("a machine booting media with their own chain is handed that shim by DHCP; 
   publishSignedChain(files, { shim: bins.shim, grub: bins.netGrub, searched: [] }, (rest) => chooser.resolveGrubConfig(rest));
 
   await lib.setAssignment({ mac: MAC, imageId: media.id, bootOnce: false });
-  const loaders = chooser.signedLoadersFor(MAC);
+  const loaders = chooser.plan(MAC).signedLoaders;
   assert.deepEqual(loaders, { shim: `iso/${media.id}/EFI/BOOT/BOOTX64.EFI`, grub: `iso/${media.id}/EFI/BOOT/grubx64.efi`, grubPrefix: 'grub' });
-  assert.equal(chooser.signedLoadersFor(OTHER), PXEKIT_SIGNED_LOADERS, "the default kernel: PXE Kit's chain");
+  assert.equal(chooser.plan(OTHER).signedLoaders, PXEKIT_SIGNED_LOADERS, "the default kernel: PXE Kit's chain");
   // DHCP hands each machine its shim (in the BOOTP file field: shim asks for grubx64.efi in that directory).
   const policy = createBootPolicy({
     serverIp: '10.1.2.3', httpPort: 8080, binaries: { searched: [], paths: { efiX64: '/x/ipxe.efi' } },
-    signedChain: { shim: 'shimx64.efi', shimFor: (mac) => chooser.signedLoadersFor(mac).shim }, signedChainCan: () => true,
+    signedChain: { shim: 'shimx64.efi' }, planFor: (mac) => chooser.plan(mac),
   });
   const offer = (mac: string) => policy.decide({ mac, arch: 'efi-x64', isIpxe: false, isHttpBoot: false, isPxe: true }) as BootOffer;
   assert.equal(offer(MAC).bootFile, loaders.shim);
@@ -155,7 +155,7 @@ test("a machine booting media with their own chain is handed that shim by DHCP; 
   // A menu: one shim must trust every entry, so PXE Kit's.
   await lib.setMenu({ enabled: true, timeoutSeconds: 5, includeLocalBoot: true });
   await lib.clearAssignment(MAC);
-  assert.equal(chooser.signedLoadersFor(MAC), PXEKIT_SIGNED_LOADERS);
+  assert.equal(chooser.plan(MAC).signedLoaders, PXEKIT_SIGNED_LOADERS);
 });
 
 test('an own GRUB with another prefix reads the dispatch and per-machine configuration under that prefix, while its image is served', async (t) => {
@@ -176,7 +176,7 @@ test('an own GRUB with another prefix reads the dispatch and per-machine configu
   await chooser.start();
   t.after(() => chooser.stop());
   await lib.setAssignment({ mac: MAC, imageId: media.id, bootOnce: false });
-  assert.equal(chooser.signedLoadersFor(MAC).grubPrefix, 'EFI/fd');
+  assert.equal(chooser.plan(MAC).signedLoaders.grubPrefix, 'EFI/fd');
   assert.match(await readPublished(files, '/EFI/fd/grub.cfg'), /configfile \$prefix\/pxekit\/\$\{net_default_mac\}\.cfg/);
   assert.match(await readPublished(files, `EFI/fd/pxekit/${MAC}.cfg`), new RegExp(`^linux /iso/${media.id}/casper/vmlinuz boot=casper`, 'm'));
   assert.equal(files.lookup('EFI/fd/other.cfg'), undefined);

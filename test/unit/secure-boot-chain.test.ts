@@ -2,6 +2,7 @@
 // first stage the DHCP policy hands out per --secure-boot, the per-machine configuration from
 // the same decision as the iPXE scripts, and shim's/GRUB's probes as expected misses.
 import { test } from 'node:test';
+import { payloadFor } from '../../src/boot/boot-plan.js';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -11,7 +12,7 @@ import { grubDispatchConfig, grubKernelConfig, grubWord } from '../../src/boot/g
 import { createBootPolicy } from '../../src/boot/policy.js';
 import type { ClientArch, ClientInfo } from '../../src/boot/client.js';
 import type { BootOffer } from '../../src/boot/decision.js';
-import { publishSignedChain, locateSignedChain, signedChainComplete } from '../../src/boot/signed-chain.js';
+import { publishSignedChain, locateSignedChain, signedChainComplete, PXEKIT_SIGNED_LOADERS } from '../../src/boot/signed-chain.js';
 import { PublishedFiles } from '../../src/files/published.js';
 import { readPublished } from '../helpers/published.js';
 import { BootChooser } from '../../src/images/boot-chooser.js';
@@ -49,7 +50,7 @@ test('--secure-boot: auto gives UEFI x64 the signed chain when it can boot the i
   const binaries = { searched: [], paths: { bios: '/x/undionly.kpxe', efiX64: '/x/ipxe.efi' } };
   let can = true;
   const policy = (secureBoot?: 'auto' | 'signed' | 'ipxe', signed = true) =>
-    createBootPolicy({ serverIp: '10.9.0.1', httpPort: 8080, binaries, secureBoot, signedChain: signed ? { shim: 'shimx64.efi' } : undefined, signedChainCan: () => can });
+    createBootPolicy({ serverIp: '10.9.0.1', httpPort: 8080, binaries, secureBoot, signedChain: signed ? { shim: 'shimx64.efi' } : undefined, planFor: () => ({ signedChainCan: can, signedLoaders: PXEKIT_SIGNED_LOADERS }) });
   const file = (p: ReturnType<typeof policy>, c: ClientInfo) => (p.decide(c) as BootOffer).bootFile;
   assert.equal(file(policy(), client('efi-x64')), 'shimx64.efi');
   assert.match((policy().decide(client('efi-x64')) as BootOffer).description, /signed shim \+ GRUB/);
@@ -102,17 +103,17 @@ test('each machine reads its own GRUB configuration, from the same decision as i
   const def = await read(files, `grub/pxekit/${MAC}.cfg`);
   assert.match(def, /^linux \/image\/vmlinuz default=1$/m);
   assert.match(def, /^initrd \/image\/initrd-0\.img$/m);
-  assert.deepEqual(chooser.payloadPathsFor(MAC), ['image/vmlinuz', 'image/initrd-0.img']);
-  assert.equal(chooser.signedChainCan(MAC), true);
+  assert.deepEqual(payloadFor(chooser.handedPlan(MAC), undefined), ['image/vmlinuz', 'image/initrd-0.img']);
+  assert.equal(chooser.plan(MAC).signedChainCan, true);
   // An assigned Linux ISO: the recipe's arguments, then the user's, from inside the ISO.
   await lib.setAssignment({ mac: MAC, imageId: live.id, bootOnce: false });
   const iso = await read(files, `grub/pxekit/${MAC}.cfg`);
   assert.match(iso, new RegExp(`^linux /iso/${live.id}/casper/vmlinuz boot=casper netboot=url url=http://10\\.1\\.2\\.3:8080/iso/${live.id}\\.iso ip=dhcp console=ttyS0$`, 'm'));
   assert.match(iso, new RegExp(`^initrd /iso/${live.id}/casper/initrd$`, 'm'));
-  assert.deepEqual(chooser.payloadPathsFor(MAC), [`iso/${live.id}/casper/vmlinuz`, `iso/${live.id}/casper/initrd`]);
+  assert.deepEqual(payloadFor(chooser.handedPlan(MAC), undefined), [`iso/${live.id}/casper/vmlinuz`, `iso/${live.id}/casper/initrd`]);
   // An iPXE script: only iPXE boots it, so auto keeps iPXE; GRUB (signed mode) says why on the screen.
   await lib.setAssignment({ mac: OTHER, imageId: script.id, bootOnce: false });
-  assert.equal(chooser.signedChainCan(OTHER), false);
+  assert.equal(chooser.plan(OTHER).signedChainCan, false);
   const refused = await read(files, `grub/pxekit/${OTHER}.cfg`);
   assert.match(refused, /^echo 'PXE Kit: Script boots only through iPXE, which is not signed: switch Secure Boot off .*--secure-boot auto\|ipxe\)'$/m);
   assert.match(refused, /^exit 1$/m);
@@ -132,7 +133,7 @@ test('GRUB menu of the library, a choice from it, and boot-once to the local dis
   assert.match(menu, /^menuentry 'Live \(Ubuntu 24\.04 LTS\) \(needs Secure Boot off\)' \{\n {2}configfile \/grub\/pxekit\/img\/[^/]+\/52:54:00:aa:bb:01\.cfg\n\}$/m);
   assert.match(menu, /^menuentry 'Script \(needs Secure Boot off\)' \{$/m);
   assert.match(menu, /^menuentry 'Boot from the local disk' \{\n {2}exit 0\n\}$/m);
-  assert.equal(chooser.signedChainCan(MAC), true, 'a menu with one Linux entry goes the signed way');
+  assert.equal(chooser.plan(MAC).signedChainCan, true, 'a menu with one Linux entry goes the signed way');
   const chosen = await read(files, `grub/pxekit/img/${live.id}/${MAC}.cfg`);
   assert.match(chosen, /boot=casper/);
   assert.equal(files.lookup(`grub/pxekit/img/${script.id}x/${MAC}.cfg`), undefined);
@@ -154,7 +155,7 @@ test("shim's and GRUB's searches for optional files are expected misses; the ses
   for (const p of ['grubx64.efi.missing', 'boot/grub/x86_64-efi/core.efi', 'image/vmlinuz', 'grub/grub.cfg.bak']) assert.equal(files.expectedMiss(p), undefined, p);
 
   const updates: SessionUpdate[] = [];
-  const tracker = new SessionTracker({ payloadFiles: () => ['image/vmlinuz'], onUpdate: (u) => updates.push(u) });
+  const tracker = new SessionTracker({ planFor: () => ({ payload: [{ path: 'image/vmlinuz', role: 'kernel' }], handoff: { kind: 'files' } }), onUpdate: (u) => updates.push(u) });
   const base = { type: 'transfer', at: Date.now(), protocol: 'tftp', clientIp: '10.0.0.5', clientPort: 1, mac: MAC, bytes: 0 } as const;
   tracker.handle({ ...base, phase: 'start', id: 'a', file: 'shimx64.efi', role: 'boot program', size: 10 });
   tracker.handle({ ...base, phase: 'done', id: 'a', file: 'shimx64.efi', role: 'boot program', bytes: 10 });

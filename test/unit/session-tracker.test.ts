@@ -5,11 +5,13 @@ import { mergeSessionUpdate, type ClientSession } from '../../src/sessions/sessi
 import type { DhcpEvent, TransferEvent } from '../../src/sessions/events.js';
 
 const MAC = '52:54:00:aa:00:01';
+/** A plan whose hand-off is its files delivered (no loader reports it). */
+const filesPlan = (payload: string[]) => ({ payload: payload.map((path) => ({ path, role: 'kernel' })), handoff: { kind: 'files' } as const });
 
 function harness(payload = ['image/vmlinuz', 'image/initrd-0.img']) {
   let now = 1_000_000;
   const updates: SessionUpdate[] = [];
-  const tracker = new SessionTracker({ payloadFiles: () => payload, onUpdate: (u) => updates.push(u), now: () => now, silentAfterMs: 60_000 });
+  const tracker = new SessionTracker({ planFor: () => filesPlan(payload), onUpdate: (u) => updates.push(u), now: () => now, silentAfterMs: 60_000 });
   const dhcp = (e: Partial<DhcpEvent>) => tracker.handle({ type: 'dhcp', at: now, direction: 'in', message: 'discover', mac: MAC, xid: 1, port: 67, ...e });
   let n = 0;
   const xfer = (e: Partial<TransferEvent>) =>
@@ -139,7 +141,7 @@ test('a snapshot handed to a listener does not change when the session moves on'
 test('past its limit the tracker forgets machines that never got past an offer first, and says so', () => {
   let now = 1_000_000;
   const forgotten: SessionForgotten[] = [];
-  const tracker = new SessionTracker({ payloadFiles: () => [], onUpdate: () => undefined, onForget: (f) => forgotten.push(f), maxSessions: 3, now: () => now });
+  const tracker = new SessionTracker({ planFor: () => undefined, onUpdate: () => undefined, onForget: (f) => forgotten.push(f), maxSessions: 3, now: () => now });
   const mac = (i: number) => `02:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 255).toString(16).padStart(2, '0')}`;
   const dhcp = (m: string, e: Partial<DhcpEvent> = {}) => tracker.handle({ type: 'dhcp', at: now, direction: 'in', message: 'discover', mac: m, xid: 1, port: 67, ...e });
   // A real machine that got its address, then a flood of made-up MACs that only DISCOVER.
@@ -160,4 +162,101 @@ test('past its limit the tracker forgets machines that never got past an offer f
   dhcp(mac(0));
   assert.equal(tracker.get(mac(0))?.timeline.length, 1);
   assert.equal(tracker.size, 3);
+});
+
+/** A plan whose loader reports the hand-off (every script PXE Kit writes). */
+const signalPlan = (o: { payload?: { path: string; role: string; firmware?: 'bios' | 'uefi' }[]; readAsDisk?: string } = {}) => ({
+  payload: o.payload ?? [],
+  readAsDisk: o.readAsDisk,
+  handoff: { kind: 'signal' } as const,
+});
+
+function signalHarness(plan: ReturnType<typeof signalPlan>) {
+  let now = 1_000_000;
+  const updates: SessionUpdate[] = [];
+  const tracker = new SessionTracker({ planFor: () => plan, onUpdate: (u) => updates.push(u), now: () => now, silentAfterMs: 60_000, progressEveryMs: 0 });
+  let n = 0;
+  const xfer = (e: Partial<TransferEvent>) =>
+    tracker.handle({ type: 'transfer', at: now, protocol: 'http', phase: 'start', id: `t${n++}`, clientIp: '10.0.0.50', clientPort: 2000, mac: MAC, file: 'x', bytes: 0, ...e });
+  tracker.handle({ type: 'dhcp', at: now, direction: 'in', message: 'discover', mac: MAC, xid: 1, port: 67, arch: 'bios', vendorClass: 'PXEClient:Arch:00000' });
+  const handedOffEntries = () => updates.filter((u) => u.reason === 'state' && u.session.state === 'handed-off').length;
+  return { tracker, updates, xfer, advance: (ms: number) => (now += ms), state: () => tracker.get(MAC)!.state, handedOffEntries };
+}
+
+test('with a reporting loader, files delivered are not the hand-off: the report is, once, and nothing after it takes the machine back', () => {
+  const h = signalHarness(signalPlan({ payload: [{ path: 'image/vmlinuz', role: 'kernel' }] }));
+  h.xfer({ id: 'k', file: '/image/vmlinuz', role: 'kernel', size: 100 });
+  h.xfer({ id: 'k', file: '/image/vmlinuz', role: 'kernel', phase: 'done', bytes: 100 });
+  assert.equal(h.state(), 'payload', 'the kernel alone does not hand off');
+  // The report's start and a failed report change nothing.
+  h.xfer({ id: 's0', file: '/handoff/52-54-00-aa-00-01', role: 'hand-off signal' });
+  assert.equal(h.state(), 'payload');
+  h.xfer({ id: 's0', file: '/handoff/52-54-00-aa-00-01', role: 'hand-off signal', phase: 'done', bytes: 30 });
+  assert.equal(h.state(), 'handed-off');
+  assert.match(h.tracker.get(MAC)!.timeline.at(-1)!.text, /reported it is handing over/);
+  assert.equal(h.tracker.get(MAC)!.progress, 100);
+  // A second report (a retried request), then what the OS fetches after: still handed off, once.
+  h.xfer({ id: 's1', file: '/handoff/52-54-00-aa-00-01', role: 'hand-off signal', phase: 'done', bytes: 30 });
+  h.xfer({ id: 'iso', file: '/iso/live.iso', role: 'iso', size: 1000 });
+  h.xfer({ id: 'iso', file: '/iso/live.iso', role: 'iso', phase: 'done', bytes: 1000 });
+  assert.equal(h.state(), 'handed-off');
+  assert.equal(h.handedOffEntries(), 1);
+  assert.match(h.tracker.get(MAC)!.timeline.map((e) => e.text).join('\n'), /After the hand-off: HTTP \/iso\/live\.iso/);
+  // Handed off is terminal: no "silent" failure later.
+  h.advance(600_000);
+  h.tracker.tick();
+  assert.equal(h.state(), 'handed-off');
+});
+
+test("a sanboot's many Range reads are one download with progress by bytes of the ISO; the hand-off stays single", () => {
+  const size = 64 * 1024 * 1024;
+  const h = signalHarness(signalPlan({ payload: [{ path: 'iso/x.iso', role: 'iso' }], readAsDisk: 'iso/x.iso' }));
+  const read = (i: number, len: number) => {
+    const range = { start: i * len, end: i * len + len - 1, total: size };
+    h.xfer({ id: `r${i}`, file: '/iso/x.iso', role: 'iso', size: len, range });
+    h.xfer({ id: `r${i}`, file: '/iso/x.iso', role: 'iso', phase: 'progress', bytes: len / 2, size: len, range });
+    h.xfer({ id: `r${i}`, file: '/iso/x.iso', role: 'iso', phase: 'done', bytes: len, size: len, range });
+  };
+  read(0, 2048);
+  h.xfer({ id: 'sig', file: '/handoff/52-54-00-aa-00-01', role: 'hand-off signal', phase: 'done', bytes: 30 });
+  assert.equal(h.state(), 'handed-off');
+  let last = 0;
+  for (let i = 1; i <= 100; i++) {
+    read(i, 256 * 1024);
+    const t = h.tracker.get(MAC)!.transfers;
+    assert.equal(t.length, 1, 'one download, not one row per read');
+    assert.ok(t[0].bytes > last, 'bytes grow with every read');
+    last = t[0].bytes;
+  }
+  const t = h.tracker.get(MAC)!.transfers[0];
+  assert.equal(t.bytes, 2048 + 100 * 256 * 1024);
+  assert.equal(t.size, size, 'the size is the whole ISO, not one range');
+  assert.equal(h.state(), 'handed-off');
+  assert.equal(h.handedOffEntries(), 1, 'never flips back and forth');
+  const texts = h.tracker.get(MAC)!.timeline.map((e) => e.text);
+  assert.equal(texts.filter((x) => /iso\/x\.iso/.test(x)).length, 1, `one timeline line for all reads: ${texts.join(' | ')}`);
+});
+
+test('a machine fetches only the payload of its own firmware: a BIOS machine without bootx64.efi is handed off when no loader reports', () => {
+  let now = 1_000_000;
+  const plan = {
+    payload: [
+      { path: 'iso/w/bootmgr', role: 'payload', firmware: 'bios' as const },
+      { path: 'iso/w/efi/boot/bootx64.efi', role: 'payload', firmware: 'uefi' as const },
+      { path: 'iso/w/sources/boot.wim', role: 'payload' },
+    ],
+    handoff: { kind: 'files' } as const,
+  };
+  const tracker = new SessionTracker({ planFor: () => plan, onUpdate: () => undefined, now: () => now });
+  tracker.handle({ type: 'dhcp', at: now, direction: 'in', message: 'discover', mac: MAC, xid: 1, port: 67, arch: 'bios', vendorClass: 'PXEClient:Arch:00000' });
+  const x = (id: string, file: string, phase: 'start' | 'done') =>
+    tracker.handle({ type: 'transfer', at: now, protocol: 'http', phase, id, clientIp: '10.0.0.5', clientPort: 1, mac: MAC, file, role: 'payload', bytes: phase === 'done' ? 10 : 0, size: 10 });
+  for (const [id, f] of [['a', 'iso/w/bootmgr'], ['b', 'iso/w/sources/boot.wim']]) {
+    x(id, f, 'start');
+    x(id, f, 'done');
+  }
+  assert.equal(tracker.get(MAC)!.state, 'handed-off');
+  now += 600_000;
+  tracker.tick();
+  assert.equal(tracker.get(MAC)!.state, 'handed-off', 'not FAILED 90 s later for want of the UEFI file');
 });

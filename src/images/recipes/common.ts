@@ -18,6 +18,7 @@ function linuxScript(ctx: ScriptContext, linux: LinuxBootRecipe): string {
     initrds: linux.initrds.map((p, i) => ({ url: ctx.fileUrl(p), name: initrdName(p, i) })),
     cmdline: linuxCmdline(ctx, linux),
     label: ctx.label,
+    handoff: ctx.handoff,
   });
 }
 

@@ -30,6 +30,7 @@ export const memdiskRecipe: Recipe = {
           'iseq ${platform} pcbios || goto no_uefi',
           `kernel ${ctx.helperUrl('memdisk')} iso raw || goto failed`,
           `initrd ${ctx.isoUrl} || goto failed`,
+          ctx.handoff,
           'boot || goto failed',
           ':no_uefi',
           `echo PXE Kit: ${sanitise(ctx.label)} has no UEFI boot loader; boot this machine in BIOS (legacy/CSM) mode`,
@@ -55,9 +56,10 @@ export const sanbootRecipe: Recipe = {
       method: 'iPXE sanboot: the ISO is read over HTTP by ranges as a CD',
       files: [],
       payloadIso: true,
+      readAsDisk: true,
       helpers: [],
       notes: modes.length === 1 ? [`this ISO boots on ${modes[0] === 'bios' ? 'BIOS' : 'UEFI'} only`] : [],
-      script: (ctx) => sanbootScript(ctx.isoUrl!, ctx.label),
+      script: (ctx) => sanbootScript(ctx.isoUrl!, ctx.label, ctx.handoff),
     };
   },
 };

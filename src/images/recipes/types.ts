@@ -11,6 +11,8 @@ export interface RecipeFile {
   path: string;
   /** Role for the sessions view: 'kernel', 'initrd', 'payload'. */
   role: string;
+  /** Only machines on this firmware load it (bootmgr: BIOS; bootx64.efi: UEFI); undefined: all. */
+  firmware?: 'bios' | 'uefi';
 }
 
 export interface ScriptContext {
@@ -26,6 +28,8 @@ export interface ScriptContext {
   extraCmdline: string;
   /** What is booting, for the messages on the client's screen. */
   label: string;
+  /** The line reporting the hand-off, to put just before `boot`/`sanboot` (src/boot/boot-plan.ts). */
+  handoff: string;
 }
 
 export interface RecipePlan {
@@ -35,10 +39,12 @@ export interface RecipePlan {
   bootModes: BootMode[];
   /** One line: how a client boots it ("kernel + initrd from casper/, ISO fetched over HTTP"). */
   method: string;
-  /** The files inside the image the script loads: delivering them all hands the machine off. */
+  /** The files inside the image the script loads. */
   files: RecipeFile[];
   /** The whole ISO is the payload (sanboot, memdisk). */
   payloadIso?: boolean;
+  /** The machine reads the ISO as a disk, by ranges (sanboot), rather than in one download (memdisk). */
+  readAsDisk?: boolean;
   helpers: Helper[];
   /**
    * For Linux layouts: the kernel, initrds and arguments, so that other loaders than iPXE

@@ -24,8 +24,9 @@ export const winpeRecipe: Recipe = {
     const arch = info && /BuildArch=(\S+)/i.exec(info)?.[1];
     const version = [branch, arch].filter(Boolean).join(' ') || undefined;
     const os = setup ? 'Windows setup' : 'Windows PE';
-    const files: RecipeFile[] = [{ path: bootmgr.path, role: 'payload' }];
-    if (efiLoader) files.push({ path: efiLoader.path, role: 'payload' });
+    // A BIOS machine fetches bootmgr, a UEFI one the EFI boot manager: never both.
+    const files: RecipeFile[] = [{ path: bootmgr.path, role: 'payload', firmware: 'bios' }];
+    if (efiLoader) files.push({ path: efiLoader.path, role: 'payload', firmware: 'uefi' });
     files.push({ path: bcd.path, role: 'payload' }, { path: sdi.path, role: 'payload' }, { path: wim.path, role: 'payload' });
     if (!env.wimboot) {
       return {
@@ -36,9 +37,10 @@ export const winpeRecipe: Recipe = {
         method: 'iPXE sanboot of the whole ISO over HTTP (no wimboot)',
         files: [],
         payloadIso: true,
+        readAsDisk: true,
         helpers: [],
         notes: [WIMBOOT_HINT, 'without wimboot Windows setup may stop with "a media driver is missing" once it has started'],
-        script: (ctx) => sanbootScript(ctx.isoUrl ?? ctx.treeUrl, ctx.label),
+        script: (ctx) => sanbootScript(ctx.isoUrl ?? ctx.treeUrl, ctx.label, ctx.handoff),
       };
     }
     return {
@@ -68,6 +70,7 @@ export const winpeRecipe: Recipe = {
           l('BCD', bcd.path),
           l('boot.sdi', sdi.path),
           l('boot.wim', wim.path),
+          ctx.handoff,
           'boot || goto failed',
           ...failedBlock(ctx.label),
         ].join('\n');
@@ -77,6 +80,6 @@ export const winpeRecipe: Recipe = {
 };
 
 /** Maps the ISO as a SAN disk over HTTP (iPXE reads it by Range requests) and boots it. */
-export function sanbootScript(isoUrl: string, label: string): string {
-  return ['#!ipxe', `echo PXE Kit: booting ${sanitise(label)} (ISO over HTTP) on \${net0/mac}`, `sanboot ${isoUrl} || goto failed`, ...failedBlock(label)].join('\n');
+export function sanbootScript(isoUrl: string, label: string, handoff: string): string {
+  return ['#!ipxe', `echo PXE Kit: booting ${sanitise(label)} (ISO over HTTP) on \${net0/mac}`, handoff, `sanboot ${isoUrl} || goto failed`, ...failedBlock(label)].join('\n');
 }
