@@ -48,6 +48,6 @@ export function wimbootCommand(argv: string[]): number {
     console.log(`wimboot ${r.version}: ${r.path}\nSHA-256 ${r.sha256} (${r.size} bytes, stored ${new Date(r.installedAt).toISOString()} from ${r.from})`);
     return 0;
   }
-  console.log(`${st.problem ?? `no wimboot stored in ${dataDir}`}.\n${NO_WIMBOOT_COST}.\nDownload the file named "wimboot" from ${WIMBOOT_DOWNLOAD_URL}, then: pxekit wimboot FILE`);
+  console.log(`${st.problem ?? `no wimboot stored in ${dataDir}`}.\nWindows images get ${NO_WIMBOOT_COST}.\nDownload the file named "wimboot" from ${WIMBOOT_DOWNLOAD_URL}, then: pxekit wimboot FILE`);
   return st.problem ? 1 : 0;
 }

@@ -155,7 +155,7 @@ export class ImageLibrary extends EventEmitter {
     if (e.version) out.version = e.version;
     if (e.secureBoot) out.secureBoot = { ...e.secureBoot };
     if (e.wimboot) out.wimboot = e.wimboot;
-    if (e.wimboot === 'missing') out.wimbootNote = `${NO_WIMBOOT_COST}. Fix: ${WIMBOOT_FIX}.`;
+    if (e.wimboot === 'missing') out.wimbootNote = `Served as ${NO_WIMBOOT_COST}. Fix: ${WIMBOOT_FIX}.`;
     if (e.sha256) out.sha256 = e.sha256;
     const h = this.hashing.get(e.id);
     if (h) out.sha256Progress = h.progress;

@@ -26,7 +26,7 @@ const BANNER = /wimboot (v[0-9A-Za-z][0-9A-Za-z._+-]{0,40}) -- Windows Imaging F
 
 /** What the costs of serving a Windows image without wimboot are, in a technician's words. */
 export const NO_WIMBOOT_COST =
-  'without wimboot the whole ISO is sanbooted: Windows setup may stop with "a media driver is missing", and every machine reads the whole ISO over HTTP';
+  'sanboot of the whole ISO instead of wimboot: Windows setup may stop with "a media driver is missing", and every machine reads the whole ISO over HTTP';
 
 /** How to fix it, for the CLI and the UI. */
 export const WIMBOOT_FIX = `store wimboot once with "pxekit wimboot FILE" (or give --wimboot FILE); download the file named "wimboot" from ${WIMBOOT_DOWNLOAD_URL}`;

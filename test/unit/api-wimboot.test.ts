@@ -32,7 +32,7 @@ test('wimboot.status and wimboot.install; a refused file is an error and keeps t
   const win = await c.call('library.add', { path: iso, name: 'Windows PE' });
   assert.equal(win.os, 'Windows PE');
   assert.equal(win.wimboot, 'missing');
-  assert.match(win.wimbootNote ?? '', /sanbooted: Windows setup may stop with "a media driver is missing", and every machine reads the whole ISO over HTTP\. Fix: .*pxekit wimboot FILE/);
+  assert.match(win.wimbootNote ?? '', /^Served as sanboot of the whole ISO instead of wimboot: Windows setup may stop with "a media driver is missing", and every machine reads the whole ISO over HTTP\. Fix: .*pxekit wimboot FILE/);
   assert.equal(wimbootMenuNote(win), ' (sanboot, no wimboot)');
 
   // A kernel: refused, with the reason; nothing stored.

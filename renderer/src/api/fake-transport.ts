@@ -1,7 +1,7 @@
 // In-memory transport for component tests only (bundled into the test harness,
 // never into renderer/dist). Commands answer from plain in-memory state with the
 // contract's types; tests push events and hellos, and read what was requested.
-import type { ApiEvent, Assignment, CommandName, Commands, LibraryEntry, MenuSettings, NetInterface, StatusEvent, ClientSession } from './types.js';
+import type { ApiEvent, Assignment, CommandName, Commands, LibraryEntry, MenuSettings, NetInterface, StatusEvent, ClientSession, WimbootStatus } from './types.js';
 import { ApiError, Listeners, type ConnectionState, type Hello, type Transport } from './transport.js';
 
 type Handler<N extends CommandName> = (params: Commands[N]['params']) => Commands[N]['result'] | Promise<Commands[N]['result']>;
@@ -13,6 +13,7 @@ export interface FakeState {
   library: LibraryEntry[];
   assignments: Assignment[];
   menu: MenuSettings;
+  wimboot: WimbootStatus;
 }
 
 export class FakeTransport implements Transport {
@@ -32,6 +33,7 @@ export class FakeTransport implements Transport {
       library: [],
       assignments: [],
       menu: { enabled: false, timeoutSeconds: 5, includeLocalBoot: true },
+      wimboot: { downloadUrl: 'https://github.com/ipxe/wimboot/releases' },
       ...initial,
     };
   }
@@ -123,6 +125,17 @@ export class FakeTransport implements Transport {
         s.menu = params as MenuSettings;
         this.emit({ type: 'menu', at, menu: s.menu });
         return s.menu;
+      case 'wimboot.status':
+        return s.wimboot;
+      case 'wimboot.install': {
+        // The fake accepts a file named "wimboot" and refuses anything else, as the engine would with a reason.
+        const { path } = params as { path: string };
+        if (!/(^|\/)wimboot$/.test(path)) throw new ApiError('wimboot-refused', `${path} is not wimboot: not a boot program at all (a text file)`);
+        s.wimboot = { ...s.wimboot, installed: { version: 'v2.8.0', sha256: '0'.repeat(64), size: 70_000, installedAt: at, from: path, path: '/data/wimboot/wimboot' } };
+        s.library = s.library.map((e) => (e.wimboot === 'missing' ? { ...e, wimboot: 'present' as const, wimbootNote: undefined } : e));
+        this.emit({ type: 'library', at, entries: s.library });
+        return s.wimboot;
+      }
       case 'logs.export':
         return { fileName: 'pxekit-log.txt', content: 'fake log\n' };
     }

@@ -16,6 +16,8 @@ export type {
   ServeOptions,
   ServerMessage,
   StateEvent,
+  WimbootInfo,
+  WimbootStatus,
 } from '../../../src/api/contract.js';
 export { API_VERSION, TOKEN_PROTOCOL_PREFIX } from '../../../src/api/contract.js';
 export type { NetInterface } from '../../../src/net/interfaces.js';

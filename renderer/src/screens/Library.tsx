@@ -1,5 +1,5 @@
 // Step 2: the images PXE Kit can serve; one click serves one on the chosen NIC.
-import { useState, type DragEvent, type FormEvent } from 'react';
+import { Fragment, useState, type DragEvent, type FormEvent } from 'react';
 import { bridge } from '../api/bridge.js';
 import type { LibraryEntry } from '../api/types.js';
 import { formatBytes } from '../format.js';
@@ -126,6 +126,78 @@ function SecureBootBadge({ v }: { v: NonNullable<LibraryEntry['secureBoot']> }) 
   );
 }
 
+/**
+ * A Windows image without wimboot: what it gets instead, what that costs, and the fix in place
+ * (a path as the engine sees it, or a file dropped on the desktop app; wimboot.install checks it is wimboot).
+ */
+function WimbootMissing({ e }: { e: LibraryEntry }) {
+  const [path, setPath] = useState('');
+  const [error, setError] = useState<string>();
+  const [busy, setBusy] = useState(false);
+  const [dragging, setDragging] = useState(false);
+  const b = bridge();
+  // The engine's words up to its fix; the fix is this form.
+  const cost = (e.wimbootNote ?? 'Served as sanboot of the whole ISO instead of wimboot: Windows setup may stop with "a media driver is missing", and every machine reads the whole ISO over HTTP.').split(' Fix: ')[0];
+  const install = async (p: string) => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await command('wimboot.install', { path: p.trim() });
+      setPath('');
+    } catch (err) {
+      setError(errorText(err));
+    } finally {
+      setBusy(false);
+    }
+  };
+  const drop = async (ev: DragEvent) => {
+    ev.preventDefault();
+    setDragging(false);
+    const f = ev.dataTransfer.files[0];
+    const p = f && b?.pathForFile?.(f);
+    if (p) await install(p);
+  };
+  return (
+    <form
+      className={`alert warn wimboot-missing${dragging ? ' dragging' : ''}`}
+      aria-label={`wimboot missing for ${e.name}`}
+      onSubmit={(ev) => {
+        ev.preventDefault();
+        if (path.trim()) void install(path);
+      }}
+      onDragOver={(ev) => {
+        if (b?.pathForFile) {
+          ev.preventDefault();
+          setDragging(true);
+        }
+      }}
+      onDragLeave={() => setDragging(false)}
+      onDrop={(ev) => void drop(ev)}
+    >
+      <p>
+        <strong>No wimboot for {e.name}.</strong> {cost}
+      </p>
+      <div className="row wrap">
+        <label className="field grow">
+          wimboot file{' '}
+          <span className="hint">
+            ({b?.pathForFile ? 'drop it here or type its path' : 'its path on the computer running the engine'}; the file named “wimboot” from{' '}
+            <a href="https://github.com/ipxe/wimboot/releases" target="_blank" rel="noreferrer">
+              github.com/ipxe/wimboot/releases
+            </a>
+            )
+          </span>
+          <input type="text" value={path} onChange={(ev) => setPath(ev.target.value)} placeholder="/home/me/Downloads/wimboot" />
+        </label>
+        <button type="submit" disabled={busy || !path.trim()}>
+          Use this wimboot
+        </button>
+      </div>
+      <ErrorNote text={error} />
+    </form>
+  );
+}
+
 function EntryRow({ e, onServe, serving }: { e: LibraryEntry; onServe: (e: LibraryEntry) => void; serving: boolean }) {
   const [error, setError] = useState<string>();
   return (
@@ -224,7 +296,16 @@ export function Library() {
             </tr>
           )}
           {entries.map((e) => (
-            <EntryRow key={e.id} e={e} onServe={(x) => void serve(x)} serving={status?.state === 'serving' && status.image !== undefined && status.image === e.path} />
+            <Fragment key={e.id}>
+              <EntryRow e={e} onServe={(x) => void serve(x)} serving={status?.state === 'serving' && status.image !== undefined && status.image === e.path} />
+              {e.wimboot === 'missing' && (
+                <tr className="wimboot-row">
+                  <td colSpan={6}>
+                    <WimbootMissing e={e} />
+                  </td>
+                </tr>
+              )}
+            </Fragment>
           ))}
         </tbody>
       </table>

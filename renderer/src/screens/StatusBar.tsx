@@ -3,6 +3,8 @@ import { useState } from 'react';
 import { command } from '../store/feed.js';
 import { useSessions } from '../store/sessions.js';
 import { useStatus } from '../store/status.js';
+import { useLibrary } from '../store/library.js';
+import type { LibraryEntry, StatusEvent } from '../api/types.js';
 import { errorText } from './common.js';
 
 const STATE_TEXT: Record<string, string> = {
@@ -14,15 +16,25 @@ const STATE_TEXT: Record<string, string> = {
   error: 'Error',
 };
 
+/** The Windows image being served without wimboot, if that is what is served (its path, or its file name in the engine's description). */
+export function servedWithoutWimboot(status: StatusEvent | null | undefined, entries: LibraryEntry[]): LibraryEntry | undefined {
+  const image = status?.image;
+  if (!image) return undefined;
+  const base = (p: string) => p.split(/[\\/]/).pop() ?? p;
+  return entries.find((e) => e.wimboot === 'missing' && (image === e.path || image.includes(base(e.path))));
+}
+
 export function StatusBar() {
   const { status, connection, connectionDetail } = useStatus();
   const byMac = useSessions((s) => s.byMac);
+  const entries = useLibrary((s) => s.entries);
   const [error, setError] = useState<string>();
   const sessions = Object.values(byMac);
   const served = sessions.filter((s) => s.state === 'handed-off').length;
   const state = status?.state ?? 'stopped';
   const active = state === 'serving' || state === 'probing' || state === 'starting';
   const p = status?.ports;
+  const noWimboot = servedWithoutWimboot(status, entries);
 
   const stop = async () => {
     setError(undefined);
@@ -60,6 +72,11 @@ export function StatusBar() {
           </dd>
         </div>
       </dl>
+      {active && noWimboot && (
+        <span className="status-message warn" role="status">
+          {noWimboot.name}: no wimboot, sanboot of the whole ISO (setup may stop with “a media driver is missing”). Fix it under Images.
+        </span>
+      )}
       {state === 'error' && status?.message && (
         <span className="status-message" role="alert">
           {status.message}
