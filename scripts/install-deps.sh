@@ -11,6 +11,8 @@ PKGS=(
   iproute2 iputils-ping nftables iptables tshark procps psmisc
   # real PXE firmware clients and the boot programs we hand them
   qemu-system-x86 qemu-utils ovmf ipxe busybox-static cpio
+  # isolinux for the sanboot test ISO; syslinux-common has its modules and memdisk
+  isolinux syslinux-common
   # real peers to test against
   dnsmasq-base udhcpc isc-dhcp-client tftp-hpa atftp tftpd-hpa curl python3-scapy nginx-light kea-admin
   # ISO building for image tests; Windows images (boot.wim) for the Windows tests

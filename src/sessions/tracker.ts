@@ -74,6 +74,8 @@ export class SessionTracker {
   private readonly lastProgressEmit = new Map<string, number>();
   /** Per MAC: how many timeline entries (absolute count, timelineFrom + length) updates have carried. */
   private readonly sent = new Map<string, number>();
+  /** Machines whose last progress was held back by the rate limit: tick() sends it. */
+  private readonly progressOwed = new Set<string>();
   /** Per MAC: the disk-read download (sanboot) being summed: bytes of finished reads, and of each running one. */
   private readonly diskReads = new Map<string, { id: string; done: number; running: Map<string, number> }>();
   private readonly now: () => number;
@@ -86,6 +88,7 @@ export class SessionTracker {
       onEvict: (mac) => {
         this.lastProgressEmit.delete(mac);
         this.diskReads.delete(mac);
+        this.progressOwed.delete(mac);
         this.sent.delete(mac);
         this.forgotten += 1;
         this.opts.onForget?.({ type: 'session-forgotten', at: this.now(), mac, forgotten: this.forgotten });
@@ -117,6 +120,11 @@ export class SessionTracker {
   tick(): void {
     const silentAfter = this.opts.silentAfterMs ?? 90_000;
     const t = this.now();
+    for (const mac of this.progressOwed) {
+      const s = this.sessions.peek(mac);
+      this.progressOwed.delete(mac);
+      if (s) this.emit(s, 'progress', true);
+    }
     for (const s of this.sessions.values()) {
       if (TERMINAL.has(s.state) || s.state === 'dhcp' || s.state === 'offered') continue;
       if (t - s.lastSeen < silentAfter) continue;
@@ -384,9 +392,14 @@ export class SessionTracker {
     return { ...s, current, transfers, timeline, timelineFrom: s.timelineFrom + s.timeline.length - n };
   }
 
-  private emit(s: ClientSession, reason: SessionUpdate['reason']): void {
+  private emit(s: ClientSession, reason: SessionUpdate['reason'], owed = false): void {
     const t = this.now();
-    if (reason === 'progress' && t - (this.lastProgressEmit.get(s.mac) ?? 0) < (this.opts.progressEveryMs ?? 250)) return;
+    if (reason === 'progress' && !owed && t - (this.lastProgressEmit.get(s.mac) ?? 0) < (this.opts.progressEveryMs ?? 250)) {
+      // Sent by the next tick, so the last bytes of a burst are not left unsaid.
+      this.progressOwed.add(s.mac);
+      return;
+    }
+    this.progressOwed.delete(s.mac);
     this.lastProgressEmit.set(s.mac, t);
     const appended = s.timelineFrom + s.timeline.length;
     const fresh = appended - (this.sent.get(s.mac) ?? 0);

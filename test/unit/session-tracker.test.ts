@@ -260,3 +260,23 @@ test('a machine fetches only the payload of its own firmware: a BIOS machine wit
   tracker.tick();
   assert.equal(tracker.get(MAC)!.state, 'handed-off', 'not FAILED 90 s later for want of the UEFI file');
 });
+
+test('progress held back by the rate limit is sent by the next tick: the last bytes of a burst are shown', () => {
+  let now = 1_000_000;
+  const updates: SessionUpdate[] = [];
+  const tracker = new SessionTracker({ planFor: () => undefined, onUpdate: (u) => updates.push(u), now: () => now, progressEveryMs: 250 });
+  const x = (phase: 'start' | 'progress', bytes: number) =>
+    tracker.handle({ type: 'transfer', at: now, protocol: 'http', phase, id: 'k', clientIp: '10.0.0.5', clientPort: 1, mac: MAC, file: 'image/vmlinuz', role: 'kernel', bytes, size: 1000 });
+  x('start', 0);
+  now += 300;
+  x('progress', 100);
+  now += 10;
+  x('progress', 900);
+  const lastBytes = () => updates.filter((u) => u.reason === 'progress').at(-1)?.session.transfers[0].bytes;
+  assert.equal(lastBytes(), 100, 'the second update is held back');
+  tracker.tick();
+  assert.equal(lastBytes(), 900);
+  const n = updates.length;
+  tracker.tick();
+  assert.equal(updates.length, n, 'owed once, sent once');
+});
