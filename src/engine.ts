@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { resolveInterface, defaultInterface } from './net/interfaces.js';
 import { NetError } from './net/errors.js';
 import { PublishedFiles } from './files/published.js';
+import { SetupMediaShare } from './share/setup-media.js';
 import { defaultDataDir } from './files/data-dir.js';
 import type { WireEvent } from './sessions/events.js';
 import { SessionTracker, SESSIONS_MAX, type SessionForgotten } from './sessions/tracker.js';
@@ -59,6 +60,8 @@ export interface EngineOptions {
   secureBoot?: SecureBootChoice;
   /** Where to look for the signed shim and GRUB (tests); default resources/secureboot, then Debian's packages. */
   signedChainDirs?: string[];
+  /** Windows setup media served through wimboot are shared over SMB for setup to read (default true; src/share/). */
+  setupShare?: boolean;
 }
 
 export class EngineError extends Error {
@@ -225,9 +228,18 @@ export class Engine extends EventEmitter {
         defaultImage: o.image,
         bootOnce: o.bootOnce,
         log: (message) => this.publish({ type: 'log', at: Date.now(), level: 'warn', source: 'boot', message }),
+        setupFiles: (source) => setupMedia.filesFor(source),
       });
+      const setupMedia = new SetupMediaShare({
+        enabled: o.setupShare !== false,
+        log: (level, message) => this.publish({ type: 'log', at: Date.now(), level, source: 'engine', message }),
+      });
+      this.setupMedia = setupMedia;
       await chooser.start();
       this.chooser = chooser;
+      const media = chooser.setupMediaToShare();
+      if (media) await setupMedia.start(media, { iface: nic.name, address: ipv4.address, prefix: ipv4.prefix, dataDir });
+      this.checkStillWanted();
       const signedChain = this.publishSignedChain(chooser);
       if (!o.image && !library.menu().enabled && (await library.assignments()).length === 0) {
         throw new EngineError('no image to serve: give an image, or turn on the library menu or assign images to machines');
@@ -342,6 +354,7 @@ export class Engine extends EventEmitter {
     return { shim: SIGNED_NAMES.shim };
   }
   private unpublishSignedChain?: () => void;
+  private setupMedia?: SetupMediaShare;
 
   /** Decides DHCP or proxyDHCP from what answers on the segment. */
   private async chooseMode(iface: string, address: string, mac: string): Promise<{ mode: 'dhcp' | 'proxy'; reason: string; others: OtherDhcpServer[] }> {
@@ -373,6 +386,8 @@ export class Engine extends EventEmitter {
     this.chooser = undefined;
     this.unpublishSignedChain?.();
     this.unpublishSignedChain = undefined;
+    await this.setupMedia?.stop().catch(() => {});
+    this.setupMedia = undefined;
   }
 
   async stop(): Promise<void> {

@@ -7,7 +7,7 @@ import { chainScript, httpUrl, kernelScript, macFromScriptName, macToHyphens } f
 import type { LinuxBoot } from './linux-boot.js';
 import type { SignedLoaders } from './signed-chain.js';
 import { ipxeHandoffLine, type PlanFile } from './boot-plan.js';
-import { looksLikeIso, publishTreeImage, type HelperPaths } from '../images/publish-iso.js';
+import { looksLikeIso, publishTreeImage, type HelperPaths, type SetupFilesFor } from '../images/publish-iso.js';
 
 export type ImageKind = 'kernel' | 'ipxe-script' | 'efi' | 'pxe' | 'iso' | 'folder';
 
@@ -86,6 +86,8 @@ export interface PublishedImage {
   payload: PlanFile[];
   /** A file the machine reads as a disk by ranges (sanboot of an ISO). */
   readAsDisk?: string;
+  /** Windows setup media through wimboot (an ISO or folder at spec.path): WinPE connects PXE Kit's share of them. */
+  setupMedia: boolean;
   /** The per-client script's path in PublishedFiles: "ipxe/52-54-00-12-34-56.ipxe". */
   scriptPathFor(mac: string): string;
   /** "Linux kernel vmlinuz with 1 initrd", for the UI and logs. */
@@ -112,6 +114,8 @@ export interface PublishImageOptions {
   filePrefix?: string;
   /** false: do not register the per-client scripts (the caller serves scriptFor() itself, e.g. the library's boot chooser). */
   registerScripts?: boolean;
+  /** Windows setup media: the files WinPE gets to connect PXE Kit's share of them. */
+  setupFiles?: SetupFilesFor;
 }
 
 export async function publishImage(files: PublishedFiles, given: ImageSpec, opts: PublishImageOptions): Promise<PublishedImage> {
@@ -123,6 +127,7 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
   const fp = (opts.filePrefix ?? 'image/').replace(/^\/+/, '').replace(/\/*$/, '/');
   let payload: PlanFile[] | undefined;
   let readAsDisk: string | undefined;
+  let setupMedia = false;
   const handoff = ipxeHandoffLine(opts.serverIp, opts.httpPort);
   let unpublishTree: (() => Promise<void>) | undefined;
   let treePaths: string[] = [];
@@ -130,7 +135,8 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
   let ownSignedLoaders: SignedLoaders | undefined;
 
   if (spec.kind === 'iso' || spec.kind === 'folder') {
-    const t = await publishTreeImage(files, spec.path, { id: spec.id, serverIp: opts.serverIp, httpPort: opts.httpPort, cmdline: spec.cmdline, helpers: spec.helpers });
+    const t = await publishTreeImage(files, spec.path, { id: spec.id, serverIp: opts.serverIp, httpPort: opts.httpPort, cmdline: spec.cmdline, helpers: spec.helpers, setupFiles: opts.setupFiles });
+    setupMedia = t.setupMedia;
     description = t.description;
     const text = t.script();
     script = () => text;
@@ -185,6 +191,7 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
     paths,
     payload: payload ?? added.map((f) => ({ path: f.path, role: f.role })),
     readAsDisk,
+    setupMedia,
     scriptPathFor: (mac) => `${prefix}${macToHyphens(mac)}.ipxe`,
     description,
     scriptFor: (mac) => script(mac),

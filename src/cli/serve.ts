@@ -12,7 +12,7 @@ import { SECURE_BOOT_CHOICES, type SecureBootChoice } from '../boot/signed-chain
 export const SERVE_USAGE = `usage: pxekit serve [--iface NAME] [--mode auto|dhcp|proxy] [--range A-B] [--data-dir DIR]
                     [--json] [--verbose] [--force] [--http-port N] [--initrd FILE]... [--cmdline ARGS]
                     [--boot-once] [--wimboot FILE] [--library] [--evidence DIR]
-                    [--secure-boot auto|signed|ipxe] IMAGE
+                    [--secure-boot auto|signed|ipxe] [--no-setup-share] IMAGE
 
 IMAGE is an ISO (served in place: Windows/WinPE, Ubuntu, Debian live, Fedora/RHEL, Arch, or
 any bootable ISO), a Linux kernel (with --initrd and --cmdline), an iPXE script, or an EFI/PXE
@@ -32,6 +32,8 @@ boot program. --cmdline adds kernel arguments to an ISO's Linux recipe too.
                 In proxyDHCP mode UEFI machines get iPXE.
   --secure-boot signed  always the signed chain; an image it cannot boot is refused on the
                 machine's screen, with why.   --secure-boot ipxe  always iPXE.
+  --no-setup-share  Windows setup media (served through wimboot) are shared read-only over SMB on
+                the served NIC, and WinPE connects the share and starts setup; this turns that off.
   --evidence DIR  at stop, write a pcapng of the DHCP/TFTP/HTTP traffic PXE Kit saw and a
                 job report (HTML + JSON: who booted what, step times, failures, diagnoses).
 
@@ -69,6 +71,7 @@ export const SERVE_OPTIONS = {
   wimboot: { type: 'string' },
   library: { type: 'boolean', default: false },
   'secure-boot': { type: 'string', default: 'auto' },
+  'no-setup-share': { type: 'boolean', default: false },
 } as const;
 
 function parseServeOptions(argv: string[]) {
@@ -104,6 +107,7 @@ export function parseServeArgs(argv: string[]) {
       image,
       bootOnce: values['boot-once'] as boolean,
       secureBoot,
+      setupShare: !values['no-setup-share'],
     },
     wimboot: values.wimboot as string | undefined,
     json: values.json as boolean,

@@ -30,8 +30,9 @@ import {
   grubMessageConfig,
   macFromGrubConfigName,
 } from '../boot/grub-config.js';
-import { safeId } from './publish-iso.js';
+import { safeId, type SetupFilesFor } from './publish-iso.js';
 import { VERDICT_WORDS } from './secure-boot-image.js';
+import { wimbootMenuNote } from './wimboot.js';
 
 export interface BootChooserOptions {
   files: PublishedFiles;
@@ -44,6 +45,8 @@ export interface BootChooserOptions {
   bootOnce?: boolean;
   /** Problems worth telling the technician (an image that could not be opened). */
   log?: (message: string) => void;
+  /** Windows setup media: the files WinPE gets to connect PXE Kit's share of them (src/share/). */
+  setupFiles?: SetupFilesFor;
 }
 
 /** What a machine was last handed by a script or configuration: what it is booting now. */
@@ -81,7 +84,7 @@ export class BootChooser {
       const libId = 'id' in spec && spec.id && library?.entry(spec.id) ? spec.id : undefined;
       if (libId) this.defaultKey = libId;
       else {
-        this.defaultImg = await publishImage(files, spec, { serverIp: this.o.serverIp, httpPort: this.o.httpPort, registerScripts: false });
+        this.defaultImg = await publishImage(files, spec, { serverIp: this.o.serverIp, httpPort: this.o.httpPort, registerScripts: false, setupFiles: this.o.setupFiles });
         this.publishOwnGrubPrefix(this.defaultImg);
         this.defaultKey = `default:${'path' in spec ? spec.path : spec.kernel}`;
         this.description = this.defaultImg.description;
@@ -136,6 +139,7 @@ export class BootChooser {
             httpPort: this.o.httpPort,
             filePrefix: `lib/${e.id}/`,
             registerScripts: false,
+            setupFiles: this.o.setupFiles,
           });
           this.images.set(e.id, { img, path: e.path });
           this.publishOwnGrubPrefix(img);
@@ -145,6 +149,12 @@ export class BootChooser {
       }
     });
     return this.syncing;
+  }
+
+  /** The image given to serve, when it is Windows setup media: its ISO or folder, to share over SMB. */
+  setupMediaToShare(): string | undefined {
+    const img = this.defaultImg ?? (this.defaultKey ? this.images.get(this.defaultKey)?.img : undefined);
+    return img?.setupMedia && 'path' in img.spec ? img.spec.path : undefined;
   }
 
   scriptPathFor(mac: string): string {
@@ -209,7 +219,7 @@ export class BootChooser {
   /** A menu entry's title, with what it needs when Secure Boot is on (nothing when it boots). */
   private menuTitleOf(id: string): string {
     const verdict = this.o.library?.entry(id)?.secureBoot?.verdict ?? (this.imageFor(id)?.linuxBoot ? 'boots' : 'needs-secure-boot-off');
-    return verdict === 'boots' ? this.titleOf(id) : `${this.titleOf(id)} (${VERDICT_WORDS[verdict]})`;
+    return (verdict === 'boots' ? this.titleOf(id) : `${this.titleOf(id)} (${VERDICT_WORDS[verdict]})`) + wimbootMenuNote(this.o.library?.entry(id));
   }
 
   private titleOf(id: string): string {

@@ -4,7 +4,8 @@
 // recipe's iPXE script for each client. Nothing is extracted or copied.
 import { existsSync, promises as fsp, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { diskFile, type PublishedFile, type PublishedFiles } from '../files/published.js';
+import { bufferFile, diskFile, type PublishedFile, type PublishedFiles } from '../files/published.js';
+import { winpeNoShareFiles } from '../share/winpe-setup.js';
 import { IsoSliceSource } from './slice.js';
 import { httpUrl } from '../boot/ipxe-script.js';
 import { packageRoot } from '../boot/ipxe-binaries.js';
@@ -122,7 +123,15 @@ export interface PublishTreeOptions {
   /** Extra kernel arguments for Linux recipes. */
   cmdline?: string;
   helpers?: HelperPaths;
+  /** Windows setup media: the files WinPE gets to connect PXE Kit's share of the media at `source` (src/share/winpe-setup.ts). */
+  setupFiles?: SetupFilesFor;
 }
+
+/** The files injected into WinPE for the setup media at `source` (an ISO or folder path). */
+export type SetupFilesFor = (source: string) => { name: string; text: string }[];
+
+/** Where those files are published: "winpe/<id>/pxekit-setup.cmd". */
+export const SETUP_PREFIX = 'winpe/';
 
 export interface PublishedTreeImage {
   id: string;
@@ -131,6 +140,8 @@ export interface PublishedTreeImage {
   payload: PlanFile[];
   /** The ISO, when the machine reads it as a disk by ranges (sanboot). */
   readAsDisk?: string;
+  /** Windows setup media through wimboot: WinPE connects PXE Kit's share of them. */
+  setupMedia: boolean;
   /** Static paths added (the ISO, helpers). */
   paths: string[];
   description: string;
@@ -188,6 +199,13 @@ export async function publishOpened(files: PublishedFiles, opened: OpenedImage, 
   });
 
   const added: string[] = [];
+  if (plan.setupMedia) {
+    // Written when WinPE's loader asks: the share may have started (or failed) after publishing.
+    files.addDynamic(`${SETUP_PREFIX}${id}/`, (rest) => {
+      const f = (o.setupFiles?.(opened.path) ?? winpeNoShareFiles('no share was started for these media')).find((x) => x.name === rest);
+      return f && bufferFile(`${SETUP_PREFIX}${id}/${rest}`, f.text, 'injected file');
+    });
+  }
   let isoUrl: string | undefined;
   if (opened.kind === 'iso') {
     const isoPath = `iso/${id}.iso`;
@@ -216,6 +234,7 @@ export async function publishOpened(files: PublishedFiles, opened: OpenedImage, 
     extraCmdline: o.cmdline ?? '',
     label,
     handoff: ipxeHandoffLine(o.serverIp, o.httpPort),
+    setupFileUrl: (name) => url(`${SETUP_PREFIX}${id}/${name}`),
   };
   const text = plan.script(ctx);
   const linuxBoot: LinuxBoot | undefined = plan.linux && {
@@ -232,6 +251,7 @@ export async function publishOpened(files: PublishedFiles, opened: OpenedImage, 
     opened,
     payload,
     readAsDisk: plan.readAsDisk && isoUrl ? `iso/${id}.iso` : undefined,
+    setupMedia: !!plan.setupMedia,
     linuxBoot,
     ownSignedLoaders,
     paths: added,
@@ -239,6 +259,7 @@ export async function publishOpened(files: PublishedFiles, opened: OpenedImage, 
     script: () => text,
     unpublish: async () => {
       files.removeDynamic(prefix);
+      if (plan.setupMedia) files.removeDynamic(`${SETUP_PREFIX}${id}/`);
       for (const p of added) files.remove(p);
       await tree.close();
     },

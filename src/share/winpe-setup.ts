@@ -95,3 +95,31 @@ export function winpeSetupFiles(input: WinpeSetupInput): { name: string; text: s
     { name: SETUP_SCRIPT, text: script },
   ];
 }
+
+/**
+ * The same two files when PXE Kit has no share of these media (the share could not start, was
+ * turned off, or the image is not the one shared): the script says why and what to do, and
+ * leaves the prompt. Without it wimboot's `initrd` of the files would fail and stop the boot.
+ */
+export function winpeNoShareFiles(reason: string): { name: string; text: string }[] {
+  const crlf = (lines: string[]) => lines.join('\r\n') + '\r\n';
+  // Only characters cmd.exe's echo prints literally.
+  const said = reason.replace(/[^A-Za-z0-9 .,:;'()/_-]/g, ' ').replace(/\s+/g, ' ').trim();
+  return [
+    { name: WINPESHL_INI, text: crlf(['[LaunchApps]', `%SYSTEMROOT%\\System32\\cmd.exe, /k %SYSTEMROOT%\\System32\\${SETUP_SCRIPT}`]) },
+    {
+      name: SETUP_SCRIPT,
+      text: crlf([
+        '@echo off',
+        'rem Written by PXE Kit: it has no share of these media to connect.',
+        'title PXE Kit',
+        'wpeinit',
+        'echo.',
+        `echo PXE Kit did not share the install media: ${said}.`,
+        'echo Windows setup needs the files of the ISO again. Share them from another computer, then type:',
+        'echo     net use Z: \\\\computer\\share',
+        'echo     Z:\\setup.exe',
+      ]),
+    },
+  ];
+}

@@ -9,6 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { e2eSkipReason, fixturesOnce, MARKER_TIMEOUT, TEST_TIMEOUT } from '../helpers/qemu-boot.js';
@@ -23,6 +24,7 @@ const skip = e2eSkipReason();
 const fileOf = (e: AnyEvent) => String(e.file ?? '').replace(/^\/+/, '');
 type Session = { state: string; transfers: { file: string; bytes: number; size?: number }[] };
 const sessionOf = (e: AnyEvent) => e.session as Session;
+const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
 /** A WIM image of a small folder, made by wimtools as Windows media carry them. */
 function wim(dir: string, out: string, files: Record<string, Buffer | string>): void {
@@ -85,7 +87,20 @@ for (const firmware of ['bios', 'uefi'] as Firmware[]) {
     assert.equal(states.filter((s, i) => s === 'handed-off' && states[i - 1] !== 'handed-off').length, 1, `handed off once: ${states.join(' ')}`);
     assert.ok(!states.includes('failed'), `never failed: ${states.join(' ')}`);
     assert.equal(states.at(-1), 'handed-off');
+    // Setup media: WinPE got the files that connect the engine's SMB share of the ISO, and that share
+    // (on the served NIC, read-only, with the account the script names) holds install.wim byte for byte.
+    for (const f of ['winpe/win/winpeshl.ini', 'winpe/win/pxekit-setup.cmd']) assert.ok(done.indexOf(f) >= 0 && done.indexOf(f) < report, `${f} injected before the report`);
+    const script = lab.exec('curl', ['-s', `http://${lab.serverIp}:8080/winpe/win/pxekit-setup.cmd`]);
+    const m = /net use Z: \\\\([0-9.]+)\\(\w+) \/user:(\w+) (\S+) \/persistent:no/.exec(script);
+    assert.ok(m, `the script connects a share: ${script}`);
+    assert.equal(m[1], lab.serverIp);
+    const copy = lab.file(`install-${firmware}.wim`);
+    lab.exec('smbclient', [`//${m[1]}/${m[2]}`, '-U', `${m[3]}%${m[4]}`, '-m', 'SMB3', '-c', `get sources/install.wim ${copy}`]);
+    assert.equal(sha256(readFileSync(copy)), sha256(readFileSync(join(lab.file('win-src'), 'sources', 'install.wim'))), 'install.wim over SMB is the ISO\'s');
     assert.equal(await engine.stop(), 0);
+    // Stopped with the engine: nothing answers on 445 any more.
+    const after = lab.exec('smbclient', [`//${m[1]}/${m[2]}`, '-U', `${m[3]}%${m[4]}`, '-m', 'SMB3', '-c', 'ls'], { allowFail: true });
+    assert.doesNotMatch(after, /install\.wim|sources/, `share gone after stop: ${after}`);
   });
 }
 

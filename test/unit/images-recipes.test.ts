@@ -1,6 +1,7 @@
 // Recipe detection and the scripts they write, on ISOs built here with xorriso from
 // synthetic trees of each family's layout (contents are placeholders: only the layout counts).
 import { test } from 'node:test';
+import { readPublished } from '../helpers/published.js';
 import { payloadFor } from '../../src/boot/boot-plan.js';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
@@ -102,6 +103,33 @@ const WINPE: TreeSpec = {
   'sources/boot.wim': patternBytes(9000, 4),
   'efi/boot/bootx64.efi': patternBytes(4000, 5),
 };
+
+test('Windows setup media with wimboot: WinPE gets the two files that connect PXE Kit\'s share, written when asked; plain WinPE gets none', async (t) => {
+  const setup = await plan(t, { ...WINPE, 'sources/install.wim': patternBytes(6000, 6) }, { wimboot: true });
+  assert.equal(setup.plan.setupMedia, true);
+  assert.match(setup.plan.method, /setup reads the rest from PXE Kit's SMB share/);
+  const inject = ['winpeshl.ini', 'pxekit-setup.cmd'].map((n) => `initrd --name ${n} ${BASE}/winpe/img1/${n} || goto failed`);
+  const lines = setup.script.split('\n');
+  const at = inject.map((l) => lines.indexOf(l));
+  assert.ok(at.every((i) => i > lines.findIndex((l) => l.includes('--name boot.wim'))), `after boot.wim:\n${setup.script}`);
+  assert.ok(at.every((i) => i < lines.findIndex((l) => l.startsWith('imgfetch --name pxekit-handoff'))), 'before the hand-off report');
+  // No share given: the files say so (never a failed initrd that would stop the boot).
+  const cmd = await readPublished(setup.files, 'winpe/img1/pxekit-setup.cmd');
+  assert.match(cmd, /PXE Kit did not share the install media: no share was started for these media\.\r\n/);
+  assert.match(await readPublished(setup.files, 'winpe/img1/winpeshl.ini'), /^\[LaunchApps\]\r\n.*pxekit-setup\.cmd\r\n$/);
+  assert.equal(setup.files.lookup('winpe/img1/other.txt'), undefined);
+  // With the share's account: the script connects it (src/share/winpe-setup.ts writes it; here only that it is asked).
+  const files = new PublishedFiles();
+  const asked: string[] = [];
+  await publishOpened(files, setup.opened, { ...SERVER, id: 'img2', setupFiles: (source) => (asked.push(source), [{ name: 'pxekit-setup.cmd', text: 'net use' }]) });
+  assert.equal(await readPublished(files, 'winpe/img2/pxekit-setup.cmd'), 'net use');
+  assert.deepEqual(asked, [setup.opened.path], 'asked for these media, when WinPE asks');
+  // Plain WinPE (no install.wim): its own startnet.cmd runs; nothing is injected.
+  const pe = await plan(t, WINPE, { wimboot: true });
+  assert.equal(pe.plan.setupMedia, false);
+  assert.doesNotMatch(pe.script, /winpeshl|pxekit-setup/);
+  assert.equal(pe.files.lookup('winpe/img1/pxekit-setup.cmd'), undefined);
+});
 
 test('WinPE with wimboot: bootmgr (BIOS) or bootx64.efi (UEFI), BCD, boot.sdi, boot.wim from the ISO', async (t) => {
   const r = await plan(t, WINPE, { wimboot: true });

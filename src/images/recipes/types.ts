@@ -30,6 +30,8 @@ export interface ScriptContext {
   label: string;
   /** The line reporting the hand-off, to put just before `boot`/`sanboot` (src/boot/boot-plan.ts). */
   handoff: string;
+  /** URL of a file PXE Kit writes for Windows PE to find its setup media (src/share/winpe-setup.ts). */
+  setupFileUrl(name: string): string;
 }
 
 export interface RecipePlan {
@@ -45,6 +47,8 @@ export interface RecipePlan {
   payloadIso?: boolean;
   /** The machine reads the ISO as a disk, by ranges (sanboot), rather than in one download (memdisk). */
   readAsDisk?: boolean;
+  /** Windows setup media booted through wimboot: WinPE gets the files that connect PXE Kit's share of them (src/share/). */
+  setupMedia?: boolean;
   helpers: Helper[];
   /**
    * For Linux layouts: the kernel, initrds and arguments, so that other loaders than iPXE

@@ -5,9 +5,12 @@
 import { firstFile, readText } from '../tree.js';
 import { failedBlock, sanitise } from './common.js';
 import type { Recipe, RecipeFile } from './types.js';
+import { SETUP_SCRIPT, WINPESHL_INI } from '../../share/winpe-setup.js';
+
+const SETUP_FILES = [WINPESHL_INI, SETUP_SCRIPT];
 
 export const WIMBOOT_URL = 'https://github.com/ipxe/wimboot/releases';
-export const WIMBOOT_HINT = `wimboot was not found: download "wimboot" from ${WIMBOOT_URL} and put it in resources/wimboot (or give its path with --wimboot)`;
+export const WIMBOOT_HINT = `wimboot was not found: store it once with "pxekit wimboot FILE" (or give --wimboot FILE); download the file named "wimboot" from ${WIMBOOT_URL}`;
 
 export const winpeRecipe: Recipe = {
   name: 'winpe',
@@ -48,8 +51,9 @@ export const winpeRecipe: Recipe = {
       os,
       version,
       bootModes: ['bios', 'uefi'],
-      method: 'wimboot: bootmgr, BCD, boot.sdi and boot.wim loaded from the ISO into a RAM disk',
+      method: `wimboot: bootmgr, BCD, boot.sdi and boot.wim loaded from the ISO into a RAM disk${setup ? '; setup reads the rest from PXE Kit\'s SMB share' : ''}`,
       files,
+      setupMedia: !!setup,
       helpers: ['wimboot'],
       notes: [],
       script: (ctx) => {
@@ -70,6 +74,8 @@ export const winpeRecipe: Recipe = {
           l('BCD', bcd.path),
           l('boot.sdi', sdi.path),
           l('boot.wim', wim.path),
+          // Setup media: files wimboot puts in WinPE's System32 that connect PXE Kit's share of the media and start setup.
+          ...(setup ? SETUP_FILES.map((name) => `initrd --name ${name} ${ctx.setupFileUrl(name)} || goto failed`) : []),
           ctx.handoff,
           'boot || goto failed',
           ...failedBlock(ctx.label),
