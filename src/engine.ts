@@ -323,7 +323,7 @@ export class Engine extends EventEmitter {
         this.field?.tick();
       }, 1000);
       this.ticker.unref();
-      this.setStatus({ state: 'serving', image: chooser.description, ports: { dhcp: 67, pxe: 4011, tftp: o.tftpPort ?? 69, http: this.http.port } });
+      this.setStatus({ state: 'serving', image: chooser.description, imageWarning: chooser.warning, ports: { dhcp: 67, pxe: 4011, tftp: o.tftpPort ?? 69, http: this.http.port } });
     } catch (err) {
       await this.stopServers();
       if (this.stopRequested) {

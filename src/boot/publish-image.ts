@@ -88,6 +88,8 @@ export interface PublishedImage {
   readAsDisk?: string;
   /** Windows setup media through wimboot (an ISO or folder at spec.path): WinPE connects PXE Kit's share of them. */
   setupMedia: boolean;
+  /** What serving it costs the technician (a Windows ISO without wimboot), in plain words. */
+  warning?: string;
   /** The per-client script's path in PublishedFiles: "ipxe/52-54-00-12-34-56.ipxe". */
   scriptPathFor(mac: string): string;
   /** "Linux kernel vmlinuz with 1 initrd", for the UI and logs. */
@@ -128,6 +130,7 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
   let payload: PlanFile[] | undefined;
   let readAsDisk: string | undefined;
   let setupMedia = false;
+  let warning: string | undefined;
   const handoff = ipxeHandoffLine(opts.serverIp, opts.httpPort);
   let unpublishTree: (() => Promise<void>) | undefined;
   let treePaths: string[] = [];
@@ -137,6 +140,7 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
   if (spec.kind === 'iso' || spec.kind === 'folder') {
     const t = await publishTreeImage(files, spec.path, { id: spec.id, serverIp: opts.serverIp, httpPort: opts.httpPort, cmdline: spec.cmdline, helpers: spec.helpers, setupFiles: opts.setupFiles });
     setupMedia = t.setupMedia;
+    warning = t.warning;
     description = t.description;
     const text = t.script();
     script = () => text;
@@ -192,6 +196,7 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
     payload: payload ?? added.map((f) => ({ path: f.path, role: f.role })),
     readAsDisk,
     setupMedia,
+    warning,
     scriptPathFor: (mac) => `${prefix}${macToHyphens(mac)}.ipxe`,
     description,
     scriptFor: (mac) => script(mac),

@@ -151,6 +151,11 @@ export class BootChooser {
     return this.syncing;
   }
 
+  /** What serving the default image costs the technician (a Windows ISO without wimboot), for the status bar. */
+  get warning(): string | undefined {
+    return (this.defaultImg ?? (this.defaultKey ? this.images.get(this.defaultKey)?.img : undefined))?.warning;
+  }
+
   /** The image given to serve, when it is Windows setup media: its ISO or folder, to share over SMB. */
   setupMediaToShare(): string | undefined {
     const img = this.defaultImg ?? (this.defaultKey ? this.images.get(this.defaultKey)?.img : undefined);

@@ -16,7 +16,7 @@ import type { LinuxBoot } from '../boot/linux-boot.js';
 import type { SignedLoaders } from '../boot/signed-chain.js';
 import { ipxeHandoffLine, type PlanFile } from '../boot/boot-plan.js';
 import { findOwnSignedChain } from './own-chain.js';
-import { currentWimboot, identifyWimboot } from './wimboot.js';
+import { currentWimboot, identifyWimboot, noWimbootWarning } from './wimboot.js';
 import { defaultDataDir } from '../files/data-dir.js';
 import { folderFilePath, folderTree, isoTree, type ImageTree, type TreeEntry } from './tree.js';
 
@@ -142,6 +142,8 @@ export interface PublishedTreeImage {
   readAsDisk?: string;
   /** Windows setup media through wimboot: WinPE connects PXE Kit's share of them. */
   setupMedia: boolean;
+  /** A Windows image served without wimboot (sanboot of the whole ISO): what it costs and the fix. */
+  warning?: string;
   /** Static paths added (the ISO, helpers). */
   paths: string[];
   description: string;
@@ -252,6 +254,7 @@ export async function publishOpened(files: PublishedFiles, opened: OpenedImage, 
     payload,
     readAsDisk: plan.readAsDisk && isoUrl ? `iso/${id}.iso` : undefined,
     setupMedia: !!plan.setupMedia,
+    warning: plan.recipe === 'winpe' && !opened.helpers.wimboot ? noWimbootWarning(basename(opened.path), opened.size) : undefined,
     linuxBoot,
     ownSignedLoaders,
     paths: added,

@@ -19,6 +19,8 @@ export interface StatusEvent {
   modeReason?: string;
   ports?: { dhcp: number; pxe: number; tftp: number; http: number };
   image?: string;
+  /** What the served image costs the technician, in plain words (a Windows ISO without wimboot). */
+  imageWarning?: string;
   otherDhcpServers?: OtherDhcpServer[];
   /** Set in --mode dhcp when another DHCP server appeared while serving: PXE Kit stopped handing out addresses, and why. */
   dhcpSuspended?: string;

@@ -103,4 +103,17 @@ describe('wimboot missing (fake transport)', () => {
       await page.close();
     }
   });
+
+  test('an image served by path, not in the library: the engine\'s own warning is in the status bar', async () => {
+    const page = await b.browser.newPage({ viewport: { width: 1280, height: 900 } });
+    try {
+      const warning = 'win.iso is Windows, served WITHOUT wimboot: machines get iPXE sanboot of the whole ISO instead. Fix: store wimboot once with "pxekit wimboot FILE".';
+      await openHarness(page, server.url, { ...scenario, status: { ...SERVING_WIN, image: 'Windows setup (ISO win.iso: iPXE sanboot)', imageWarning: warning } });
+      const bar = page.getByRole('contentinfo', { name: 'Serving status' });
+      await bar.getByRole('status').filter({ hasText: 'served WITHOUT wimboot' }).waitFor();
+      assert.equal(await bar.getByRole('status').filter({ hasText: 'Fix it under Images' }).count(), 0, 'not a library image: the engine\'s words');
+    } finally {
+      await page.close();
+    }
+  });
 });

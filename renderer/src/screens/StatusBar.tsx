@@ -77,6 +77,11 @@ export function StatusBar() {
           {noWimboot.name}: no wimboot, sanboot of the whole ISO (setup may stop with “a media driver is missing”). Fix it under Images.
         </span>
       )}
+      {active && !noWimboot && status?.imageWarning && (
+        <span className="status-message warn" role="status">
+          {status.imageWarning}
+        </span>
+      )}
       {state === 'error' && status?.message && (
         <span className="status-message" role="alert">
           {status.message}
