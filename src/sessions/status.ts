@@ -24,5 +24,22 @@ export interface StatusEvent {
   otherDhcpServers?: OtherDhcpServer[];
   /** Set in --mode dhcp when another DHCP server appeared while serving: PXE Kit stopped handing out addresses, and why. */
   dhcpSuspended?: string;
+  /** Engine-wide problems now (not one machine's): shown on every screen, in words, with the fix. Empty or absent: none. */
+  site?: SiteProblem[];
   message?: string;
 }
+
+/** Something about the site (the NIC, the segment, the laptop), not one machine. */
+export interface SiteProblem {
+  code: 'waiting-for-link' | 'link-down' | 'other-dhcp-server' | 'no-machines-yet' | 'port-blocked' | 'firewall';
+  severity: 'info' | 'warn' | 'error';
+  /** What is wrong, in a technician's words. */
+  title: string;
+  /** What to do about it. */
+  fix: string;
+  /** A one-click action the UI offers (the API's serve.action). */
+  action?: { id: 'switch-to-proxy' | 'retry-ports'; label: string };
+  /** Since when (ms since epoch). */
+  since: number;
+}
+
