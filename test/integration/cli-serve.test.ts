@@ -59,11 +59,18 @@ test('pxekit serve: BIOS PXE client gets an address and undionly.kpxe, then as i
   assert.match(script, /console=ttyS0 quiet/);
 
   // 4. Everything the script names, downloaded the way iPXE would.
-  const urls = [...script.matchAll(/(?:kernel|initrd|chain|imgfetch)\s+(?:--name\s+\S+\s+)?(http:\/\/\S+)/g)].map((m) => m[1]);
+  const urls = [...script.matchAll(/(?:kernel|initrd|chain)\s+(?:--name\s+\S+\s+)?(http:\/\/\S+)/g)].map((m) => m[1]);
   assert.equal(urls.length, 2, `kernel and initrd in the script:\n${script}`);
   const bodies = urls.map((u) => Buffer.from(lab.exec(lab.clientNs, 'sh', ['-c', `curl -fsS '${u}' | base64 -w0`]), 'base64'));
   assert.equal(sha(bodies[0]), sha(readFileSync(kernel)));
   assert.equal(sha(bodies[1]), sha(readFileSync(initrd)));
+  // Delivered is not handed off: the script reports its hand-off just before `boot`, with iPXE's own MAC.
+  await new Promise((r) => setTimeout(r, 500));
+  assert.ok(!engine.events.some((e) => e.type === 'session' && (e.session as { state: string }).state === 'handed-off'), 'not handed off before the report');
+  const report = /^imgfetch --name pxekit-handoff (http:\/\/\S+)\$\{netX\/mac:hexhyp\} && imgfree pxekit-handoff/m.exec(script);
+  assert.ok(report, `the script reports its hand-off:\n${script}`);
+  const mac = lab.ip(lab.clientNs, ['-br', 'link', 'show', lab.clientIf]).trim().split(/\s+/)[2];
+  lab.exec(lab.clientNs, 'curl', ['-fsS', `${report[1]}${mac.replace(/:/g, '-')}`]);
 
   const handedOff = await engine.waitFor((e) => e.type === 'session' && (e.session as { state: string }).state === 'handed-off', 'handed-off session');
   const session = handedOff.session as ClientSession;
