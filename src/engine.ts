@@ -10,6 +10,7 @@ import { SetupMediaShare } from './share/setup-media.js';
 import { defaultDataDir } from './files/data-dir.js';
 import type { WireEvent } from './sessions/events.js';
 import { SessionTracker, SESSIONS_MAX, type SessionForgotten } from './sessions/tracker.js';
+import { SessionHistory } from './sessions/history.js';
 import type { EngineEvent } from './sessions/format.js';
 import type { OtherDhcpServer, StatusEvent } from './sessions/status.js';
 import { DhcpServer } from './dhcp/server.js';
@@ -78,6 +79,8 @@ export class Engine extends EventEmitter {
   private tftp?: TftpServer;
   private http?: HttpFileServer;
   private tracker?: SessionTracker;
+  /** The machines of earlier runs and this one, kept in the data dir (sessions.json). */
+  private history?: SessionHistory;
   private ticker?: NodeJS.Timeout;
   private status: StatusEvent = { type: 'status', at: Date.now(), state: 'stopped' };
   private chooser?: BootChooser;
@@ -105,12 +108,12 @@ export class Engine extends EventEmitter {
 
   /** The job report of this run so far. */
   report(): JobReport | undefined {
-    return this.field?.report(this.status, this.sessions());
+    return this.field?.report(this.status, this.sessions().filter((s) => !s.previousRun));
   }
 
   /** Writes the pcapng and the job report (JSON + HTML) of this run into dir. */
   writeEvidence(dir: string): EvidenceFiles | undefined {
-    return this.field?.writeEvidence(dir, this.status, this.sessions());
+    return this.field?.writeEvidence(dir, this.status, this.sessions().filter((s) => !s.previousRun));
   }
 
   private publish(ev: EngineEvent): void {
@@ -256,9 +259,11 @@ export class Engine extends EventEmitter {
         onUpdate: (u) => {
           this.publish(u);
           chooser.onSession(u.session);
+          if (u.reason !== 'progress') this.history?.changed();
         },
         onForget: (f) => this.onForgotten(f, maxClients),
       });
+      this.history = SessionHistory.open(dataDir, this.tracker, (message) => this.publish({ type: 'log', at: Date.now(), level: 'warn', source: 'engine', message }));
       const startupOthers = others;
       const unsigned = await unsignedBootPrograms(this.files);
       this.field = new FieldDiagnostics({
@@ -388,6 +393,8 @@ export class Engine extends EventEmitter {
     this.unpublishSignedChain = undefined;
     await this.setupMedia?.stop().catch(() => {});
     this.setupMedia = undefined;
+    await this.history?.flush();
+    this.history = undefined;
   }
 
   async stop(): Promise<void> {

@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import { Engine, type EngineOptions } from '../engine.js';
 import { listInterfaces } from '../net/interfaces.js';
 import { defaultDataDir } from '../files/data-dir.js';
+import { loadSessionHistory } from '../sessions/history.js';
 import { formatEvent, type EngineEvent } from '../sessions/format.js';
 import type { StatusEvent } from '../sessions/status.js';
 import type { ClientSession } from '../sessions/session.js';
@@ -68,7 +69,9 @@ export class Controller extends EventEmitter {
   }
 
   sessions(): ClientSession[] {
-    return this.engine?.sessions() ?? [];
+    const live = this.engine?.sessions() ?? [];
+    // Not serving yet in this run: the machines of the previous one, from the data dir.
+    return live.length ? live : loadSessionHistory(this.dataDir, true).sessions;
   }
 
   /** The last `limit` events, oldest first (a new UI's replay). */

@@ -106,6 +106,8 @@ export interface ClientSession {
   timelineFrom: number;
   /** How many times this machine started over from DHCP within this run. */
   boots: number;
+  /** Known from an earlier run of the engine (the data dir's sessions.json) and not heard from since. */
+  previousRun?: boolean;
 }
 
 /**

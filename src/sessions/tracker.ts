@@ -101,6 +101,21 @@ export class SessionTracker {
     return [...this.sessions.values()].sort((a, b) => a.firstSeen - b.firstSeen).map((s) => this.snapshot(s, s.timeline.length));
   }
 
+  /**
+   * Puts back machines from an earlier run (src/sessions/history.ts), oldest first, marked
+   * previousRun until they are heard from again. A machine already tracked keeps its live session.
+   * Updates that follow carry only new timeline entries, as for any machine.
+   */
+  restore(list: ClientSession[]): void {
+    for (const r of [...list].sort((a, b) => a.lastSeen - b.lastSeen)) {
+      const mac = r.mac; // as the tracker wrote it
+      if (this.sessions.has(mac)) continue;
+      const s: ClientSession = { ...r, mac, current: undefined, transfers: r.transfers.map((t) => ({ ...t })), timeline: [...r.timeline], previousRun: true };
+      this.sessions.set(mac, s);
+      this.sent.set(mac, s.timelineFrom + s.timeline.length);
+    }
+  }
+
   /** The live session (not a copy: for reading). */
   get(mac: string): ClientSession | undefined {
     return this.sessions.peek(mac);
@@ -126,7 +141,7 @@ export class SessionTracker {
       if (s) this.emit(s, 'progress', true);
     }
     for (const s of this.sessions.values()) {
-      if (TERMINAL.has(s.state) || s.state === 'dhcp' || s.state === 'offered') continue;
+      if (TERMINAL.has(s.state) || s.state === 'dhcp' || s.state === 'offered' || s.previousRun) continue;
       if (t - s.lastSeen < silentAfter) continue;
       this.fail(s, {
         code: 'silent',
@@ -143,6 +158,7 @@ export class SessionTracker {
       this.sessions.set(mac, s);
     }
     s.lastSeen = at;
+    delete s.previousRun; // heard from in this run
     return s;
   }
 
