@@ -7,6 +7,7 @@ import type { ClientSession } from '../sessions/session.js';
 import type { StatusEvent } from '../sessions/status.js';
 import type { SessionForgotten, SessionUpdate } from '../sessions/tracker.js';
 import type { DiagnosisEvent } from '../diagnostics/types.js';
+import type { Identity } from '../images/identify.js';
 
 export const API_VERSION = 1;
 
@@ -73,6 +74,32 @@ export interface WimbootStatus {
   downloadUrl: string;
 }
 
+/** A folder the file browser may show (files.list), with its name for people. */
+export interface BrowseRoot {
+  path: string;
+  label: string;
+}
+
+/** One folder or file in the file browser; a file says what it is by its content (`image.ok`: it can be served). */
+export interface FileEntry {
+  name: string;
+  /** Absolute, as the engine sees it: what library.add takes. */
+  path: string;
+  kind: 'dir' | 'file';
+  size: number;
+  image?: Identity;
+}
+
+/** One folder's listing (`dir` null: the roots themselves); `parent` undefined at a root. */
+export interface FileListing {
+  dir: string | null;
+  parent?: string;
+  roots: BrowseRoot[];
+  entries: FileEntry[];
+  /** More entries than are listed. */
+  truncated?: boolean;
+}
+
 export interface MenuSettings {
   enabled: boolean;
   timeoutSeconds: number;
@@ -106,6 +133,8 @@ export interface Commands {
   'settings.get': { params: Record<string, never>; result: { assignments: Assignment[]; menu: MenuSettings } };
   'logs.export': { params: { format: 'jsonl' | 'text' }; result: { fileName: string; content: string } };
   'wimboot.status': { params: Record<string, never>; result: WimbootStatus };
+  /** The file browser: a folder under the allowed roots (typed paths normalised: quotes, ~), or the roots when `dir` is absent; refused ('path-refused') outside them. */
+  'files.list': { params: { dir?: string }; result: FileListing };
   /** Checks that the file (a path as the engine sees it) is wimboot and stores it; refused with the reason ('wimboot-refused'), the stored one kept. */
   'wimboot.install': { params: { path: string }; result: WimbootStatus };
 }

@@ -44,8 +44,8 @@ export function defaultRendererDir(): string {
 }
 
 const PLACEHOLDER = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>PXE Kit</title></head>
-<body><h1>PXE Kit engine is running</h1><p>The user interface is not built: run <code>npm run build:renderer</code>
-(or set PXEKIT_RENDERER_DIR). The API is available on this address over WebSocket.</p></body></html>`;
+<body><h1>PXE Kit engine is running</h1><p>The user interface files are missing: reinstall PXE Kit
+(from a source checkout: <code>npm run build:renderer</code>, or set PXEKIT_RENDERER_DIR). The API is available on this address over WebSocket.</p></body></html>`;
 
 export class StaticFiles {
   private readonly root: string;

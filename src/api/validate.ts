@@ -66,6 +66,10 @@ const validators: { [N in CommandName]: (p: unknown) => Commands[N]['params'] } 
   'library.list': (p) => none(p, 'library.list'),
   'settings.get': (p) => none(p, 'settings.get'),
   'wimboot.status': (p) => none(p, 'wimboot.status'),
+  'files.list': (p) => {
+    const dir = str(fields(p, ['dir'], 'files.list'), 'dir', { optional: true });
+    return dir === undefined ? {} : { dir };
+  },
   'wimboot.install': (p) => ({ path: str(fields(p, ['path'], 'wimboot.install'), 'path', { nonEmpty: true }) as string }),
   'serve.start': (p) => {
     const o = fields(p, ['iface', 'mode', 'range', 'force', 'imageId', 'imagePath', 'initrds', 'cmdline', 'httpPort', 'probeSeconds', 'bootOnce', 'secureBoot'], 'serve.start');

@@ -39,7 +39,7 @@ export interface IpxeBinaries {
 
 export const SYSTEM_IPXE_DIR = '/usr/lib/ipxe';
 export const HOW_TO_GET_IPXE =
-  'install them with "sudo apt-get install ipxe", or copy them into resources/ipxe with "npm run fetch-ipxe" (bash build/fetch-ipxe.sh)';
+  'install Debian\'s "ipxe" package (sudo apt-get install ipxe), or reinstall PXE Kit (its installer carries them)';
 
 /** The package root: the nearest directory above this module holding package.json. */
 export function packageRoot(from: string = fileURLToPath(import.meta.url)): string {
@@ -77,7 +77,7 @@ export function locateIpxeBinaries(dirs: string[] = defaultIpxeDirs()): IpxeBina
 export function describeMissing(b: IpxeBinaries): string | undefined {
   const missing = (['bios', 'efiX64'] as const).filter((f) => !b.paths[f]).map((f) => IPXE_NAMES[f]);
   if (missing.length === 0) return undefined;
-  return `iPXE boot program${missing.length > 1 ? 's' : ''} ${missing.join(' and ')} not found (looked in ${b.searched.join(', ')}): ${HOW_TO_GET_IPXE}`;
+  return `iPXE boot program${missing.length > 1 ? 's' : ''} ${missing.join(' and ')} not found: ${HOW_TO_GET_IPXE} (looked in ${b.searched.join(', ')})`;
 }
 
 /** Throws with plain words unless the BIOS and UEFI x64 programs are there. */

@@ -50,8 +50,8 @@ const FAMILY_WORDS: Record<Family, string> = {
 const MISSING_WORDS: Record<Family, string> = {
   bios: `no BIOS iPXE binary (${IPXE_NAMES.bios}) is available: ${HOW_TO_GET_IPXE}`,
   x64: `no x64 UEFI iPXE binary (${IPXE_NAMES.efiX64} or ${IPXE_NAMES.efiX64Snp}) is available: ${HOW_TO_GET_IPXE}`,
-  ia32: `no 32-bit UEFI iPXE binary is available (Debian ships none): put an i386-efi build of iPXE at resources/ipxe/${IPXE_NAMES.efiIa32}`,
-  arm64: `no ARM64 iPXE binary is available: put an arm64-efi build of iPXE at resources/ipxe/${IPXE_NAMES.efiArm64} (Debian's "ipxe" package has one on arm64 machines; copy it with build/fetch-ipxe.sh there)`,
+  ia32: `no 32-bit UEFI iPXE binary is available (Debian ships none): copy an i386-efi build of iPXE, named ${IPXE_NAMES.efiIa32}, into the ipxe folder of PXE Kit's installation, or boot this machine in BIOS (Legacy/CSM) mode`,
+  arm64: `no ARM64 iPXE binary is available: copy an arm64-efi build of iPXE, named ${IPXE_NAMES.efiArm64}, into the ipxe folder of PXE Kit's installation (Debian's "ipxe" package has one on ARM64 computers)`,
   arm32: 'PXE Kit has no iPXE build for 32-bit ARM UEFI; boot this machine another way',
   unknown: 'PXE Kit does not know which iPXE build it can run',
 };

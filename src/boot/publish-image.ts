@@ -7,7 +7,8 @@ import { chainScript, httpUrl, kernelScript, macFromScriptName, macToHyphens } f
 import type { LinuxBoot } from './linux-boot.js';
 import type { SignedLoaders } from './signed-chain.js';
 import { ipxeHandoffLine, type PlanFile } from './boot-plan.js';
-import { looksLikeIso, publishTreeImage, type HelperPaths, type SetupFilesFor } from '../images/publish-iso.js';
+import { identifyBytes, identifyFile, NotAnImage, refusal } from '../images/identify.js';
+import { publishTreeImage, type HelperPaths, type SetupFilesFor } from '../images/publish-iso.js';
 
 export type ImageKind = 'kernel' | 'ipxe-script' | 'efi' | 'pxe' | 'iso' | 'folder';
 
@@ -30,52 +31,39 @@ export type ImageSpec =
 export type ResolvedImageSpec = Exclude<ImageSpec, AutoImageSpec>;
 
 const WHAT_TO_GIVE = 'give the path to a kernel (vmlinuz), an iPXE script or an EFI binary';
-const PXE_EXTENSIONS = new Set(['.pxe', '.kpxe', '.kkpxe', '.0', '.com', '.n12']);
 
 /**
  * Tells a boot image's kind from its first bytes (and, for PXE programs, which have no
- * magic, its extension). A Linux bzImage built with the EFI stub is also a valid PE file,
- * so "HdrS" (the x86 boot protocol header at 0x202) is checked before "MZ"/"PE".
+ * magic, their extension and size), by src/images/identify.ts. A Linux bzImage built with
+ * the EFI stub is also a valid PE file, so "HdrS" (the x86 boot protocol header at 0x202)
+ * is checked before "MZ"/"PE". Nothing is a kernel by default: a file that is none of these
+ * is refused with what it looks like. `size` defaults to the bytes given.
  */
-export function detectKindFromBytes(head: Buffer, fileName = ''): ImageKind {
-  const bom = head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf ? 3 : 0; // UTF-8 BOM from Windows editors
-  const text = head.subarray(bom, 64).toString('latin1').trimStart();
-  if (text.startsWith('#!ipxe')) return 'ipxe-script';
-  if (head.length >= 0x206 && head.toString('latin1', 0x202, 0x206) === 'HdrS') return 'kernel';
-  // arm64 "ARM\x64" and RISC-V "RSC\x05" Image headers at 0x38 (they carry an MZ stub too).
-  if (head.length >= 0x3c && ['ARMd', 'RSC\x05'].includes(head.toString('latin1', 0x38, 0x3c))) return 'kernel';
-  if (head.length >= 0x40 && head.toString('latin1', 0, 2) === 'MZ') {
-    const peOffset = head.readUInt32LE(0x3c);
-    if (peOffset + 4 <= head.length && head.toString('latin1', peOffset, peOffset + 4) === 'PE\0\0') return 'efi';
-  }
-  if (PXE_EXTENSIONS.has(extname(fileName).toLowerCase())) return 'pxe';
-  return 'kernel'; // compressed arm64 Image.gz, older kernels: let iPXE judge
+export function detectKindFromBytes(head: Buffer, fileName = '', size = head.length): ImageKind {
+  const id = identifyBytes(head, size, fileName);
+  if (!id.ok) throw new Error(refusal(fileName || 'the file', id));
+  return id.kind;
 }
 
+/** The kind of a file, by its content (an ISO included); refused (NotAnImage) with what it looks like. */
 export async function detectImageKind(path: string): Promise<ImageKind> {
   await checkFile(path, WHAT_TO_GIVE);
-  const fh = await fsp.open(path, 'r');
-  try {
-    const head = Buffer.alloc(4096);
-    const { bytesRead } = await fh.read(head, 0, head.length, 0);
-    return detectKindFromBytes(head.subarray(0, bytesRead), path);
-  } finally {
-    await fh.close();
-  }
+  const id = await identifyFile(path);
+  if (!id.ok) throw new NotAnImage(path, id);
+  return id.kind;
 }
 
 /** Builds a spec from a single path given on the command line (plus --initrd/--cmdline for kernels). */
 export async function imageSpecFromPath(path: string, extra: { initrds?: string[]; cmdline?: string } = {}): Promise<ResolvedImageSpec> {
   // Folders (unpacked ISOs) come in through the library, which says kind 'folder' itself.
-  const st = await fsp.stat(path).catch(() => undefined);
-  if (st?.isFile() && (/\.iso$/i.test(path) || (await looksLikeIso(path)))) {
+  const kind = await detectImageKind(path);
+  if (kind === 'iso') {
     if (extra.initrds?.length) throw new Error(`${path} is an ISO image, not a kernel: initrds can only go with a kernel`);
     return { kind: 'iso', path, cmdline: extra.cmdline || undefined };
   }
-  const kind = await detectImageKind(path);
   if (kind === 'kernel') return { kind, kernel: path, initrds: extra.initrds ?? [], cmdline: extra.cmdline ?? '' };
   if (extra.initrds?.length) throw new Error(`${path} is ${describeKind(kind)}, not a kernel: initrds can only go with a kernel`);
-  return { kind, path };
+  return { kind, path } as ResolvedImageSpec;
 }
 
 export interface PublishedImage {
@@ -210,7 +198,7 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
   };
 }
 
-function describeKind(kind: ImageKind): string {
+export function describeKind(kind: ImageKind): string {
   return { kernel: 'a Linux kernel', 'ipxe-script': 'an iPXE script', efi: 'an EFI program', pxe: 'a PXE boot program', iso: 'an ISO image', folder: 'an image folder' }[kind];
 }
 

@@ -7,9 +7,10 @@ import { createReadStream, mkdirSync, promises as fsp } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { basename, join, resolve } from 'node:path';
 import type { Assignment, LibraryEntry, MenuSettings, StateEvent } from '../api/contract.js';
-import { detectImageKind, type ImageSpec } from '../boot/publish-image.js';
+import type { ImageSpec } from '../boot/publish-image.js';
+import { identifyFile, refusal } from './identify.js';
 import { loadJson, writeFileAtomic } from '../util/durable-file.js';
-import { looksLikeIso, safeId, type HelperPaths } from './publish-iso.js';
+import { safeId, type HelperPaths } from './publish-iso.js';
 import { inspectImage, type InspectOptions } from './inspect.js';
 import { openImage } from './publish-iso.js';
 import { fileSecureBoot, treeSecureBoot } from './secure-boot-image.js';
@@ -244,8 +245,12 @@ export class ImageLibrary extends EventEmitter {
     let kind: LibraryEntry['kind'];
     if (st.isDirectory()) kind = 'folder';
     else if (!st.isFile()) throw new LibraryError('invalid', `${path} is not a regular file`);
-    else if (await looksLikeIso(path)) kind = 'iso';
-    else kind = (await detectImageKind(path)) as LibraryEntry['kind'];
+    else {
+      // By content only: a file named .iso that holds no ISO volume is refused with what it looks like.
+      const id = await identifyFile(path).catch((err: Error) => ({ ok: false as const, what: 'unreadable', reason: `it cannot be read (${err.message})` }));
+      if (!id.ok) throw new LibraryError('invalid', refusal(path, id));
+      kind = id.kind;
+    }
     if (p.initrds?.length && kind !== 'kernel') throw new LibraryError('invalid', `${path} is not a kernel: initrds can only go with a kernel`);
     for (const i of p.initrds ?? []) if (!(await fsp.stat(i).catch(() => undefined))?.isFile()) throw new LibraryError('invalid', `no such initrd: ${i}`);
     const entry: StoredEntry = {

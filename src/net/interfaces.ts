@@ -14,14 +14,81 @@ export interface NetInterface {
   usable: boolean;
   /** Why it cannot be used, or a warning worth showing even when usable. */
   note: string;
+  /** What it is: a physical NIC (wired or Wi-Fi), or a virtual one (bridge, its ports, tap, veth, container and VM networks). */
+  hardware?: 'wired' | 'wifi' | 'virtual' | 'loopback';
+  /** For virtual ones, which kind, in a technician's words ("bridge port of virbr0", "Docker network"). */
+  virtualKind?: string;
+  /** 0 is the best to serve on; the list comes sorted by it (rankInterfaces). */
+  rank?: number;
 }
+
+/** Where Linux describes the NICs; tests point it at a fake tree. */
+export interface SysSource {
+  /** Default "/sys/class/net". */
+  sysNet?: string;
+  /** Default os.networkInterfaces(). */
+  osInterfaces?: NodeJS.Dict<os.NetworkInterfaceInfo[]>;
+  platform?: NodeJS.Platform;
+}
+
+let SYS_NET = '/sys/class/net';
 
 function readSys(name: string, file: string): string | undefined {
   try {
-    return readFileSync(`/sys/class/net/${name}/${file}`, 'utf8').trim();
+    return readFileSync(`${SYS_NET}/${name}/${file}`, 'utf8').trim();
   } catch {
     return undefined;
   }
+}
+
+const has = (name: string, file: string) => existsSync(`${SYS_NET}/${name}/${file}`);
+
+const VIRTUAL_NAMES: Array<[RegExp, string]> = [
+  [/^docker\d*$|^br-[0-9a-f]{12}$/, 'Docker network'],
+  [/^virbr\d+(-nic)?$/, 'virtual machine network (libvirt)'],
+  [/^vmnet\d+$/, 'VMware network'],
+  [/^vboxnet\d+$/, 'VirtualBox network'],
+  [/^(tailscale|zt|wg|tun|ppp)/, 'VPN'],
+  [/^veth/, 'container link (veth)'],
+  [/^(tap|vnet)\d+/, 'virtual machine link (tap)'],
+  [/^(lxc|lxd|cni|flannel|cali|podman|incusbr)/, 'container network'],
+];
+
+/** Physical or virtual, from /sys: "device" for hardware, "wireless"/"phy80211" for Wi-Fi, "brport" for bridge ports, "bridge" for bridges, "tun_flags" for taps. */
+function hardwareOf(name: string, loopback: boolean, platform: NodeJS.Platform): { hardware: NonNullable<NetInterface['hardware']>; virtualKind?: string } {
+  if (loopback) return { hardware: 'loopback' };
+  const wifi = has(name, 'wireless') || has(name, 'phy80211');
+  if (platform !== 'linux') {
+    const byName = VIRTUAL_NAMES.find(([re]) => re.test(name));
+    return byName ? { hardware: 'virtual', virtualKind: byName[1] } : { hardware: wifi ? 'wifi' : 'wired' };
+  }
+  const master = (() => {
+    const link = readSys(name, 'brport/bridge/uevent');
+    return link?.match(/INTERFACE=(\S+)/)?.[1];
+  })();
+  if (has(name, 'brport')) return { hardware: 'virtual', virtualKind: master ? `bridge port of ${master}` : 'bridge port' };
+  if (has(name, 'tun_flags')) return { hardware: 'virtual', virtualKind: 'virtual machine link (tap)' };
+  if (has(name, 'bridge')) return { hardware: 'virtual', virtualKind: VIRTUAL_NAMES.find(([re]) => re.test(name))?.[1] ?? 'bridge' };
+  if (has(name, 'device')) return { hardware: wifi ? 'wifi' : 'wired' };
+  return { hardware: 'virtual', virtualKind: VIRTUAL_NAMES.find(([re]) => re.test(name))?.[1] ?? 'virtual interface' };
+}
+
+/** Rank: usable physical wired first (link and IPv4), then wired without link or address, Wi-Fi, virtual, loopback. */
+function rankOf(n: NetInterface): number {
+  const base = { wired: 0, wifi: 20, virtual: 40, loopback: 90 }[n.hardware ?? 'wired'];
+  return base + (n.linkUp ? 0 : 4) + (n.ipv4 ? 0 : 2) + (n.usable ? 0 : 1);
+}
+
+/** Sorted best first (stable by name within a rank). */
+export function rankInterfaces(list: NetInterface[]): NetInterface[] {
+  return list
+    .map((n) => ({ ...n, rank: rankOf(n) }))
+    .sort((a, b) => a.rank - b.rank || a.name.localeCompare(b.name));
+}
+
+/** The one to preselect: the best usable one (a physical wired NIC with link and IPv4 when there is one). */
+export function bestInterface(list: NetInterface[]): NetInterface | undefined {
+  return rankInterfaces(list).find((n) => n.usable && !n.loopback);
 }
 
 /** Link state: Linux's operstate when there is one, else the OS's view (an address means up). */
@@ -36,20 +103,32 @@ function linkState(name: string): boolean | undefined {
   return (flags & IFF_UP) !== 0 && (flags & IFF_LOWER_UP) !== 0;
 }
 
-function names(): string[] {
-  const fromOs = Object.keys(os.networkInterfaces());
-  if (process.platform !== 'linux' || !existsSync('/sys/class/net')) return fromOs;
-  return [...new Set([...readdirSync('/sys/class/net'), ...fromOs])].sort();
+function names(osIfs: NodeJS.Dict<os.NetworkInterfaceInfo[]>, platform: NodeJS.Platform): string[] {
+  const fromOs = Object.keys(osIfs);
+  if (platform !== 'linux' || !existsSync(SYS_NET)) return fromOs;
+  return [...new Set([...readdirSync(SYS_NET), ...fromOs])].sort();
 }
 
-export function listInterfaces(): NetInterface[] {
-  const osIfs = os.networkInterfaces();
-  return names().map((name) => {
+/** Every NIC, best to serve on first (rankInterfaces). */
+export function listInterfaces(src: SysSource = {}): NetInterface[] {
+  const prev = SYS_NET;
+  SYS_NET = src.sysNet ?? '/sys/class/net';
+  try {
+    return rankInterfaces(listUnranked(src));
+  } finally {
+    SYS_NET = prev;
+  }
+}
+
+function listUnranked(src: SysSource): NetInterface[] {
+  const osIfs = src.osInterfaces ?? os.networkInterfaces();
+  const platform = src.platform ?? process.platform;
+  return names(osIfs, platform).map((name) => {
     const addrs = osIfs[name] ?? [];
     const v4 = addrs.find((a) => a.family === 'IPv4');
     const mac = readSys(name, 'address') ?? addrs[0]?.mac ?? '00:00:00:00:00:00';
     const loopback = name === 'lo' || (v4?.internal ?? false);
-    const wireless = existsSync(`/sys/class/net/${name}/wireless`) || existsSync(`/sys/class/net/${name}/phy80211`);
+    const wireless = has(name, 'wireless') || has(name, 'phy80211');
     const linkUp = linkState(name) ?? Boolean(v4);
     const prefix = v4?.cidr ? Number(v4.cidr.split('/')[1]) : 0;
     const ipv4 = v4 ? { address: v4.address, prefix, netmask: v4.netmask } : null;
@@ -59,7 +138,7 @@ export function listInterfaces(): NetInterface[] {
     else if (!linkUp) [usable, note] = [false, 'link down: plug the cable into the switch with the machines to boot'];
     else if (!ipv4) [usable, note] = [false, noIpv4Help(name)];
     else if (wireless) note = 'Wi-Fi: firmware cannot network-boot over Wi-Fi; pick the wired NIC on the boot switch';
-    return { name, mac, ipv4, linkUp, wireless, loopback, usable, note };
+    return { name, mac, ipv4, linkUp, wireless, loopback, usable, note, ...hardwareOf(name, loopback, platform) };
   });
 }
 
@@ -76,7 +155,7 @@ export function resolveInterface(name: string, all: NetInterface[] = listInterfa
   if (!nic) {
     const usable = all.filter((n) => n.usable).map((n) => n.name);
     const hint = usable.length ? `Usable interfaces: ${usable.join(', ')}.` : 'No interface is usable right now.';
-    throw new NetError('NO_SUCH_INTERFACE', `There is no interface named "${name}". ${hint} Run "pxekit interfaces" to see them all.`);
+    throw new NetError('NO_SUCH_INTERFACE', `There is no interface named "${name}". ${hint} See them all on the Network screen (or with "pxekit interfaces" in a terminal).`);
   }
   if (nic.loopback) throw new NetError('NO_SUCH_INTERFACE', `${name} is the loopback interface: pick the NIC cabled to the machines to boot.`);
   if (!nic.linkUp) throw new NetError('INTERFACE_DOWN', `${name} is down (no link). Plug the cable into the switch with the machines to boot, or bring it up ("sudo ip link set ${name} up").`);

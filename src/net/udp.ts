@@ -73,7 +73,7 @@ function translateBindError(err: NodeJS.ErrnoException, opts: UdpBindOptions): E
     return new NetError('NO_PRIVILEGE', `No permission to open the ${what} on ${opts.iface}. ${privilegeHelp()}`);
   }
   if (err.code === 'ENODEV') {
-    return new NetError('NO_SUCH_INTERFACE', `Interface ${opts.iface} disappeared. Run "pxekit interfaces" and pick another.`);
+    return new NetError('NO_SUCH_INTERFACE', `Interface ${opts.iface} disappeared (unplugged USB adapter or docking station?). Pick another NIC on the Network screen (or with "pxekit interfaces").`);
   }
   if (err.code === 'EADDRNOTAVAIL') {
     return new NetError('NO_IPV4', `${opts.ifaceAddress} is no longer an address of ${opts.iface}. Check the NIC's configuration.`);

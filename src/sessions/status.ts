@@ -19,6 +19,9 @@ export interface StatusEvent {
   modeReason?: string;
   ports?: { dhcp: number; pxe: number; tftp: number; http: number };
   image?: string;
+  /** The served image's file or folder (absent when the library's menu or assignments decide); `servingSince`: when serving began (ms). */
+  imagePath?: string;
+  servingSince?: number;
   /** What the served image costs the technician, in plain words (a Windows ISO without wimboot). */
   imageWarning?: string;
   otherDhcpServers?: OtherDhcpServer[];

@@ -20,6 +20,7 @@ function peFile(): Buffer {
   b.write('MZ', 0, 'latin1');
   b.writeUInt32LE(0x80, 0x3c);
   b.write('PE\0\0', 0x80, 'latin1');
+  b.writeUInt16LE(10, 0x80 + 24 + 0x44); // subsystem: EFI application
   return b;
 }
 
@@ -32,9 +33,17 @@ test('kind detection: iPXE script, bzImage (even with an EFI stub), arm64 Image,
   arm.write('ARMd', 0x38, 'latin1');
   assert.equal(detectKindFromBytes(arm), 'kernel');
   assert.equal(detectKindFromBytes(peFile()), 'efi');
-  assert.equal(detectKindFromBytes(Buffer.from('MZ junk without PE header......................................................')), 'kernel');
-  assert.equal(detectKindFromBytes(Buffer.alloc(100), 'undionly.kpxe'), 'pxe');
-  assert.equal(detectKindFromBytes(Buffer.alloc(100), 'pxelinux.0'), 'pxe');
+  // Nothing is a kernel by default: an MZ without a PE header, or without a Linux header, is refused.
+  const mz = Buffer.alloc(512);
+  mz.write('MZ junk without PE header', 0, 'latin1');
+  assert.throws(() => detectKindFromBytes(mz), /looks like a DOS program, not a boot image/);
+  const prog = Buffer.alloc(40_000);
+  for (let i = 0; i < prog.length; i++) prog[i] = (i * 7919 + (i >> 3)) & 0xff;
+  assert.equal(detectKindFromBytes(prog, 'undionly.kpxe'), 'pxe');
+  assert.equal(detectKindFromBytes(prog, 'pxelinux.0'), 'pxe');
+  // A PXE program has no magic: its extension, a size a PXE ROM can load, and not text.
+  assert.throws(() => detectKindFromBytes(Buffer.alloc(100), 'undionly.kpxe'), /only 100 bytes/);
+  assert.throws(() => detectKindFromBytes(Buffer.from('hello\n'.repeat(400)), 'x.0'), /it is a text file/);
 });
 
 test('kind detection on the real iPXE programs when installed', { skip: !existsSync('/usr/lib/ipxe/ipxe.efi') && 'ipxe not installed' }, async () => {
@@ -140,7 +149,7 @@ test(
     assert.equal(b.paths.efiArm64, undefined);
     assert.equal(describeMissing(b), undefined);
     const none = locateIpxeBinaries([join(dir, 'nothing')]);
-    assert.match(describeMissing(none) ?? '', /undionly\.kpxe and ipxe\.efi not found .*sudo apt-get install ipxe.*npm run fetch-ipxe/);
+    assert.match(describeMissing(none) ?? '', /undionly\.kpxe and ipxe\.efi not found: install Debian's "ipxe" package \(sudo apt-get install ipxe\), or reinstall PXE Kit/);
   }),
 );
 

@@ -68,7 +68,9 @@ test('ARM64 PXE gets the arm64 build when present, else a refusal in plain words
   assert.equal(offer(policy().decide(client('efi-arm64'))).bootFile, 'ipxe-arm64.efi');
   const r = refusal(policy(DEBIAN_X86).decide(client('efi-arm64')));
   assert.match(r.reason, /^an ARM64 UEFI client asked to boot; no ARM64 iPXE binary is available: /);
-  assert.match(r.reason, /resources\/ipxe/);
+  // Where to put it, in a technician's words (no source-tree paths).
+  assert.match(r.reason, /named ipxe-arm64\.efi, into the ipxe folder of PXE Kit's installation/);
+  assert.doesNotMatch(r.reason, /resources\/ipxe|fetch-ipxe/);
 });
 
 test('ia32, arm32 and unknown architectures are refused with words', () => {
@@ -82,7 +84,7 @@ test('ia32, arm32 and unknown architectures are refused with words', () => {
 test('missing BIOS or x64 programs are refused with how to get them', () => {
   const none: IpxeBinaries = { searched: [], paths: {} };
   assert.match(refusal(policy(none).decide(client('bios'))).reason, /undionly\.kpxe.*apt-get install ipxe/);
-  assert.match(refusal(policy(none).decide(client('efi-x64'))).reason, /ipxe\.efi or snponly\.efi.*fetch-ipxe/);
+  assert.match(refusal(policy(none).decide(client('efi-x64'))).reason, /ipxe\.efi or snponly\.efi.*install Debian's "ipxe" package.*reinstall PXE Kit/);
 });
 
 test('a DHCP client that did not ask to network-boot is refused', () => {
