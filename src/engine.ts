@@ -29,6 +29,10 @@ import { FieldDiagnostics, rogueDiagnosis } from './diagnostics/field.js';
 import type { SeenDhcpServer } from './diagnostics/rogue-watch.js';
 import type { Diagnosis, DiagnosisTimings } from './diagnostics/types.js';
 import type { EvidenceFiles, JobReport } from './diagnostics/report.js';
+import { SiteBoard, fromFirewallCheck, linkDown, noMachinesYet, otherDhcpServer, portBlocked, siteLogLine, waitingForAddress, waitingForLink, type SiteActionId } from './diagnostics/site.js';
+import { firewallCheck } from './diagnostics/checks.js';
+import { LinkWatcher, waitForNic } from './net/link.js';
+import type { SiteProblem } from './sessions/status.js';
 
 export type ServeMode = 'auto' | 'dhcp' | 'proxy';
 
@@ -72,6 +76,9 @@ export class EngineError extends Error {
   }
 }
 
+/** A site action (serve.action) that does not apply to the engine as it is now. */
+export class ActionRefused extends EngineError {}
+
 /** Emits 'event' (EngineEvent) for everything that happens. */
 export class Engine extends EventEmitter {
   readonly files = new PublishedFiles();
@@ -88,6 +95,9 @@ export class Engine extends EventEmitter {
   private field?: FieldDiagnostics;
   /** Set by stop(): a start() still probing or binding gives up at its next step. */
   private stopRequested = false;
+  /** Engine-wide problems (StatusEvent.site): every change is a status event (src/diagnostics/site.ts). */
+  private readonly site = new SiteBoard((list, change) => this.onSiteChange(list, change));
+  private linkWatch?: LinkWatcher;
 
   constructor(private readonly opts: EngineOptions) {
     super();
@@ -126,6 +136,65 @@ export class Engine extends EventEmitter {
     this.publish(this.status);
   }
 
+  private onSiteChange(list: SiteProblem[], change: { set?: SiteProblem; cleared?: SiteProblem }): void {
+    // Not setStatus: the status message (e.g. what PXE Kit did about another DHCP server) stays.
+    this.status = { ...this.status, site: list, type: 'status', at: Date.now() };
+    this.publish(this.status);
+    const line = siteLogLine(change);
+    if (line) this.publish({ type: 'log', at: Date.now(), level: line.level, source: 'engine', message: line.message });
+  }
+
+  /** Runs a site problem's one-click action (API serve.action); ActionRefused when it does not apply now. */
+  async action(id: SiteActionId): Promise<StatusEvent> {
+    const s = this.status;
+    if (id === 'switch-to-proxy') {
+      if (s.state !== 'serving' || !this.dhcpOptions) throw new ActionRefused(`"switch-to-proxy" applies while serving; PXE Kit is ${s.state}`);
+      if (s.mode === 'proxy') throw new ActionRefused('PXE Kit already serves in proxy mode');
+      await this.restartDhcp('proxy');
+      this.site.clear('other-dhcp-server');
+      const why = 'switched to proxy mode by the technician: another DHCP server hands out the addresses, PXE Kit adds the boot information';
+      this.setStatus({ state: 'serving', mode: 'proxy', modeReason: why, dhcpSuspended: undefined });
+      this.publish({ type: 'log', at: Date.now(), level: 'info', source: 'engine', message: `${why}; machines already booting keep their sessions` });
+      return this.status;
+    }
+    if (id === 'retry-ports') {
+      if (s.state !== 'error' || !this.site.has('port-blocked')) throw new ActionRefused(`"retry-ports" applies after a start failed on a port; PXE Kit is ${s.state}`);
+      await this.start();
+      return this.status;
+    }
+    throw new ActionRefused(`no such action: ${String(id)}`);
+  }
+
+  /** Replaces only the DHCP server (sessions, TFTP and HTTP go on). */
+  private async restartDhcp(mode: 'dhcp' | 'proxy'): Promise<void> {
+    await this.dhcp?.stop();
+    this.dhcp = undefined;
+    this.dhcpOptions = { ...this.dhcpOptions!, mode };
+    const next = new DhcpServer(this.dhcpOptions);
+    await next.start();
+    // stop() may have run meanwhile: then this server must not outlive it.
+    if (this.stopRequested) {
+      await next.stop();
+      throw new EngineError('stopped meanwhile');
+    }
+    this.dhcp = next;
+  }
+
+  /** Waits for a link and an IPv4 address on the chosen NIC, saying why in the status (a cable to a machine still off). */
+  private async waitForInterface(name: string) {
+    const nic = await waitForNic(name, {
+      shouldStop: () => this.stopRequested,
+      onWaiting: (r) => {
+        const p = r.kind === 'no-address' ? waitingForAddress(name) : waitingForLink(name, r.adminDown);
+        this.setStatus({ state: 'starting', iface: name, message: `${p.title}. ${p.fix}` });
+        this.site.set(p);
+      },
+    });
+    this.checkStillWanted();
+    this.site.clear('waiting-for-link');
+    return nic!;
+  }
+
   /** Everything the protocol servers report passes here: enrich, track, publish. */
   private onWire = (ev: WireEvent): void => {
     if (ev.type === 'transfer') {
@@ -140,6 +209,9 @@ export class Engine extends EventEmitter {
     // A proxy answers a refused client with nothing: its log line carries the refusal.
     if (ev.type === 'log' && ev.refusal && ev.mac) this.tracker?.refuse(ev.mac, ev.refusal, ev.at);
     this.field?.onWire(ev);
+    if (ev.type === 'dhcp' && ev.direction === 'in' && this.site.has('no-machines-yet') && (ev.vendorClass?.startsWith('PXEClient') || ev.vendorClass?.startsWith('HTTPClient') || ev.isIpxe)) {
+      this.site.clear('no-machines-yet');
+    }
   };
 
   /**
@@ -179,24 +251,27 @@ export class Engine extends EventEmitter {
     let reaction: string;
     if (this.status.mode === 'dhcp' && !this.status.dhcpSuspended && !this.opts.force && this.dhcpOptions) {
       // Two address servers on one segment hand out conflicting addresses: ours goes quiet first.
-      await this.dhcp?.stop();
-      this.dhcp = undefined;
       if (want === 'auto') {
-        this.dhcpOptions = { ...this.dhcpOptions, mode: 'proxy' };
-        const proxy = new DhcpServer(this.dhcpOptions);
-        await proxy.start();
-        // stop() may have run meanwhile: then this server must not outlive it.
-        if (this.stopRequested) return void (await proxy.stop());
-        this.dhcp = proxy;
+        try {
+          await this.restartDhcp('proxy');
+        } catch (err) {
+          if (this.stopRequested) return;
+          throw err;
+        }
         reaction = 'PXE Kit switched to proxyDHCP: it no longer hands out addresses, only the boot information.';
         this.setStatus({ state: this.status.state, mode: 'proxy', modeReason: `another DHCP server appeared while serving: ${name}; PXE Kit switched to proxyDHCP`, otherDhcpServers: others, message: reaction });
+        this.site.set(otherDhcpServer({ iface, name, reaction: 'switched-to-proxy' }));
       } else {
+        await this.dhcp?.stop();
+        this.dhcp = undefined;
         reaction = 'PXE Kit stopped handing out addresses (--mode dhcp without --force); TFTP and HTTP go on for machines already booting.';
         this.setStatus({ state: this.status.state, dhcpSuspended: `another DHCP server appeared while serving: ${name}`, otherDhcpServers: others, message: reaction });
+        this.site.set(otherDhcpServer({ iface, name, reaction: 'suspended' }));
       }
     } else {
       reaction = this.opts.force ? 'PXE Kit goes on handing out addresses (--force): expect address conflicts.' : 'PXE Kit no longer hands out addresses.';
       this.setStatus({ state: this.status.state, otherDhcpServers: others, message: `another DHCP server on ${iface}: ${name}` });
+      if (this.status.mode === 'dhcp') this.site.set(otherDhcpServer({ iface, name, reaction: this.opts.force ? 'forced' : 'suspended' }));
     }
     this.publish({ type: 'log', at: Date.now(), level: 'warn', source: 'engine', message: `Another DHCP server on ${iface}: ${name}. ${reaction}` });
     this.field?.note(rogueDiagnosis(s, iface, reaction));
@@ -209,10 +284,11 @@ export class Engine extends EventEmitter {
   async start(): Promise<void> {
     const o = this.opts;
     this.stopRequested = false;
-    this.setStatus({ state: 'starting' });
+    this.site.reset();
+    this.setStatus({ state: 'starting', site: [] });
     try {
-      const nic = o.iface ? resolveInterface(o.iface) : defaultInterface();
-      const { ipv4 } = resolveInterface(nic.name);
+      const nic = o.iface ? await this.waitForInterface(o.iface) : defaultInterface();
+      const ipv4 = nic.ipv4 ?? resolveInterface(nic.name).ipv4;
       const dataDir = o.dataDir ?? defaultDataDir();
       mkdirSync(dataDir, { recursive: true });
       const httpPort = o.httpPort ?? 8080;
@@ -278,7 +354,9 @@ export class Engine extends EventEmitter {
         onDiagnosis: (ev) => {
           this.publish(ev);
           if (ev.mac) this.tracker?.diagnose(ev.mac, ev.diagnosis);
+          if (!ev.mac && ev.diagnosis.code === 'no-clients') this.site.set(noMachinesYet(ev.diagnosis));
         },
+        siteCauses: (at) => this.site.causesAt(at),
         onRogueServer: this.onRogueServer,
         onWarning: (message) => this.publish({ type: 'log', at: Date.now(), level: 'warn', source: 'engine', message }),
         maxClients,
@@ -328,15 +406,27 @@ export class Engine extends EventEmitter {
         this.field?.tick();
       }, 1000);
       this.ticker.unref();
+      this.linkWatch = new LinkWatcher(nic.name, (up) => (up ? this.site.clear('link-down') : this.site.set(linkDown(nic.name))));
+      this.linkWatch.start();
       this.setStatus({ state: 'serving', image: chooser.description, imageWarning: chooser.warning, ports: { dhcp: 67, pxe: 4011, tftp: o.tftpPort ?? 69, http: this.http.port } });
+      // The preflight's firewall check knows Windows Firewall only (src/diagnostics/checks.ts).
+      if (process.platform === 'win32') {
+        void firewallCheck(process.platform, httpPort).then((c) => {
+          const p = fromFirewallCheck(c);
+          if (p && this.status.state === 'serving') this.site.set(p);
+        }, () => undefined);
+      }
     } catch (err) {
       await this.stopServers();
       if (this.stopRequested) {
-        this.setStatus({ state: 'stopped' });
+        this.site.reset();
+        this.setStatus({ state: 'stopped', site: [] });
         throw err;
       }
       const message = err instanceof Error ? err.message : String(err);
-      this.setStatus({ state: 'error', message });
+      this.site.reset();
+      this.setStatus({ state: 'error', message, site: [] });
+      if (err instanceof NetError && (err.code === 'PORT_IN_USE' || err.code === 'NO_PRIVILEGE' || err.code === 'BIND_FAILED')) this.site.set(portBlocked(message));
       throw err instanceof NetError || err instanceof EngineError ? err : new EngineError(message);
     }
   }
@@ -384,6 +474,8 @@ export class Engine extends EventEmitter {
 
   private async stopServers(): Promise<void> {
     if (this.ticker) clearInterval(this.ticker);
+    this.linkWatch?.stop();
+    this.linkWatch = undefined;
     const closing = [this.dhcp?.stop(), this.tftp?.stop(), this.http?.stop(), this.field?.stop()];
     await Promise.allSettled(closing);
     this.dhcp = this.tftp = this.http = undefined;
@@ -402,6 +494,7 @@ export class Engine extends EventEmitter {
     if (this.status.state === 'stopped') return;
     this.setStatus({ state: 'stopping' });
     await this.stopServers();
-    this.setStatus({ state: 'stopped' });
+    this.site.reset();
+    this.setStatus({ state: 'stopped', site: [] });
   }
 }

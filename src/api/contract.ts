@@ -4,12 +4,16 @@
 import type { NetInterface } from '../net/interfaces.js';
 import type { WireEvent } from '../sessions/events.js';
 import type { ClientSession } from '../sessions/session.js';
-import type { StatusEvent } from '../sessions/status.js';
+import type { SiteProblem, StatusEvent } from '../sessions/status.js';
 import type { SessionForgotten, SessionUpdate } from '../sessions/tracker.js';
 import type { DiagnosisEvent } from '../diagnostics/types.js';
 import type { Identity } from '../images/identify.js';
 
 export const API_VERSION = 1;
+
+/** The one-click actions site problems offer (SiteProblem.action.id). */
+export type SiteActionId = NonNullable<SiteProblem['action']>['id'];
+export const SITE_ACTION_IDS: readonly SiteActionId[] = ['switch-to-proxy', 'retry-ports'];
 
 export type ServeModeOption = 'auto' | 'dhcp' | 'proxy';
 export type SecureBootOption = 'auto' | 'signed' | 'ipxe';
@@ -121,6 +125,8 @@ export interface Commands {
   'interfaces.list': { params: Record<string, never>; result: NetInterface[] };
   'serve.start': { params: ServeOptions; result: StatusEvent };
   'serve.stop': { params: Record<string, never>; result: StatusEvent };
+  /** Runs the one-click action of a site problem (StatusEvent.site[].action.id); refused ('action-not-applicable') when it does not apply now. */
+  'serve.action': { params: { id: SiteActionId }; result: StatusEvent };
   'sessions.list': { params: Record<string, never>; result: ClientSession[] };
   'library.list': { params: Record<string, never>; result: LibraryEntry[] };
   'library.add': { params: { path: string; name?: string; initrds?: string[]; cmdline?: string }; result: LibraryEntry };

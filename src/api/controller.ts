@@ -2,7 +2,7 @@
 // present), and a bounded record of recent events. Transport-free: the WebSocket
 // server, tests and any other transport call `call(cmd, params)` and listen to 'event'.
 import { EventEmitter } from 'node:events';
-import { Engine, type EngineOptions } from '../engine.js';
+import { ActionRefused, Engine, type EngineOptions } from '../engine.js';
 import { listInterfaces } from '../net/interfaces.js';
 import { defaultDataDir } from '../files/data-dir.js';
 import { loadSessionHistory } from '../sessions/history.js';
@@ -10,13 +10,13 @@ import { formatEvent, type EngineEvent } from '../sessions/format.js';
 import type { StatusEvent } from '../sessions/status.js';
 import type { ClientSession } from '../sessions/session.js';
 import type { ImageSpec } from '../boot/publish-image.js';
-import type { ApiEvent, CommandName, Commands, ServeOptions } from './contract.js';
+import type { ApiEvent, CommandName, Commands, ServeOptions, SiteActionId } from './contract.js';
 import { findHelpers, looksLikeIso } from '../images/publish-iso.js';
 import { installWimboot, wimbootStatus, WimbootRefused, WIMBOOT_DOWNLOAD_URL } from '../images/wimboot.js';
 import { EventRing } from './event-ring.js';
 import { loadLibraryBackend, type LibraryBackend } from './library-backend.js';
 
-export type ApiErrorCode = 'not-available' | 'busy' | 'serve-failed' | 'library-error' | 'invalid-params' | 'wimboot-refused' | 'internal';
+export type ApiErrorCode = 'not-available' | 'busy' | 'serve-failed' | 'action-not-applicable' | 'action-failed' | 'library-error' | 'invalid-params' | 'wimboot-refused' | 'internal';
 
 export class ApiError extends Error {
   constructor(
@@ -124,6 +124,7 @@ export class Controller extends EventEmitter {
       await this.engine?.stop();
       return this.status();
     },
+    'serve.action': (p) => this.runAction(p.id),
     'sessions.list': () => this.sessions(),
     'library.list': () => this.withLib((l) => l.list()),
     'library.add': (p) => this.withLib((l) => l.add(p)),
@@ -192,6 +193,17 @@ export class Controller extends EventEmitter {
       throw new ApiError('serve-failed', err instanceof Error ? err.message : String(err));
     }
     return engine.currentStatus();
+  }
+
+  /** A site problem's one-click action: refused when nothing is served or it does not apply now. */
+  private async runAction(id: SiteActionId): Promise<StatusEvent> {
+    if (!this.engine) throw new ApiError('action-not-applicable', `"${id}" applies to a running engine; nothing is being served`);
+    try {
+      return await this.engine.action(id);
+    } catch (err) {
+      if (err instanceof ActionRefused) throw new ApiError('action-not-applicable', err.message);
+      throw new ApiError('action-failed', err instanceof Error ? err.message : String(err));
+    }
   }
 
   /** An ISO is recognised here so its helpers (wimboot) go with it; other kinds are detected by the engine (as pxekit serve does). */

@@ -2,7 +2,7 @@
 // vanish at run time; a UI bug (or anything else holding the token) must get a
 // clear error response, never crash or confuse the root engine. Hand-written on
 // purpose: no schema library in the privileged process, and messages a person can read.
-import { API_VERSION, type CommandName, type Commands, type RequestEnvelope, type ServeOptions } from './contract.js';
+import { API_VERSION, SITE_ACTION_IDS, type CommandName, type Commands, type RequestEnvelope, type ServeOptions } from './contract.js';
 
 export class ValidationError extends Error {}
 
@@ -62,6 +62,12 @@ const validators: { [N in CommandName]: (p: unknown) => Commands[N]['params'] } 
   'engine.shutdown': (p) => none(p, 'engine.shutdown'),
   'interfaces.list': (p) => none(p, 'interfaces.list'),
   'serve.stop': (p) => none(p, 'serve.stop'),
+  'serve.action': (p) => {
+    const id = str(fields(p, ['id'], 'serve.action'), 'id', { max: 64 });
+    const known = SITE_ACTION_IDS.find((a) => a === id);
+    if (!known) throw new ValidationError(`"id" must be one of ${SITE_ACTION_IDS.join(', ')}, not ${JSON.stringify(id)}`);
+    return { id: known };
+  },
   'sessions.list': (p) => none(p, 'sessions.list'),
   'library.list': (p) => none(p, 'library.list'),
   'settings.get': (p) => none(p, 'settings.get'),

@@ -145,10 +145,17 @@ export async function serve(argv: string[]): Promise<number> {
   const warning = opts.image?.kind === 'iso' ? await windowsWithoutWimboot(opts.image.path, opts.image.helpers ?? {}) : undefined;
   const engine = new Engine(opts);
   const out = new LineWriter();
+  // A site change (link down, another DHCP server) republishes the status: its line is said again only when it differs.
+  let lastStatusLine = '';
   const print = (ev: EngineEvent) => {
     if (args.json) out.line(JSON.stringify(ev));
     else {
       const line = formatEvent(ev, { verbose: args.verbose });
+      if (line && ev.type === 'status') {
+        const body = line.slice(line.indexOf(' ') + 1);
+        if (body === lastStatusLine) return;
+        lastStatusLine = body;
+      }
       if (line) out.line(line);
     }
   };

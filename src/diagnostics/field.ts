@@ -5,7 +5,8 @@
 import type { WireEvent } from '../sessions/events.js';
 import type { OtherDhcpServer } from '../sessions/status.js';
 import type { ClientSession } from '../sessions/session.js';
-import type { StatusEvent } from '../sessions/status.js';
+import type { SiteProblem, StatusEvent } from '../sessions/status.js';
+import { withSiteCause } from './site.js';
 import { Diagnostician } from './rules.js';
 import { RogueDhcpWatcher, type SeenDhcpServer } from './rogue-watch.js';
 import { EvidenceRecorder } from './evidence.js';
@@ -30,6 +31,8 @@ export interface FieldDiagnosticsOptions {
   maxClients?: number;
   /** Published boot programs Secure Boot refuses (no signature): DiagnosticianOptions.unsignedLoader. */
   unsignedLoader?: (file: string) => boolean;
+  /** Site problems that may explain a machine failing at this time (src/diagnostics/site.ts). */
+  siteCauses?: (at: number) => SiteProblem[];
 }
 
 export class FieldDiagnostics {
@@ -47,6 +50,7 @@ export class FieldDiagnostics {
       otherServers: () => [...opts.knownServers(), ...(this.watcher?.servers() ?? [])],
       maxClients: opts.maxClients,
       unsignedLoader: opts.unsignedLoader,
+      adjust: opts.siteCauses ? (d) => withSiteCause(d, opts.siteCauses!(d.at)) : undefined,
       onDiagnosis: (d) => opts.onDiagnosis({ type: 'diagnosis', at: d.at, ...(d.mac ? { mac: d.mac } : {}), diagnosis: d }),
     });
   }

@@ -24,6 +24,8 @@ export interface DiagnosticianOptions {
   maxClients?: number;
   /** Is this published boot program an EFI program with no Authenticode signature (iPXE)? Secure Boot refuses those. */
   unsignedLoader?: (file: string) => boolean;
+  /** Rewrites a diagnosis before it is kept and given (the engine's site problems, src/diagnostics/site.ts). */
+  adjust?: (d: Diagnosis) => Diagnosis;
   now?: () => number;
 }
 
@@ -148,7 +150,8 @@ export class Diagnostician {
       if (c.given.has(d.code) && !again) return;
       c.given.add(d.code);
     }
-    const full: Diagnosis = { ...d, at, ...(c ? { mac: c.mac } : {}) };
+    const raw: Diagnosis = { ...d, at, ...(c ? { mac: c.mac } : {}) };
+    const full = this.opts.adjust ? this.opts.adjust(raw) : raw;
     this.all.push(full);
     if (this.all.length > DIAGNOSES_KEPT) this.all.splice(0, this.all.length - DIAGNOSES_KEPT);
     this.opts.onDiagnosis(full);

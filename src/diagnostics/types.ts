@@ -1,6 +1,7 @@
 // What PXE Kit concluded about a failure, in the words a technician acts on:
 // what the client's screen likely shows, the likely causes (most likely first),
 // and what to do. Plain data: it crosses the API and lands in the job report.
+import type { SiteProblem } from '../sessions/status.js';
 
 export type DiagnosisCode =
   | 'offer-taken-elsewhere' // the client REQUESTed another DHCP server's offer
@@ -33,6 +34,8 @@ export interface Diagnosis {
   at: number;
   /** The machine, when the diagnosis is about one. */
   mac?: string;
+  /** A machine's diagnosis given while a site problem stood (src/diagnostics/site.ts): that problem is its likely cause. */
+  siteCause?: SiteProblem['code'];
 }
 
 /** Published by the engine for every new diagnosis (session ones and engine-wide ones). */
