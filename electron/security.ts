@@ -1,6 +1,6 @@
 // Every Electron hardening decision in one place, to review at a glance
 // (Electron's security checklist): sandboxed, isolated, no Node in the page,
-// a strict CSP, no navigation away, no new windows, no permissions, and IPC
+// a strict CSP, no navigation away, no new windows, no permissions but notifications, and IPC
 // accepted only from our own top-level page.
 import { app, type Session, type WebFrameMain, type WebPreferences } from 'electron';
 
@@ -78,8 +78,9 @@ export function hardenApp(): void {
 
 /** Per-session rules, once the app is ready. */
 export function installSecurity(ses: Session, port: () => number | undefined): void {
-  ses.setPermissionRequestHandler((_wc, _permission, callback) => callback(false));
-  ses.setPermissionCheckHandler(() => false);
+  // Desktop notifications (a machine failed or finished) for the engine's own page; nothing else.
+  ses.setPermissionRequestHandler((_wc, permission, callback, details) => callback(permission === 'notifications' && isTrustedUrl(details.requestingUrl)));
+  ses.setPermissionCheckHandler((_wc, permission, requestingOrigin) => permission === 'notifications' && isTrustedUrl(requestingOrigin));
   ses.setDevicePermissionHandler(() => false);
   // Only our engine's origin (page and WebSocket), our own data: status page, and devtools.
   ses.webRequest.onBeforeRequest((details, callback) => {

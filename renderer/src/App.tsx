@@ -5,6 +5,7 @@ import { Library } from './screens/Library.js';
 import { LogViewer } from './screens/LogViewer.js';
 import { NicPicker } from './screens/NicPicker.js';
 import { StatusBar } from './screens/StatusBar.js';
+import { startNotices } from './store/notices.js';
 import { useSessions } from './store/sessions.js';
 import { setTheme, useUi, type Screen, type Theme } from './store/ui.js';
 
@@ -24,6 +25,9 @@ export function App() {
     if (theme === 'system') delete document.documentElement.dataset.theme;
     else document.documentElement.dataset.theme = theme;
   }, [theme]);
+
+  // A notification (and, when asked for, a beep) when a machine fails or is handed off, whatever the screen.
+  useEffect(() => startNotices(), []);
 
   // Alt+1..4 jumps between screens from anywhere.
   useEffect(() => {

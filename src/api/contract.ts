@@ -143,7 +143,14 @@ export interface Commands {
   'files.list': { params: { dir?: string }; result: FileListing };
   /** Checks that the file (a path as the engine sees it) is wimboot and stores it; refused with the reason ('wimboot-refused'), the stored one kept. */
   'wimboot.install': { params: { path: string }; result: WimbootStatus };
+  /** The technician's names for machines, MAC (lower case) → label, kept in the data dir. */
+  'machines.labels': { params: Record<string, never>; result: MachineLabels };
+  /** Names one machine (at most 40 printable characters; '' removes the name); answers with every label. */
+  'machines.setLabel': { params: { mac: string; label: string }; result: MachineLabels };
 }
+
+/** MAC (lower case) → the technician's name for that machine. */
+export type MachineLabels = Record<string, string>;
 
 export type CommandName = keyof Commands;
 
@@ -151,7 +158,8 @@ export type CommandName = keyof Commands;
 export type StateEvent =
   | { type: 'library'; at: number; entries: LibraryEntry[] }
   | { type: 'assignments'; at: number; assignments: Assignment[] }
-  | { type: 'menu'; at: number; menu: MenuSettings };
+  | { type: 'menu'; at: number; menu: MenuSettings }
+  | { type: 'labels'; at: number; labels: MachineLabels };
 
 /** What the event stream carries: wire events, session snapshots, status, state changes. */
 export type ApiEvent = WireEvent | StatusEvent | SessionUpdate | SessionForgotten | StateEvent | DiagnosisEvent;

@@ -14,6 +14,7 @@ import type { ApiEvent, CommandName, Commands, ServeOptions, SiteActionId } from
 import { findHelpers, looksLikeIso } from '../images/publish-iso.js';
 import { installWimboot, wimbootStatus, WimbootRefused, WIMBOOT_DOWNLOAD_URL } from '../images/wimboot.js';
 import { EventRing } from './event-ring.js';
+import { LabelError, MachineLabels } from '../sessions/labels.js';
 import { loadLibraryBackend, type LibraryBackend } from './library-backend.js';
 
 export type ApiErrorCode = 'not-available' | 'busy' | 'serve-failed' | 'action-not-applicable' | 'action-failed' | 'library-error' | 'invalid-params' | 'wimboot-refused' | 'internal';
@@ -137,7 +138,27 @@ export class Controller extends EventEmitter {
     'logs.export': (p) => this.exportLogs(p.format),
     'wimboot.status': () => ({ ...wimbootStatus(this.dataDir), downloadUrl: WIMBOOT_DOWNLOAD_URL }),
     'wimboot.install': (p) => this.installWimboot(p.path),
+    'machines.labels': () => this.machineLabels().all(),
+    'machines.setLabel': (p) => this.setLabel(p.mac, p.label),
   };
+
+  private labels?: MachineLabels;
+  /** Labels per MAC from the data dir, loaded on first use. */
+  machineLabels(): MachineLabels {
+    return (this.labels ??= new MachineLabels(this.dataDir));
+  }
+
+  private setLabel(mac: string, label: string): Commands['machines.setLabel']['result'] {
+    let labels: Commands['machines.setLabel']['result'];
+    try {
+      labels = this.machineLabels().set(mac, label);
+    } catch (err) {
+      if (err instanceof LabelError) throw new ApiError('invalid-params', err.message);
+      throw new ApiError('internal', `could not save the label: ${(err as Error).message}`);
+    }
+    this.publish({ type: 'labels', at: Date.now(), labels });
+    return labels;
+  }
 
   /** Stores wimboot in the data dir (a refused file leaves the stored one as it was); Windows library entries then say it is there. */
   private async installWimboot(path: string): Promise<Commands['wimboot.install']['result']> {
@@ -239,7 +260,7 @@ export class Controller extends EventEmitter {
     }
     const lines: string[] = header ? [header] : [];
     for (const e of events) {
-      const line = e.type === 'library' || e.type === 'assignments' || e.type === 'menu' ? `${new Date(e.at).toISOString().slice(11, 19)} ${e.type} changed` : formatEvent(e, { verbose: true });
+      const line = e.type === 'library' || e.type === 'assignments' || e.type === 'menu' || e.type === 'labels' ? `${new Date(e.at).toISOString().slice(11, 19)} ${e.type} changed` : formatEvent(e, { verbose: true });
       if (line) lines.push(line);
     }
     return { fileName: `pxekit-log-${stamp}.txt`, content: lines.join('\n') + (lines.length ? '\n' : '') };

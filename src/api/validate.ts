@@ -3,6 +3,7 @@
 // clear error response, never crash or confuse the root engine. Hand-written on
 // purpose: no schema library in the privileged process, and messages a person can read.
 import { API_VERSION, SITE_ACTION_IDS, type CommandName, type Commands, type RequestEnvelope, type ServeOptions } from './contract.js';
+import { checkLabel, checkMac } from '../sessions/labels.js';
 
 export class ValidationError extends Error {}
 
@@ -122,6 +123,17 @@ const validators: { [N in CommandName]: (p: unknown) => Commands[N]['params'] } 
       defaultEntryId: str(o, 'defaultEntryId', { optional: true, max: 256 }),
       includeLocalBoot: bool(o, 'includeLocalBoot') as boolean,
     };
+  },
+  'machines.labels': (p) => none(p, 'machines.labels'),
+  'machines.setLabel': (p) => {
+    const o = fields(p, ['mac', 'label'], 'machines.setLabel');
+    const mac = (str(o, 'mac', { max: 17 }) as string).toLowerCase();
+    const label = str(o, 'label', { max: 256 }) as string;
+    try {
+      return { mac: checkMac(mac), label: checkLabel(label) };
+    } catch (err) {
+      throw new ValidationError((err as Error).message);
+    }
   },
   'logs.export': (p) => {
     const format = str(fields(p, ['format'], 'logs.export'), 'format');

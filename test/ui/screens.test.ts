@@ -180,19 +180,23 @@ describe('renderer screens (fake transport)', { skip }, () => {
       assert.equal(await bar.getAttribute('aria-valuenow'), '62');
       // 19 MB left at 9.1 MB/s: about 2 s.
       assert.match(await bar.getAttribute('aria-valuetext') ?? '', /62% · initrd: 29\.6 MB of 47\.7 MB · 9\.1 MB\/s · ETA 2 s/);
-      assert.match(await loading.innerText(), /QEMU\/KVM[\s\S]*PXE \(UNDI 3\.16\)[\s\S]*192\.168\.50\.102[\s\S]*UEFI x64[\s\S]*Downloading OS/);
+      // One line per machine: IP, state words, the step and the bytes; vendor, firmware and architecture one click away.
+      assert.match(await loading.innerText(), /192\.168\.50\.102[\s\S]*Booting[\s\S]*4\/5 Downloading OS · initrd 29\.6 MB of 47\.7 MB/);
 
       const failed = page.locator(`tr.client[data-mac="${scenario.FAILED_MAC}"]`);
       const ft = await failed.innerText();
-      assert.match(ft, /Failed/);
+      assert.match(ft, /Failed[\s\S]*PXE-E23/);
       assert.match(ft, /grubx64\.efi", which is not published/);
-      assert.match(ft, /Screen shows: PXE-E23/);
-      assert.match(ft, /If the image file was moved or deleted, add it again under Images/);
 
       const toggle = failed.getByRole('button', { name: scenario.FAILED_MAC });
       assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
       await toggle.click();
       assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
+      const details = await page.locator(`#client-${scenario.FAILED_MAC.replace(/:/g, '')}-tl`).innerText();
+      assert.match(details, /grubx64\.efi", which is not published/);
+      assert.match(details, /Screen shows: PXE-E23/);
+      assert.match(details, /If the image file was moved or deleted, add it again under Images/);
+      assert.match(details, /QEMU\/KVM · PXE \(UNDI 3\.16\)[\s\S]*UEFI x64/);
       const tl = await page.getByRole('heading', { name: `Timeline of ${scenario.FAILED_MAC}` }).locator('..').innerText();
       assert.match(tl, /Asking for an address DISCOVER \(UEFI x64\)[\s\S]*Failed grubx64\.efi not found/);
       await screenshot(page, 'clients-timeline');

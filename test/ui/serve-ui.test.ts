@@ -128,9 +128,10 @@ test('desktop flow in a browser: pick NIC, add image, Serve, a QEMU machine boot
   assert.ok(!states.includes('failed'), `no failure on the way: ${states.join(' -> ')}`);
   const progress = (await seen(page)).map((s) => Number(s.progress));
   assert.ok(progress.some((p) => p > 0 && p < 100), `progress moved before 100%: ${progress.join(', ')}`);
-  assert.match(await clientRow.innerText(), new RegExp(`QEMU/KVM[\\s\\S]*${lab.subnet.replace(/\./g, '\\.')}\\.(2\\d|3\\d|40)[\\s\\S]*BIOS[\\s\\S]*Handed off[\\s\\S]*100%`));
-  // The timeline tells the story from the first DHCP request to the hand-off.
+  assert.match(await clientRow.innerText(), new RegExp(`${lab.subnet.replace(/\./g, '\\.')}\\.(2\\d|3\\d|40)[\\s\\S]*Handed off[\\s\\S]*5/5 Handed off`));
+  // The timeline tells the story from the first DHCP request to the hand-off; vendor and firmware are beside it.
   await clientRow.getByRole('button', { name: qemu.mac }).click();
+  assert.match(await page.locator(`#client-${qemu.mac.replace(/:/g, '')}-tl`).innerText(), /QEMU\/KVM[\s\S]*BIOS[\s\S]*100%/);
   const tl = await page.getByRole('heading', { name: `Timeline of ${qemu.mac}` }).locator('..').innerText();
   // QEMU's NIC ROM is iPXE: its first DHCP request already says so, and the tracker starts it at "iPXE started".
   const entries = tl.split('\n').slice(1);
@@ -149,15 +150,19 @@ test('desktop flow in a browser: pick NIC, add image, Serve, a QEMU machine boot
   await hostRow.waitFor({ timeout: 30_000 }).catch(() => {
     throw new Error(`the second machine never showed up (udhcpc: ${lease})\n${engine.tail()}`);
   });
-  const ip = (await hostRow.locator('td').nth(1).innerText()).trim();
+  const ip = (await hostRow.locator('td.ip').innerText()).trim();
   assert.match(ip, new RegExp(`^${lab.subnet.replace(/\./g, '\\.')}\\.\\d+$`), `the second machine got an address: ${ip}`);
   lab.exec('ip', ['addr', 'add', `${ip}/24`, 'dev', host.ifname], { ns: host.ns });
   lab.exec('tftp', [lab.serverIp, '-c', 'get', 'missing/grubx64.efi', '/dev/null'], { ns: host.ns, allowFail: true });
   await hostRow.locator('[data-state="failed"]').waitFor({ timeout: 30_000 });
   // The diagnosis is an update of its own, right after the one that marks the failure (two
   // messages on the event stream): the row may be drawn between them. Wait for it, then check all.
-  await hostRow.locator('td.failure', { hasText: 'came from another DHCP server' }).waitFor({ timeout: 15_000 }).catch(() => undefined);
-  const failure = await hostRow.locator('td.failure').innerText();
+  // The line shows the PXE error and the title; the whole diagnosis is one click away.
+  await hostRow.locator('td.failure', { hasText: 'PXE-E3B' }).waitFor({ timeout: 15_000 });
+  await hostRow.getByRole('button', { name: hostMac }).click();
+  const details = page.locator(`#client-${hostMac.replace(/:/g, '')}-tl`);
+  await details.locator('.failure', { hasText: 'came from another DHCP server' }).waitFor({ timeout: 15_000 }).catch(() => undefined);
+  const failure = await details.locator('.failure').innerText();
   assert.match(failure, /missing\/grubx64\.efi/);
   assert.match(failure, /which PXE Kit does not serve/);
   assert.match(failure, /Screen shows: PXE-E3B/);

@@ -14,6 +14,8 @@ export interface FakeState {
   assignments: Assignment[];
   menu: MenuSettings;
   wimboot: WimbootStatus;
+  /** MAC → the technician's label (machines.labels / machines.setLabel). */
+  labels: Record<string, string>;
 }
 
 export class FakeTransport implements Transport {
@@ -34,6 +36,7 @@ export class FakeTransport implements Transport {
       assignments: [],
       menu: { enabled: false, timeoutSeconds: 5, includeLocalBoot: true },
       wimboot: { downloadUrl: 'https://github.com/ipxe/wimboot/releases' },
+      labels: {},
       ...initial,
     };
   }
@@ -135,6 +138,17 @@ export class FakeTransport implements Transport {
         s.library = s.library.map((e) => (e.wimboot === 'missing' ? { ...e, wimboot: 'present' as const, wimbootNote: undefined } : e));
         this.emit({ type: 'library', at, entries: s.library });
         return s.wimboot;
+      }
+      case 'machines.labels':
+        return s.labels;
+      case 'machines.setLabel': {
+        const { mac, label } = params as { mac: string; label: string };
+        const labels = { ...s.labels };
+        if (label) labels[mac] = label;
+        else delete labels[mac];
+        s.labels = labels;
+        this.emit({ type: 'labels', at, labels });
+        return labels;
       }
       case 'logs.export':
         return { fileName: 'pxekit-log.txt', content: 'fake log\n' };

@@ -8,6 +8,7 @@ export type {
   EventEnvelope,
   HelloEnvelope,
   LibraryEntry,
+  MachineLabels,
   MenuSettings,
   RequestEnvelope,
   ResponseEnvelope,

@@ -1,13 +1,22 @@
-// Step 3: every machine that asked to boot, one row each, live.
-import { Fragment, useState } from 'react';
+// Step 3: the room. Every machine that asked to boot, one line each: counts per state
+// (also the filters), a search, failures and stalls first, progress by bytes and steps,
+// the technician's label; the diagnosis and the timeline one click away.
+import { Fragment, useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { STATE_LABELS, type ClientSession } from '../api/types.js';
 import { ARCH_LABELS, diagnosis, firmwareOf, vendorOf } from '../diagnosis.js';
 import { clockTime, etaSeconds, formatBytes, formatDuration, formatRate } from '../format.js';
-import { sessionsInOrder, useSessions } from '../store/sessions.js';
-import { ProgressBar } from './common.js';
+import { GROUP_LABELS, GROUPS, countByGroup, groupOf, matchesQuery, percentOf, roomOrder, searchText, stepText, type Group } from '../room/room.js';
+import { command } from '../store/feed.js';
+import { useLabels } from '../store/labels.js';
+import { useAssignments, useLibrary } from '../store/library.js';
+import { setNotify, setSound, useNotices } from '../store/notices.js';
+import { useSessions } from '../store/sessions.js';
+import { ErrorNote, ProgressBar, errorText } from './common.js';
+
+const COLUMNS = 4;
 
 function progressText(s: ClientSession): string {
-  const parts = [`${Math.round(s.progress)}%`];
+  const parts = [`${percentOf(s)}%`];
   const t = s.current;
   if (t && t.state === 'running') {
     parts.push(`${t.role ?? t.file}: ${formatBytes(t.bytes)}${t.size ? ` of ${formatBytes(t.size)}` : ''}`);
@@ -16,6 +25,13 @@ function progressText(s: ClientSession): string {
     if (eta !== undefined) parts.push(`ETA ${formatDuration(eta)}`);
   }
   return parts.join(' · ');
+}
+
+/** The few words a line has room for: the byte count of the running download. */
+function bytesShort(s: ClientSession): string | undefined {
+  const t = s.current;
+  if (!t || t.state !== 'running') return undefined;
+  return `${t.role ?? t.file} ${formatBytes(t.bytes)}${t.size ? ` of ${formatBytes(t.size)}` : ''}`;
 }
 
 function Timeline({ s }: { s: ClientSession }) {
@@ -46,101 +62,278 @@ function Timeline({ s }: { s: ClientSession }) {
   );
 }
 
-function Row({ s, open, toggle }: { s: ClientSession; open: boolean; toggle: () => void }) {
+/** What happened (the session's failure), then why and what to do: the engine's diagnosis from the wire when it has one, else generic advice. */
+function Diagnosis({ s }: { s: ClientSession }) {
+  if (!s.failure && !s.diagnosis) return null;
+  return (
+    <div className="failure room-diagnosis">
+      <strong>{s.failure?.message ?? s.diagnosis?.title}</strong>
+      {s.failure && s.diagnosis && s.diagnosis.title !== s.failure.message && <div>{s.diagnosis.title}</div>}
+      {(s.diagnosis?.pxeError ?? s.failure?.pxeError) && <div>Screen shows: {s.diagnosis?.pxeError ?? s.failure?.pxeError}</div>}
+      {s.diagnosis && s.diagnosis.causes.length > 0 && (
+        <ul className="causes" aria-label="Likely causes">
+          {s.diagnosis.causes.map((c) => (
+            <li key={c}>{c}</li>
+          ))}
+        </ul>
+      )}
+      <div className="diagnosis">{s.diagnosis?.fix ?? (s.failure ? diagnosis(s.failure) : '')}</div>
+    </div>
+  );
+}
+
+function Details({ s, id, label }: { s: ClientSession; id: string; label?: string }) {
   const vendor = vendorOf(s.mac);
   const fw = firmwareOf(s.vendorClass);
+  return (
+    <tr className="details-row" id={id} role="row">
+      <td colSpan={COLUMNS} role="cell">
+        <div className="room-details">
+          <dl className="room-facts">
+            {label && (
+              <div>
+                <dt>MAC</dt>
+                <dd>
+                  <code>{s.mac}</code>
+                </dd>
+              </div>
+            )}
+            <div>
+              <dt>Vendor</dt>
+              <dd>
+                {vendor ?? 'unknown'}
+                {fw && ` · ${fw}`}
+              </dd>
+            </div>
+            <div>
+              <dt>Architecture</dt>
+              <dd>
+                {ARCH_LABELS[s.arch ?? 'unknown']}
+                {s.isIpxe && ' · iPXE'}
+              </dd>
+            </div>
+            <div>
+              <dt>Progress</dt>
+              <dd>
+                {stepText(s)} · {progressText(s)}
+              </dd>
+            </div>
+            {s.boots > 1 && (
+              <div>
+                <dt>Boots</dt>
+                <dd>{s.boots}</dd>
+              </div>
+            )}
+          </dl>
+          <Diagnosis s={s} />
+          <Timeline s={s} />
+        </div>
+      </td>
+    </tr>
+  );
+}
+
+/** The label, edited in place: Enter or leaving the field saves, Escape cancels, empty removes it. */
+function LabelEdit({ mac, label, done }: { mac: string; label?: string; done: () => void }) {
+  const [value, setValue] = useState(label ?? '');
+  const [error, setError] = useState<string>();
+  const ref = useRef<HTMLInputElement>(null);
+  const settled = useRef(false);
+  useEffect(() => ref.current?.select(), []);
+  const save = async (e?: FormEvent) => {
+    e?.preventDefault();
+    if (settled.current) return;
+    settled.current = true;
+    if (value.trim() === (label ?? '')) return done();
+    try {
+      await command('machines.setLabel', { mac, label: value.trim() });
+      done();
+    } catch (err) {
+      settled.current = false;
+      setError(errorText(err));
+    }
+  };
+  return (
+    <form className="label-edit" onSubmit={(e) => void save(e)} onClick={(e) => e.stopPropagation()}>
+      <input
+        ref={ref}
+        value={value}
+        maxLength={40}
+        aria-label={`Label for ${mac}`}
+        placeholder="e.g. Desk 12"
+        onChange={(e) => setValue(e.target.value)}
+        onBlur={() => void save()}
+        onKeyDown={(e) => {
+          if (e.key === 'Escape') {
+            settled.current = true;
+            done();
+          }
+        }}
+      />
+      <ErrorNote text={error} />
+    </form>
+  );
+}
+
+function Row({ s, now, label, open, toggle }: { s: ClientSession; now: number; label?: string; open: boolean; toggle: () => void }) {
+  const [editing, setEditing] = useState(false);
   const rowId = `client-${s.mac.replace(/:/g, '')}`;
+  const group = groupOf(s, now);
+  const name = label ?? s.mac;
+  const pxe = s.diagnosis?.pxeError ?? s.failure?.pxeError;
+  const problem = s.diagnosis?.title ?? s.failure?.message;
   return (
     <Fragment>
-      <tr className={`client state-${s.state}`} data-mac={s.mac} onClick={toggle}>
-        <th scope="row">
-          <button type="button" className="link" aria-expanded={open} aria-controls={`${rowId}-tl`} onClick={(e) => (e.stopPropagation(), toggle())}>
-            <code>{s.mac}</code>
-          </button>
-        </th>
-        <td>
-          {vendor ?? <span className="hint">unknown</span>}
-          {fw && <div className="hint">{fw}</div>}
-        </td>
-        <td>{s.ip ?? <span className="hint">none yet</span>}</td>
-        <td>
-          {ARCH_LABELS[s.arch ?? 'unknown']}
-          {s.isIpxe && <div className="hint">iPXE</div>}
-        </td>
-        <td>
-          <span className={`state badge s-${s.state}`} data-state={s.state}>
-            {STATE_LABELS[s.state]}
-          </span>
-          {s.boots > 1 && <div className="hint">boot #{s.boots}</div>}
-        </td>
-        <td className="progress-cell">
-          <ProgressBar value={s.progress} label={`Boot progress of ${s.mac}`} text={progressText(s)} />
-          <div className="hint progress-text">{progressText(s)}</div>
-        </td>
-        <td className="failure">
-          {s.failure || s.diagnosis ? (
-            // What happened (the session's failure), then why and what to do: the engine's own
-            // diagnosis from what it saw on the wire when it has one, else generic advice.
-            <div>
-              <strong>{s.failure?.message ?? s.diagnosis?.title}</strong>
-              {(s.diagnosis?.pxeError ?? s.failure?.pxeError) && <div>Screen shows: {s.diagnosis?.pxeError ?? s.failure?.pxeError}</div>}
-              {s.diagnosis && s.diagnosis.causes.length > 0 && (
-                <ul className="causes" aria-label="Likely causes">
-                  {s.diagnosis.causes.map((c) => (
-                    <li key={c}>{c}</li>
-                  ))}
-                </ul>
-              )}
-              <div className="diagnosis">{s.diagnosis?.fix ?? (s.failure ? diagnosis(s.failure) : '')}</div>
-            </div>
+      <tr className={`client state-${s.state} g-${group}`} data-mac={s.mac} data-group={group} onClick={toggle} role="row">
+        <th scope="row" role="rowheader" className="machine">
+          {editing ? (
+            <LabelEdit mac={s.mac} label={label} done={() => setEditing(false)} />
           ) : (
-            <span className="hint">—</span>
+            <>
+              <button
+                type="button"
+                className="link machine-name"
+                aria-expanded={open}
+                aria-controls={`${rowId}-tl`}
+                title={label ? `${label} (${s.mac})` : s.mac}
+                onClick={(e) => (e.stopPropagation(), toggle())}
+              >
+                {label ? (
+                  <>
+                    <span className="label-text">{label}</span>
+                    <span className="sr-only"> {s.mac}</span>
+                  </>
+                ) : (
+                  <code>{s.mac}</code>
+                )}
+              </button>
+              <button type="button" className="icon label-button" aria-label="Edit label" title={`Give ${name} a name`} onClick={(e) => (e.stopPropagation(), setEditing(true))}>
+                ✎
+              </button>
+            </>
           )}
+        </th>
+        <td role="cell" className="ip">
+          {s.ip ?? <span className="hint">no IP yet</span>}
         </td>
-      </tr>
-      {open && (
-        <tr className="timeline-row" id={`${rowId}-tl`}>
-          <td colSpan={7}>
-            <Timeline s={s} />
+        <td role="cell" className="state-cell">
+          <span className={`state badge s-${s.state} g-${group}`} data-state={s.state} title={STATE_LABELS[s.state]}>
+            {GROUP_LABELS[group]}
+          </span>
+          {s.boots > 1 && <span className="hint"> #{s.boots}</span>}
+        </td>
+        {group === 'failed' ? (
+          <td role="cell" className="failure" title={[pxe, problem].filter(Boolean).join(' · ')}>
+            {pxe && <strong className="pxe-code">{pxe.split(':')[0]}</strong>} {problem ?? 'Failed'}
           </td>
-        </tr>
-      )}
+        ) : (
+          <td role="cell" className="progress-cell">
+            <ProgressBar value={percentOf(s)} label={`Boot progress of ${name}`} text={progressText(s)} />
+            <span className="step">{stepText(s)}</span>
+            {bytesShort(s) && <span className="hint"> · {bytesShort(s)}</span>}
+            {group === 'stalled' && <span className="hint"> · no news for {formatDuration(Math.round((now - s.lastSeen) / 1000))}</span>}
+          </td>
+        )}
+      </tr>
+      {open && <Details s={s} id={`${rowId}-tl`} label={label} />}
     </Fragment>
+  );
+}
+
+function NoticeToggles() {
+  const { notify, sound, permission } = useNotices();
+  return (
+    <div className="room-notices">
+      <label>
+        <input type="checkbox" checked={notify} onChange={(e) => void setNotify(e.target.checked)} /> Notify
+      </label>
+      {notify && permission === 'default' && (
+        <button type="button" onClick={() => void setNotify(true)}>
+          Allow notifications
+        </button>
+      )}
+      {notify && permission === 'denied' && <span className="hint">blocked by the browser</span>}
+      <label>
+        <input type="checkbox" checked={sound} onChange={(e) => setSound(e.target.checked)} /> Sound
+      </label>
+    </div>
   );
 }
 
 export function Clients() {
   const byMac = useSessions((s) => s.byMac);
+  const labels = useLabels((s) => s.labels);
+  const assignments = useAssignments((s) => s.assignments);
+  const library = useLibrary((s) => s.entries);
   const [open, setOpen] = useState<string>();
-  const list = sessionsInOrder(byMac);
+  const [filter, setFilter] = useState<Group>();
+  const [query, setQuery] = useState('');
+  // "Stalled" depends on the clock: look again every few seconds.
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 5000);
+    return () => clearInterval(t);
+  }, []);
+  const all = useMemo(() => Object.values(byMac), [byMac]);
+  const t = Math.max(now, Date.now());
+  const counts = countByGroup(all, t);
+  const imageOf = useMemo(() => {
+    const names = new Map(library.map((e) => [e.id, e.name]));
+    return new Map(assignments.map((a) => [a.mac, names.get(a.imageId) ?? a.imageId]));
+  }, [assignments, library]);
+  const shown = roomOrder(all, t).filter((s) => (!filter || groupOf(s, t) === filter) && (!query.trim() || matchesQuery(searchText(s, t, labels[s.mac], imageOf.get(s.mac)), query)));
+  const narrowed = filter !== undefined || query.trim() !== '';
   return (
-    <section aria-labelledby="clients-title" className="screen">
-      <div className="screen-head">
+    <section aria-labelledby="clients-title" className="screen room">
+      <div className="screen-head room-head">
         <h2 id="clients-title">Machines</h2>
-        <span className="hint">{list.length === 0 ? 'Power on the machines to boot: each appears here as soon as it asks.' : 'Select a MAC for its timeline.'}</span>
+        <div role="group" aria-label="Show machines by state" className="room-counts">
+          <button type="button" aria-pressed={filter === undefined} onClick={() => setFilter(undefined)} data-count="all">
+            All <strong>{all.length}</strong>
+          </button>
+          {GROUPS.map((g) => (
+            <button key={g} type="button" className={`count g-${g}`} aria-pressed={filter === g} onClick={() => setFilter(filter === g ? undefined : g)} data-count={g}>
+              {GROUP_LABELS[g]} <strong>{counts[g]}</strong>
+            </button>
+          ))}
+        </div>
+        <input type="search" className="room-search" aria-label="Search machines" placeholder="MAC, IP, label, image, state" value={query} onChange={(e) => setQuery(e.target.value)} />
+        <NoticeToggles />
       </div>
-      <table className="grid clients" aria-label="Machines booting">
-        <thead>
-          <tr>
-            <th scope="col">MAC</th>
-            <th scope="col">Vendor</th>
-            <th scope="col">IP</th>
-            <th scope="col">Architecture</th>
-            <th scope="col">State</th>
-            <th scope="col">Progress</th>
-            <th scope="col">Last error</th>
+      <p className="hint room-summary" aria-live="polite">
+        {all.length === 0
+          ? 'Power on the machines to boot: each appears here as soon as it asks.'
+          : narrowed
+            ? `Showing ${shown.length} of ${all.length}.`
+            : 'Failures first. Select a machine for its diagnosis and timeline; ✎ names it.'}
+      </p>
+      <table className="grid clients room-table" aria-label="Machines booting" role="table">
+        <thead role="rowgroup">
+          <tr role="row">
+            <th scope="col" role="columnheader">
+              Machine
+            </th>
+            <th scope="col" role="columnheader">
+              IP
+            </th>
+            <th scope="col" role="columnheader">
+              State
+            </th>
+            <th scope="col" role="columnheader">
+              Progress or problem
+            </th>
           </tr>
         </thead>
-        <tbody>
-          {list.length === 0 && (
-            <tr>
-              <td colSpan={7} className="hint">
-                No machine yet.
+        <tbody role="rowgroup">
+          {shown.length === 0 && (
+            <tr role="row" className="room-empty">
+              <td colSpan={COLUMNS} className="hint" role="cell">
+                {all.length === 0 ? 'No machine yet.' : 'No machine matches.'}
               </td>
             </tr>
           )}
-          {list.map((s) => (
-            <Row key={s.mac} s={s} open={open === s.mac} toggle={() => setOpen(open === s.mac ? undefined : s.mac)} />
+          {shown.map((s) => (
+            <Row key={s.mac} s={s} now={t} label={labels[s.mac]} open={open === s.mac} toggle={() => setOpen(open === s.mac ? undefined : s.mac)} />
           ))}
         </tbody>
       </table>

@@ -7,6 +7,7 @@ import { removeSession, replaceSessions, upsertSession } from './sessions.js';
 import { useInterfaces } from './interfaces.js';
 import { upsertEntry, useAssignments, useLibrary, useMenu } from './library.js';
 import { appendLog } from './log.js';
+import { setLabels } from './labels.js';
 import { eventToLine } from './log-lines.js';
 
 let current: Transport | undefined;
@@ -33,6 +34,9 @@ export function applyEvent(ev: ApiEvent): void {
       break;
     case 'menu':
       useMenu.setState({ menu: ev.menu });
+      break;
+    case 'labels':
+      setLabels(ev.labels);
       break;
   }
   const replayed = ev.at <= replayedUpTo;
@@ -70,6 +74,10 @@ function applyResult<N extends CommandName>(cmd: N, result: Commands[N]['result'
     case 'menu.set':
       useMenu.setState({ menu: r as Commands['menu.set']['result'] });
       break;
+    case 'machines.labels':
+    case 'machines.setLabel':
+      setLabels(r as Commands['machines.labels']['result']);
+      break;
     case 'settings.get': {
       const s = r as Commands['settings.get']['result'];
       useAssignments.setState({ assignments: s.assignments });
@@ -95,6 +103,7 @@ async function refresh(): Promise<void> {
     command('library.list', {}).catch((e) => useLibrary.setState({ error: errText(e), loaded: true })),
     // Assignments and the menu persist across runs: a fresh UI must see them before they next change.
     command('settings.get', {}).catch(() => undefined),
+    command('machines.labels', {}).catch(() => undefined),
   ]);
 }
 
