@@ -4,6 +4,7 @@ import { Clients } from './screens/Clients.js';
 import { Library } from './screens/Library.js';
 import { LogViewer } from './screens/LogViewer.js';
 import { NicPicker } from './screens/NicPicker.js';
+import { SiteBanner } from './screens/SiteBanner.js';
 import { StatusBar } from './screens/StatusBar.js';
 import { startNotices } from './store/notices.js';
 import { useSessions } from './store/sessions.js';
@@ -20,6 +21,7 @@ export function App() {
   const screen = useUi((s) => s.screen);
   const theme = useUi((s) => s.theme);
   const clients = Object.keys(useSessions((s) => s.byMac)).length;
+  const stale = useSessions((s) => s.stale);
 
   useEffect(() => {
     if (theme === 'system') delete document.documentElement.dataset.theme;
@@ -76,7 +78,9 @@ export function App() {
           </select>
         </label>
       </header>
-      <main>
+      <SiteBanner />
+      {/* While the engine is unreachable the machines shown are the last known state: greyed (styles.css, .stale). */}
+      <main className={stale ? 'stale' : undefined} data-stale={stale ? 'true' : undefined}>
         {screen === 'network' && <NicPicker />}
         {screen === 'images' && <Library />}
         {screen === 'clients' && <Clients />}

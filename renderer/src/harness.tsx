@@ -39,7 +39,11 @@ window.__pxekitHarness = {
   },
   show: (screen) => useUi.setState({ screen }),
 };
-connectStores(fake);
+// harness.html?ws=URL&token=T: the same App over the real WebSocket transport, against a scripted engine.
+const wsParams = new URLSearchParams(location.search);
+const wsUrl = wsParams.get('ws');
+if (wsUrl) connectStores(new WsTransport({ endpoint: async () => ({ url: wsUrl, token: wsParams.get('token') ?? '' }), minDelayMs: 100, maxDelayMs: 500 }));
+else connectStores(fake);
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
     <App />

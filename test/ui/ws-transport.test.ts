@@ -1,7 +1,7 @@
 // The renderer's WebSocket transport, in Chromium, against a scripted server
 // (the ws package on 127.0.0.1): token as the subprotocol, request/response
 // matched by id (out of order too), typed errors, hello and events, requests made
-// while disconnected sent after reconnecting, in-flight ones rejected, backoff.
+// while disconnected refused at once (never queued), in-flight ones rejected, backoff.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -139,12 +139,16 @@ type PageState = { states: string[]; hellos: number; events: unknown[] };
       await server.stop();
       assert.deepEqual(await inflight, { ok: false, code: 'disconnected', message: 'lost the connection to the engine', name: 'ApiError' });
       await page.waitForFunction(() => (globalThis as unknown as { __st: PageState }).__st.states.at(-1) !== 'open');
-      const queued = call(page, 'engine.status');
+      // A request made while disconnected is refused at once, never queued for the next connection.
+      const refused = await call(page, 'serve.start');
+      assert.deepEqual(refused, { ok: false, code: 'disconnected', message: "PXE Kit's engine is not reachable: nothing was sent. Try again once it is back.", name: 'ApiError' });
       await new Promise((r) => setTimeout(r, 600)); // a few refused attempts (backoff)
       const again = new ScriptedServer();
       await again.start(port);
-      const answer = (await queued) as { ok: boolean };
-      assert.equal(answer.ok, true, 'a request made while disconnected is sent once reconnected');
+      await page.waitForFunction(() => (globalThis as unknown as { __st: PageState }).__st.hellos === 2);
+      assert.equal(((await call(page, 'engine.status')) as { ok: boolean }).ok, true, 'commands go out again once reconnected');
+      await new Promise((r) => setTimeout(r, 300));
+      assert.deepEqual(again.requests.map((r) => r.cmd), ['engine.status'], 'the refused request never reaches the engine that came back');
       const st = await state(page);
       assert.equal(st.hellos, 2, 'a fresh hello after reconnecting');
       assert.equal(st.states.at(-1), 'open');

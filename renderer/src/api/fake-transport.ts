@@ -53,9 +53,10 @@ export class FakeTransport implements Transport {
     this.hellos.emit({ status: this.state.status, sessions: this.state.sessions, engineVersion: 'fake' });
   }
 
-  drop(): void {
+  /** The engine goes away (or, with TOKEN_REFUSED_DETAIL, refuses this page's token). */
+  drop(detail = 'engine not reachable, retrying'): void {
     this.connection = 'closed';
-    this.states.emit('closed', 'engine not reachable, retrying');
+    this.states.emit('closed', detail);
   }
 
   emit(event: ApiEvent): void {

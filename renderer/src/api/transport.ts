@@ -18,6 +18,12 @@ export interface Transport {
   close(): void;
 }
 
+/** Why a command was not sent: the engine is not reachable. Commands are refused, never queued for later. */
+export const NOT_CONNECTED_MESSAGE = "PXE Kit's engine is not reachable: nothing was sent. Try again once it is back.";
+
+/** The connection detail when the engine answers but refuses this page's token (the engine was restarted, or the address is old). */
+export const TOKEN_REFUSED_DETAIL = "This page's access token is no longer valid: open PXE Kit's address again (pxekit serve --ui prints it).";
+
 export class ApiError extends Error {
   constructor(
     readonly code: string,

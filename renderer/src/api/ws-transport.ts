@@ -1,14 +1,35 @@
 // The WebSocket transport: request/response matched by id, events and hello
 // pushed by the engine, reconnection with capped exponential backoff. The token
 // travels as the subprotocol "pxekit.v1.<token>", never in the URL.
+// A command made while disconnected is refused at once, never queued: a Serve
+// clicked during an outage must not start a DHCP server when the engine returns.
 import { API_VERSION, TOKEN_PROTOCOL_PREFIX, type ApiEvent, type CommandName, type Commands, type ServerMessage } from './types.js';
-import { ApiError, Listeners, type ConnectionState, type Hello, type Transport } from './transport.js';
+import { ApiError, Listeners, NOT_CONNECTED_MESSAGE, TOKEN_REFUSED_DETAIL, type ConnectionState, type Hello, type Transport } from './transport.js';
 
 interface Pending {
   resolve: (value: unknown) => void;
   reject: (err: Error) => void;
-  /** Went out on a socket (else it waits in the queue for the next connection). */
-  sent: boolean;
+}
+
+/**
+ * Whether something answers HTTP where the API's WebSocket is. A handshake that fails while
+ * the server answers was refused (the engine rejects a wrong token with 401, which a browser
+ * only reports as a failed connection); one that fails with nobody answering is an outage.
+ * A page from another origin (a dev server) cannot ask, and says "not reachable".
+ */
+export async function httpAnswers(wsUrl: string, timeoutMs = 2000): Promise<boolean> {
+  // Only the page's own origin (the engine's UI server, in the browser and in Electron): the CSP allows no other.
+  if (typeof location === 'undefined' || new URL(wsUrl.replace(/^ws/, 'http')).host !== location.host) return false;
+  const ctl = new AbortController();
+  const timer = setTimeout(() => ctl.abort(), timeoutMs);
+  try {
+    await fetch(wsUrl.replace(/^ws/, 'http'), { mode: 'no-cors', cache: 'no-store', signal: ctl.signal });
+    return true;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export interface WsTransportOptions {
@@ -17,14 +38,14 @@ export interface WsTransportOptions {
   /** First retry delay; doubles up to maxDelayMs. */
   minDelayMs?: number;
   maxDelayMs?: number;
+  /** Tells a refused handshake from an engine that is down (default: httpAnswers). */
+  probe?: (wsUrl: string) => Promise<boolean>;
 }
 
 export class WsTransport implements Transport {
   private ws?: WebSocket;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
-  /** Requests made while disconnected wait here and go out on the next open. */
-  private readonly queue: Array<{ id: number; frame: string }> = [];
   private readonly events = new Listeners<[ApiEvent]>();
   private readonly hellos = new Listeners<[Hello]>();
   private readonly states = new Listeners<[ConnectionState, string | undefined]>();
@@ -42,13 +63,13 @@ export class WsTransport implements Transport {
   }
 
   request<N extends CommandName>(cmd: N, params: Commands[N]['params']): Promise<Commands[N]['result']> {
+    const ws = this.ws;
+    if (ws === undefined || ws.readyState !== WebSocket.OPEN || this.state !== 'open') return Promise.reject(new ApiError('disconnected', NOT_CONNECTED_MESSAGE));
     const id = this.nextId++;
     const frame = JSON.stringify({ v: API_VERSION, id, cmd, params });
     return new Promise((resolve, reject) => {
-      const open = this.ws !== undefined && this.ws.readyState === WebSocket.OPEN;
-      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject, sent: open });
-      if (open) this.ws!.send(frame);
-      else this.queue.push({ id, frame });
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      ws.send(frame);
     });
   }
 
@@ -66,7 +87,6 @@ export class WsTransport implements Transport {
     this.closed = true;
     window.clearTimeout(this.timer);
     this.ws?.close();
-    this.queue.length = 0;
     this.fail(new ApiError('closed', 'connection closed'));
     this.setState('closed');
   }
@@ -97,26 +117,32 @@ export class WsTransport implements Transport {
       return;
     }
     this.ws = ws;
+    let opened = false;
     ws.onopen = () => {
+      opened = true;
       this.attempts = 0;
       this.setState('open');
-      for (const q of this.queue.splice(0)) {
-        const p = this.pending.get(q.id);
-        if (!p) continue;
-        p.sent = true;
-        ws.send(q.frame);
-      }
     };
     ws.onmessage = (m) => this.receive(String(m.data));
     ws.onclose = (e) => {
       if (this.ws !== ws) return;
       this.ws = undefined;
       // Requests in flight may or may not have run: their callers decide (no blind resend).
-      // Queued ones never left: they wait for the next connection.
-      this.fail(new ApiError('disconnected', 'lost the connection to the engine'), (p) => p.sent);
-      this.setState('closed', e.code === 1008 || e.code === 4401 ? 'the engine refused this UI (wrong or missing token)' : 'engine not reachable, retrying');
-      this.retry();
+      this.fail(new ApiError('disconnected', 'lost the connection to the engine'));
+      void this.closeDetail(e.code, opened, endpoint.url).then((detail) => {
+        if (this.closed || this.ws !== undefined) return;
+        this.setState('closed', detail);
+        this.retry();
+      });
     };
+  }
+
+  /** Why the connection ended, in words: a refused token, or the engine not reachable. */
+  private async closeDetail(code: number, opened: boolean, url: string): Promise<string> {
+    if (code === 1008 || code === 4401) return TOKEN_REFUSED_DETAIL;
+    // Refused at the handshake: the server is up (it answers HTTP) but will not take this page's token.
+    if (!opened && (await (this.opts.probe ?? httpAnswers)(url))) return TOKEN_REFUSED_DETAIL;
+    return 'engine not reachable, retrying';
   }
 
   private retry(): void {
@@ -127,9 +153,8 @@ export class WsTransport implements Transport {
     this.timer = window.setTimeout(() => void this.connect(), delay);
   }
 
-  private fail(err: Error, which: (p: Pending) => boolean = () => true): void {
+  private fail(err: Error): void {
     for (const [id, p] of this.pending) {
-      if (!which(p)) continue;
       this.pending.delete(id);
       p.reject(err);
     }

@@ -4,6 +4,7 @@ import { command } from '../store/feed.js';
 import { useSessions } from '../store/sessions.js';
 import { useStatus } from '../store/status.js';
 import { useLibrary } from '../store/library.js';
+import { worstSiteProblem } from '../store/site.js';
 import type { LibraryEntry, StatusEvent } from '../api/types.js';
 import { errorText } from './common.js';
 
@@ -25,7 +26,7 @@ export function servedWithoutWimboot(status: StatusEvent | null | undefined, ent
 }
 
 export function StatusBar() {
-  const { status, connection, connectionDetail } = useStatus();
+  const { status, connection, connectionDetail, tokenRefused } = useStatus();
   const byMac = useSessions((s) => s.byMac);
   const entries = useLibrary((s) => s.entries);
   const [error, setError] = useState<string>();
@@ -35,6 +36,8 @@ export function StatusBar() {
   const active = state === 'serving' || state === 'probing' || state === 'starting';
   const p = status?.ports;
   const noWimboot = servedWithoutWimboot(status, entries);
+  // Not a plain green "Serving" while something about the site is wrong: the worst problem, in its colour.
+  const worst = connection === 'open' ? worstSiteProblem(status?.site) : undefined;
 
   const stop = async () => {
     setError(undefined);
@@ -47,11 +50,21 @@ export function StatusBar() {
 
   return (
     <footer className={`statusbar st-${state}`} aria-label="Serving status">
-      <span className={`dot ${connection === 'open' ? (active ? 'on' : 'idle') : 'off'}`} aria-hidden="true" />
+      <span className={`dot ${connection === 'open' ? (worst ? `sev-${worst.severity}` : active ? 'on' : 'idle') : 'off'}`} aria-hidden="true" />
       <dl>
         <div>
           <dt>Engine</dt>
-          <dd data-testid="engine-state">{connection === 'open' ? STATE_TEXT[state] : connection === 'connecting' ? 'Connecting…' : (connectionDetail ?? 'Disconnected')}</dd>
+          <dd data-testid="engine-state" data-severity={worst?.severity} title={worst?.fix}>
+            {connection === 'open'
+              ? worst
+                ? `${STATE_TEXT[state]}: ${worst.title}`
+                : STATE_TEXT[state]
+              : tokenRefused
+                ? 'Access token no longer valid'
+                : connection === 'connecting'
+                  ? 'Connecting…'
+                  : (connectionDetail ?? 'Disconnected')}
+          </dd>
         </div>
         <div>
           <dt>Interface</dt>

@@ -1,9 +1,10 @@
 // The only writer of the engine-data stores: hello, pushed events, and the
 // results of the commands the screens send (through `command`).
 import type { ApiEvent, CommandName, Commands } from '../api/types.js';
-import type { Transport } from '../api/transport.js';
-import { applyStatus, useStatus } from './status.js';
-import { removeSession, replaceSessions, upsertSession } from './sessions.js';
+import { ApiError, NOT_CONNECTED_MESSAGE, TOKEN_REFUSED_DETAIL, type Transport } from '../api/transport.js';
+import { applyConnection, applyStatus, useStatus } from './status.js';
+import { removeSession, replaceSessions, setSessionsStale, upsertSession, useSessions } from './sessions.js';
+import { addSiteNotice } from './site.js';
 import { useInterfaces } from './interfaces.js';
 import { upsertEntry, useAssignments, useLibrary, useMenu } from './library.js';
 import { appendLog } from './log.js';
@@ -37,6 +38,10 @@ export function applyEvent(ev: ApiEvent): void {
       break;
     case 'labels':
       setLabels(ev.labels);
+      break;
+    case 'diagnosis':
+      // About the site, not one machine (no machine asked to boot, another DHCP server): the banner shows it.
+      if (!ev.mac) addSiteNotice(ev.diagnosis);
       break;
   }
   const replayed = ev.at <= replayedUpTo;
@@ -89,7 +94,8 @@ function applyResult<N extends CommandName>(cmd: N, result: Commands[N]['result'
 
 /** Sends a command through the connected transport and folds its result into the stores. */
 export async function command<N extends CommandName>(cmd: N, params: Commands[N]['params']): Promise<Commands[N]['result']> {
-  if (!current) throw new Error('not connected to the engine');
+  // Refused at once while the engine is unreachable: never queued to run when it comes back.
+  if (!current || current.connection !== 'open') throw new ApiError('disconnected', NOT_CONNECTED_MESSAGE);
   const result = await current.request(cmd, params);
   applyResult(cmd, result);
   return result;
@@ -118,7 +124,11 @@ export function connectStores(t: Transport): () => void {
       void refresh();
     }),
     t.onEvent(applyEvent),
-    t.onConnection((state, detail) => useStatus.setState({ connection: state, connectionDetail: detail })),
+    t.onConnection((state, detail) => {
+      applyConnection(state, detail, TOKEN_REFUSED_DETAIL);
+      // The rows stay as last seen, marked stale until the next hello replaces them.
+      if (state !== 'open') setSessionsStale(Object.keys(useSessions.getState().byMac).length > 0 || useStatus.getState().status !== null);
+    }),
   ];
   useStatus.setState({ connection: t.connection });
   return () => {

@@ -36,6 +36,10 @@ export function eventToLine(ev: ApiEvent): Omit<LogLine, 'seq'> | undefined {
       if (s.state === 'failed' && s.failure) return { at: ev.at, level: 'error', protocol: 'boot', mac, text: `FAILED: ${s.failure.message}${s.failure.pxeError ? ` (screen shows ${s.failure.pxeError})` : ''}` };
       return { at: ev.at, level: 'info', protocol: 'boot', mac, text: `${STATE_LABELS[s.state]}: ${last.text}` };
     }
+    case 'diagnosis':
+      // A machine's diagnosis is on its row and timeline; one about the site is said here too.
+      if (ev.mac) return undefined;
+      return { at: ev.at, level: 'warn', protocol: 'engine', text: `${ev.diagnosis.title} ${ev.diagnosis.fix}` };
     default:
       return undefined; // library / assignments / menu changes
   }

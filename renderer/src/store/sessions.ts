@@ -5,9 +5,15 @@ import { mergeSessionUpdate, type ClientSession } from '../api/types.js';
 
 export interface SessionsStore {
   byMac: Record<string, ClientSession>;
+  /** The engine is unreachable: these rows are the last known state, not live (the machines screen greys them). */
+  stale: boolean;
 }
 
-export const useSessions = create<SessionsStore>(() => ({ byMac: {} }));
+export const useSessions = create<SessionsStore>(() => ({ byMac: {}, stale: false }));
+
+export function setSessionsStale(stale: boolean): void {
+  if (useSessions.getState().stale !== stale) useSessions.setState({ stale });
+}
 
 export function upsertSession(s: ClientSession): void {
   const mac = s.mac.toLowerCase();
@@ -29,7 +35,7 @@ export function removeSession(mac: string): void {
 export function replaceSessions(list: ClientSession[]): void {
   const byMac: Record<string, ClientSession> = {};
   for (const s of list) byMac[s.mac.toLowerCase()] = s;
-  useSessions.setState({ byMac });
+  useSessions.setState({ byMac, stale: false });
 }
 
 /** First seen first: rows do not jump around while machines boot. */

@@ -7,7 +7,7 @@ export interface FakeLike {
   state: Record<string, unknown> & { assignments: unknown; menu: unknown };
   requests: Array<{ cmd: string; params: unknown }>;
   open(): void;
-  drop(): void;
+  drop(detail?: string): void;
   /** An ApiEvent; typed loosely because literals built inside page.evaluate widen. */
   emit(event: unknown): void;
 }
