@@ -408,7 +408,7 @@ export class Engine extends EventEmitter {
       this.ticker.unref();
       this.linkWatch = new LinkWatcher(nic.name, (up) => (up ? this.site.clear('link-down') : this.site.set(linkDown(nic.name))));
       this.linkWatch.start();
-      this.setStatus({ state: 'serving', image: chooser.description, imageWarning: chooser.warning, ports: { dhcp: 67, pxe: 4011, tftp: o.tftpPort ?? 69, http: this.http.port } });
+      this.setStatus({ state: 'serving', image: chooser.description, imagePath: o.image ? ('kernel' in o.image ? o.image.kernel : o.image.path) : undefined, servingSince: Date.now(), imageWarning: chooser.warning, ports: { dhcp: 67, pxe: 4011, tftp: o.tftpPort ?? 69, http: this.http.port } });
       // The preflight's firewall check knows Windows Firewall only (src/diagnostics/checks.ts).
       if (process.platform === 'win32') {
         void firewallCheck(process.platform, httpPort).then((c) => {

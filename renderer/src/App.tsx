@@ -1,5 +1,5 @@
 // The window: header (screens, theme), the current screen, the status bar.
-import { useEffect } from 'react';
+import { useEffect, useRef } from 'react';
 import { Clients } from './screens/Clients.js';
 import { Library } from './screens/Library.js';
 import { LogViewer } from './screens/LogViewer.js';
@@ -30,6 +30,17 @@ export function App() {
 
   // A notification (and, when asked for, a beep) when a machine fails or is handed off, whatever the screen.
   useEffect(() => startNotices(), []);
+
+  // A new screen opens at its top, with focus on its first field (not where the last screen was scrolled).
+  const shown = useRef(screen);
+  useEffect(() => {
+    if (shown.current === screen) return;
+    shown.current = screen;
+    window.scrollTo(0, 0);
+    document.querySelector('main')?.scrollTo?.(0, 0);
+    const first = document.querySelector<HTMLElement>('main .screen :is(input:not([type=hidden]), select, textarea):not([disabled])');
+    (first ?? document.querySelector<HTMLElement>('main .screen h2'))?.focus({ preventScroll: true });
+  }, [screen]);
 
   // Alt+1..4 jumps between screens from anywhere.
   useEffect(() => {

@@ -11,13 +11,17 @@ import type { StatusEvent } from '../sessions/status.js';
 import type { ClientSession } from '../sessions/session.js';
 import type { ImageSpec } from '../boot/publish-image.js';
 import type { ApiEvent, CommandName, Commands, ServeOptions, SiteActionId } from './contract.js';
-import { findHelpers, looksLikeIso } from '../images/publish-iso.js';
+import { findHelpers } from '../images/publish-iso.js';
+import { identifyFile, refusal } from '../images/identify.js';
 import { installWimboot, wimbootStatus, WimbootRefused, WIMBOOT_DOWNLOAD_URL } from '../images/wimboot.js';
 import { EventRing } from './event-ring.js';
+import { listFiles, PathRefused } from '../files/browse.js';
+import { normaliseUserPath } from '../files/user-paths.js';
+import type { BrowseRoot } from './contract.js';
 import { LabelError, MachineLabels } from '../sessions/labels.js';
 import { loadLibraryBackend, type LibraryBackend } from './library-backend.js';
 
-export type ApiErrorCode = 'not-available' | 'busy' | 'serve-failed' | 'action-not-applicable' | 'action-failed' | 'library-error' | 'invalid-params' | 'wimboot-refused' | 'internal';
+export type ApiErrorCode = 'not-available' | 'busy' | 'serve-failed' | 'action-not-applicable' | 'action-failed' | 'library-error' | 'invalid-params' | 'wimboot-refused' | 'path-refused' | 'internal';
 
 export class ApiError extends Error {
   constructor(
@@ -41,6 +45,20 @@ export interface ControllerOptions {
   wimboot?: string;
   /** For tests: build the engine. */
   createEngine?: (opts: EngineOptions) => Engine;
+  /** The folders the file browser may show; default: the invoking user's home, <dataDir>/images, /media, /run/media. */
+  browseRoots?: BrowseRoot[];
+  /** For tests: the environment that says who the invoking user is (SUDO_USER, PKEXEC_UID). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** A path as typed or pasted (quotes, ~, file://), or ApiError('path-refused') with why (a relative path). */
+function userPath(p: string, env?: NodeJS.ProcessEnv): string {
+  try {
+    return normaliseUserPath(p, { env });
+  } catch (err) {
+    if (err instanceof PathRefused) throw new ApiError('path-refused', err.message);
+    throw err;
+  }
 }
 
 type Handlers = { [N in CommandName]: (p: Commands[N]['params']) => Promise<Commands[N]['result']> | Commands[N]['result'] };
@@ -128,7 +146,8 @@ export class Controller extends EventEmitter {
     'serve.action': (p) => this.runAction(p.id),
     'sessions.list': () => this.sessions(),
     'library.list': () => this.withLib((l) => l.list()),
-    'library.add': (p) => this.withLib((l) => l.add(p)),
+    'library.add': (p) =>
+      this.withLib((l) => l.add({ ...p, path: userPath(p.path, this.opts.env), ...(p.initrds ? { initrds: p.initrds.map((i) => userPath(i, this.opts.env)) } : {}) })),
     'library.remove': (p) => this.withLib(async (l) => ({ removed: await l.remove(p.id) })),
     'library.inspect': (p) => this.withLib((l) => l.inspect(p.id)),
     'assign.set': (p) => this.withLib((l) => l.setAssignment(p)),
@@ -137,7 +156,15 @@ export class Controller extends EventEmitter {
     'settings.get': () => this.withLib(async (l) => ({ assignments: await l.assignments(), menu: await l.menu() })),
     'logs.export': (p) => this.exportLogs(p.format),
     'wimboot.status': () => ({ ...wimbootStatus(this.dataDir), downloadUrl: WIMBOOT_DOWNLOAD_URL }),
-    'wimboot.install': (p) => this.installWimboot(p.path),
+    'wimboot.install': (p) => this.installWimboot(userPath(p.path, this.opts.env)),
+    'files.list': async (p) => {
+      try {
+        return await listFiles(p.dir, { dataDir: this.dataDir, env: this.opts.env, roots: this.opts.browseRoots });
+      } catch (err) {
+        if (err instanceof PathRefused) throw new ApiError('path-refused', err.message);
+        throw new ApiError('path-refused', `${p.dir}: ${(err as Error).message}`);
+      }
+    },
     'machines.labels': () => this.machineLabels().all(),
     'machines.setLabel': (p) => this.setLabel(p.mac, p.label),
   };
@@ -188,7 +215,7 @@ export class Controller extends EventEmitter {
     const image: ImageSpec | undefined = p.imageId
       ? await (await this.lib()).imageSpecFor(p.imageId)
       : p.imagePath
-        ? await this.specForPath(p)
+        ? await this.specForPath({ ...p, imagePath: userPath(p.imagePath, this.opts.env), initrds: p.initrds?.map((i) => userPath(i, this.opts.env)) })
         : undefined;
     this.detachEngine();
     const opts: EngineOptions = {
@@ -230,7 +257,9 @@ export class Controller extends EventEmitter {
   /** An ISO is recognised here so its helpers (wimboot) go with it; other kinds are detected by the engine (as pxekit serve does). */
   private async specForPath(p: ServeOptions): Promise<ImageSpec> {
     const path = p.imagePath!;
-    if (/\.iso$/i.test(path) || (await looksLikeIso(path).catch(() => false))) {
+    const id = await identifyFile(path).catch((err: Error) => ({ ok: false as const, what: 'unreadable', reason: `it cannot be read (${err.message})` }));
+    if (!id.ok) throw new ApiError('invalid-params', refusal(path, id));
+    if (id.kind === 'iso') {
       if (p.initrds?.length) throw new ApiError('invalid-params', `${path} is an ISO image: initrds go with a kernel only`);
       return { kind: 'iso', path, cmdline: p.cmdline || undefined, helpers: findHelpers({ wimboot: this.opts.wimboot, dataDir: this.dataDir }) };
     }

@@ -1,7 +1,7 @@
 // In-memory transport for component tests only (bundled into the test harness,
 // never into renderer/dist). Commands answer from plain in-memory state with the
 // contract's types; tests push events and hellos, and read what was requested.
-import type { ApiEvent, Assignment, CommandName, Commands, LibraryEntry, MenuSettings, NetInterface, StatusEvent, ClientSession, WimbootStatus } from './types.js';
+import type { ApiEvent, Assignment, CommandName, Commands, LibraryEntry, MenuSettings, NetInterface, StatusEvent, ClientSession, WimbootStatus, FileListing } from './types.js';
 import { ApiError, Listeners, type ConnectionState, type Hello, type Transport } from './transport.js';
 
 type Handler<N extends CommandName> = (params: Commands[N]['params']) => Commands[N]['result'] | Promise<Commands[N]['result']>;
@@ -14,6 +14,8 @@ export interface FakeState {
   assignments: Assignment[];
   menu: MenuSettings;
   wimboot: WimbootStatus;
+  /** files.list answers by folder ('' for the roots); library.add refuses a listed file that is not an image, with its reason. */
+  files: Record<string, FileListing>;
   /** MAC → the technician's label (machines.labels / machines.setLabel). */
   labels: Record<string, string>;
 }
@@ -36,6 +38,7 @@ export class FakeTransport implements Transport {
       assignments: [],
       menu: { enabled: false, timeoutSeconds: 5, includeLocalBoot: true },
       wimboot: { downloadUrl: 'https://github.com/ipxe/wimboot/releases' },
+      files: {},
       labels: {},
       ...initial,
     };
@@ -85,7 +88,9 @@ export class FakeTransport implements Transport {
         return s.library;
       case 'serve.start': {
         const p = params as Commands['serve.start']['params'];
-        s.status = { type: 'status', at, state: 'serving', iface: p.iface, mode: p.mode === 'proxy' ? 'proxy' : 'dhcp', ports: { dhcp: 67, pxe: 4011, tftp: 69, http: 8080 } };
+        const entry = s.library.find((e) => e.id === p.imageId);
+        const imagePath = entry?.path ?? p.imagePath;
+        s.status = { type: 'status', at, state: 'serving', iface: p.iface, mode: p.mode === 'proxy' ? 'proxy' : 'dhcp', ports: { dhcp: 67, pxe: 4011, tftp: 69, http: 8080 }, ...(imagePath ? { imagePath, image: entry?.name ?? imagePath } : {}), servingSince: at };
         this.emit(s.status);
         return s.status;
       }
@@ -94,8 +99,16 @@ export class FakeTransport implements Transport {
         this.emit(s.status);
         return s.status;
       case 'library.add': {
-        const p = params as Commands['library.add']['params'];
-        const entry: LibraryEntry = { id: `img${s.library.length + 1}`, name: p.name ?? p.path.split('/').pop()!, kind: 'kernel', path: p.path, size: 0, present: true, addedAt: at };
+        const given = params as Commands['library.add']['params'];
+        // The engine strips the quotes "Copy as path" adds (src/files/user-paths.ts).
+        const p = { ...given, path: given.path.trim().replace(/^(["'])(.*)\1$/, '$2') };
+        // As the engine: a file is what its content says (the scenario's listing), or it is refused with what it looks like.
+        const file = Object.values(s.files)
+          .flatMap((l) => l.entries)
+          .find((e) => e.path === p.path);
+        if (file?.image && !file.image.ok) throw new ApiError('library-error', `${p.path} cannot be served: ${file.image.reason}`);
+        const kind = file?.image?.ok ? file.image.kind : 'kernel';
+        const entry: LibraryEntry = { id: `img${s.library.length + 1}`, name: p.name ?? p.path.split('/').pop()!, kind, path: p.path, size: file?.size ?? 0, present: true, addedAt: at };
         s.library = [...s.library, entry];
         this.emit({ type: 'library', at, entries: s.library });
         return entry;
@@ -129,6 +142,12 @@ export class FakeTransport implements Transport {
         s.menu = params as MenuSettings;
         this.emit({ type: 'menu', at, menu: s.menu });
         return s.menu;
+      case 'files.list': {
+        const { dir } = params as { dir?: string };
+        const l = s.files[dir ?? ''];
+        if (!l) throw new ApiError('path-refused', `${dir} is outside the folders PXE Kit may browse`);
+        return l;
+      }
       case 'wimboot.status':
         return s.wimboot;
       case 'wimboot.install': {

@@ -19,6 +19,9 @@ export type {
   StateEvent,
   WimbootInfo,
   WimbootStatus,
+  BrowseRoot,
+  FileEntry,
+  FileListing,
 } from '../../../src/api/contract.js';
 export { API_VERSION, TOKEN_PROTOCOL_PREFIX } from '../../../src/api/contract.js';
 export type { NetInterface } from '../../../src/net/interfaces.js';

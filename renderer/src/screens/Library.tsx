@@ -10,6 +10,8 @@ import { useUi } from '../store/ui.js';
 import { Assignments } from './Assignments.js';
 import { MenuSettingsForm } from './MenuSettings.js';
 import { ErrorNote, ProgressBar, errorText } from './common.js';
+import { FileBrowser } from './FileBrowser.js';
+import { ServingSummary, servedPath } from './ServingSummary.js';
 
 const KIND_LABELS: Record<LibraryEntry['kind'], string> = {
   iso: 'ISO image',
@@ -27,18 +29,22 @@ function AddImage() {
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
   const [dragging, setDragging] = useState(false);
+  const [browsing, setBrowsing] = useState(false);
+  const [added, setAdded] = useState<string>();
   const b = bridge();
 
   const add = async (p: string) => {
     setBusy(true);
     setError(undefined);
+    setAdded(undefined);
     try {
       const list = initrds
         .split(/[\n,]/)
         .map((s) => s.trim())
         .filter(Boolean);
-      await command('library.add', { path: p.trim(), ...(list.length ? { initrds: list } : {}), ...(cmdline.trim() ? { cmdline: cmdline.trim() } : {}) });
+      const e = await command('library.add', { path: p.trim(), ...(list.length ? { initrds: list } : {}), ...(cmdline.trim() ? { cmdline: cmdline.trim() } : {}) });
       setPath('');
+      setAdded(`Added ${e.name} to the library.`);
     } catch (e) {
       setError(errorText(e));
     } finally {
@@ -78,10 +84,14 @@ function AddImage() {
       onDrop={(e) => void drop(e)}
     >
       <h3 id="add-title">Add an image</h3>
-      <p className="hint">An ISO, a folder, a Linux kernel (with its initrd), an iPXE script or an EFI program{b?.pathForFile ? ': drop it here or type its path' : ': type its path on this computer'}.</p>
+      <p className="hint">
+        An ISO, a folder, a Linux kernel (with its initrd), an iPXE script or an EFI program: pick it with Browse{b?.pathForFile ? ', drop it here' : ''}, or paste its path (
+        “Copy as path” quotes and ~ for your home folder are fine). Files copied into PXE Kit’s images folder are added by themselves. Each file is checked by its content
+        before it can be served.
+      </p>
       <label className="field">
         Image path
-        <input type="text" name="path" value={path} onChange={(e) => setPath(e.target.value)} placeholder="/home/me/images/debian-12.iso" required />
+        <input type="text" name="path" value={path} onChange={(e) => setPath(e.target.value)} placeholder="~/Downloads/debian-12.iso" required />
       </label>
       <label className="field">
         Initrd paths <span className="hint">(kernels only; comma-separated)</span>
@@ -95,13 +105,22 @@ function AddImage() {
         <button type="submit" className="primary" disabled={busy || !path.trim()}>
           Add image
         </button>
+        <button type="button" onClick={() => setBrowsing((x) => !x)} aria-expanded={browsing} disabled={busy && !browsing}>
+          Browse this computer…
+        </button>
         {b?.openImageDialog && (
           <button type="button" onClick={() => void browse()} disabled={busy}>
-            Browse…
+            Open with the system dialog…
           </button>
         )}
       </div>
       <ErrorNote text={error} />
+      {added && (
+        <p role="status" className="hint">
+          {added}
+        </p>
+      )}
+      {browsing && <FileBrowser busy={busy} onPick={(p) => void add(p)} onClose={() => setBrowsing(false)} />}
     </form>
   );
 }
@@ -201,7 +220,7 @@ function WimbootMissing({ e }: { e: LibraryEntry }) {
 function EntryRow({ e, onServe, serving }: { e: LibraryEntry; onServe: (e: LibraryEntry) => void; serving: boolean }) {
   const [error, setError] = useState<string>();
   return (
-    <tr>
+    <tr className={serving ? 'serving' : undefined} aria-current={serving ? 'true' : undefined}>
       <th scope="row">
         {e.name}
         <div className="hint path">{e.path}</div>
@@ -223,9 +242,15 @@ function EntryRow({ e, onServe, serving }: { e: LibraryEntry; onServe: (e: Libra
       </td>
       <td>
         <div className="actions">
-          <button type="button" className="primary" onClick={() => onServe(e)} disabled={!e.present} aria-label={`${serving ? 'Serving' : 'Serve'} ${e.name}`}>
-            {serving ? 'Serving' : 'Serve'}
-          </button>
+          {serving ? (
+            <span className="badge ok serving-mark" role="note" aria-label={`Serving ${e.name}`}>
+              ● Serving
+            </span>
+          ) : (
+            <button type="button" className="primary" onClick={() => onServe(e)} disabled={!e.present} aria-label={`Serve ${e.name}`}>
+              Serve
+            </button>
+          )}
           <button
             type="button"
             aria-label={`Remove ${e.name}`}
@@ -273,6 +298,7 @@ export function Library() {
         <h2 id="lib-title">Images</h2>
         <span className="hint">{ui.iface ? `Serving goes out on ${ui.iface} (${ui.mode})` : 'No network interface picked yet'}</span>
       </div>
+      <ServingSummary />
       <AddImage />
       <ErrorNote text={error ?? serveError} />
       {starting && <p role="status">Starting… (checking for other DHCP servers first)</p>}
@@ -297,7 +323,7 @@ export function Library() {
           )}
           {entries.map((e) => (
             <Fragment key={e.id}>
-              <EntryRow e={e} onServe={(x) => void serve(x)} serving={status?.state === 'serving' && status.image !== undefined && status.image === e.path} />
+              <EntryRow e={e} onServe={(x) => void serve(x)} serving={servedPath(status) === e.path} />
               {e.wimboot === 'missing' && (
                 <tr className="wimboot-row">
                   <td colSpan={6}>

@@ -1,11 +1,17 @@
 // Step 1: which NIC faces the machines to boot, and how to serve on it.
-import { useState } from 'react';
+import { useEffect, useState } from 'react';
 import type { NetInterface } from '../api/types.js';
 import { command } from '../store/feed.js';
 import { useInterfaces } from '../store/interfaces.js';
 import { useStatus } from '../store/status.js';
 import { useUi } from '../store/ui.js';
 import { ErrorNote } from './common.js';
+import { ServingSummary } from './ServingSummary.js';
+
+/** The engine lists NICs best first (physical wired with link and IPv4, then Wi-Fi, then virtual ones): the first usable one is preselected. */
+export function bestNic(list: NetInterface[]): NetInterface | undefined {
+  return list.find((n) => n.usable && !n.loopback);
+}
 
 function warnings(n: NetInterface): string[] {
   const w: string[] = [];
@@ -34,6 +40,7 @@ function NicCard({ n, selected }: { n: NetInterface; selected: boolean }) {
       />
       <label htmlFor={id}>
         <span className="nic-name">{n.name}</span>
+        {n.hardware === 'virtual' && <span className="badge">{n.virtualKind ?? 'virtual'}</span>}
         <span className={`badge ${n.linkUp ? 'ok' : 'bad'}`}>{n.linkUp ? 'link up' : 'link down'}</span>
         {n.wireless && <span className="badge warn">Wi-Fi</span>}
         <span className="nic-detail">
@@ -61,8 +68,20 @@ export function NicPicker() {
   const status = useStatus((s) => s.status);
   const [busy, setBusy] = useState(false);
   const [refreshError, setRefreshError] = useState<string>();
+  const [showVirtual, setShowVirtual] = useState(false);
   const others = status?.otherDhcpServers ?? [];
-  const shown = list.filter((n) => !n.loopback);
+  const all = list.filter((n) => !n.loopback);
+  // Bridges, their ports, taps, veths, Docker and VM networks are folded away; the one chosen stays in view.
+  const virtual = all.filter((n) => n.hardware === 'virtual');
+  const shown = all.filter((n) => n.hardware !== 'virtual' || showVirtual || n.name === iface);
+  const hidden = virtual.filter((n) => !shown.includes(n)).length;
+  const best = bestNic(list);
+
+  // The best NIC is preselected once the list is in, unless the technician already chose one that is still there.
+  useEffect(() => {
+    if (!loaded || !best) return;
+    if (!iface || !list.some((n) => n.name === iface)) useUi.setState({ iface: best.name });
+  }, [loaded, best, iface, list]);
 
   const refresh = async () => {
     setBusy(true);
@@ -84,7 +103,10 @@ export function NicPicker() {
           Refresh
         </button>
       </div>
-      <p className="hint">Pick the NIC cabled to the switch with the machines to boot.</p>
+      <ServingSummary />
+      <p className="hint">
+        Pick the NIC cabled to the switch with the machines to boot.{best ? ` ${best.name} looks like the best one and is preselected.` : ''}
+      </p>
       <ErrorNote text={error ?? refreshError} />
       {others.length > 0 && (
         <div className="alert warn" role="alert">
@@ -101,6 +123,11 @@ export function NicPicker() {
             <NicCard key={n.name} n={n} selected={n.name === iface} />
           ))}
         </ul>
+        {virtual.length > 0 && (
+          <button type="button" className="link" aria-expanded={showVirtual} onClick={() => setShowVirtual((x) => !x)}>
+            {showVirtual ? 'Hide virtual interfaces' : `Show virtual interfaces (${hidden}: bridges, containers, virtual machines)`}
+          </button>
+        )}
       </fieldset>
       <fieldset className="serve-options">
         <legend>How to serve</legend>
