@@ -11,6 +11,9 @@ import { HISTORY_TIMELINE_MAX, SessionHistory, SessionHistoryWriter, historyPath
 import type { ClientSession } from '../../src/sessions/session.js';
 import type { Diagnosis } from '../../src/diagnostics/types.js';
 import type { DhcpEvent } from '../../src/sessions/events.js';
+import { Controller } from '../../src/api/controller.js';
+import { ApiServer, generateToken } from '../../src/api/ws-server.js';
+import { ApiClient } from '../helpers/api-client.js';
 
 const MAC = '52:54:00:12:34:56';
 const OTHER = '52:54:00:ab:cd:ef';
@@ -142,4 +145,27 @@ test('a damaged history is kept aside and the run starts without it', () => {
   assert.match(warnings[0], /damaged.*starting without it; it was kept as/);
   assert.ok(readdirSync(dataDir).some((f) => f.startsWith('sessions.json.corrupt-')));
   assert.ok(existsSync(historyPath(dataDir)));
+});
+
+test('a restarted engine process shows the previous run in its hello and sessions.list before serving', async (t) => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'pxk-hist-'));
+  const now = { t: Date.now() };
+  const first = run(dataDir, now);
+  first.dhcp(MAC);
+  first.tracker.diagnose(MAC, diagnosis(MAC, now.t));
+  await first.history.flush();
+
+  // The next process: a fresh controller and API server on the same data dir, nothing served yet.
+  const controller = new Controller({ dataDir, library: null, logCapacity: 100 });
+  const token = generateToken();
+  const server = new ApiServer({ controller, token, rendererDir: null });
+  await server.start();
+  t.after(() => server.close());
+  const c = await ApiClient.connect(server.port, token);
+  t.after(() => c.close());
+  assert.deepEqual(
+    c.hello!.sessions.map((s) => [s.mac, s.previousRun, s.diagnosis?.code]),
+    [[MAC, true, 'no-tftp-after-ack']],
+  );
+  assert.equal((await c.call('sessions.list', {})).length, 1);
 });
