@@ -78,7 +78,12 @@ test('hello first, then commands round-trip; invalid envelopes get errors and th
   assert.ok(!r3.ok && r3.error.code === 'bad-request');
 
   await assert.rejects(c.call('library.list', {}), (e: ApiCallError) => e.code === 'not-available');
-  await assert.rejects(c.call('serve.start', { iface: 'pxk-no-such-nic', mode: 'proxy', imagePath: '/nonexistent' }), (e: ApiCallError) => e.code === 'serve-failed');
+  // A missing image is refused before anything starts, with what is wrong.
+  await assert.rejects(c.call('serve.start', { iface: 'pxk-no-such-nic', mode: 'proxy', imagePath: '/nonexistent' }), (e: ApiCallError) => e.code === 'invalid-params' && /nonexistent/.test(e.message));
+  // A real image on a NIC that does not exist: the start fails in the engine.
+  const script = join(mkdtempSync(join(tmpdir(), 'pxk-api-')), 'boot.ipxe');
+  writeFileSync(script, '#!ipxe\necho hello\n');
+  await assert.rejects(c.call('serve.start', { iface: 'pxk-no-such-nic', mode: 'proxy', imagePath: script }), (e: ApiCallError) => e.code === 'serve-failed');
   // Still alive after all that.
   assert.equal((await c.call('engine.status', {})).state, 'error', 'the failed start is the current status');
   const exp = await c.call('logs.export', { format: 'jsonl' });
