@@ -293,7 +293,7 @@ export class Diagnostician {
         causes: [reason, fam === 'arm64' ? 'the image or the iPXE build for ARM64 is missing (x86 programs cannot run on ARM)' : 'the boot program for this firmware type is missing'],
         fix:
           fam === 'arm64'
-            ? 'Add an ARM64 iPXE build (ipxe-arm64.efi in resources/ipxe) and an ARM64 image, or boot this machine from another source.'
+            ? 'PXE Kit has no iPXE for ARM64 machines on this laptop (Debian ships it in its ipxe package for ARM64 only): boot this machine from another source, or serve from an ARM64 computer with Debian\'s ipxe package.'
             : 'Add the missing boot program (see the reason above), or switch the machine to a firmware mode PXE Kit serves (UEFI or Legacy/CSM in its setup).',
         evidence: [`the boot policy refused ${mac}: ${reason}`],
       },
@@ -558,7 +558,7 @@ export class Diagnostician {
             'the cable goes to another switch or VLAN, or the laptop serves on the wrong NIC',
             ...(seen ? [`${others} other device(s) asked for an address without a PXEClient vendor class: the network works, but none of them is network-booting`] : ['no DHCP traffic at all reached this NIC: check the cable and the link lights']),
           ],
-          fix: 'Check the link lights on both ends, run "pxekit interfaces" to confirm the NIC, and enable network boot (and its IPv4 PXE stack, on UEFI) in the machine\'s firmware setup.',
+          fix: 'Check the link lights on both ends, check on the Network screen that the NIC PXE Kit serves on is the one cabled to the machines, and enable network boot (and its IPv4 PXE stack, on UEFI) in the machine\'s firmware setup.',
           evidence: [`serving since ${new Date(this.servingSince).toISOString()}; ${others} non-PXE DHCP client(s) seen`],
         },
         t,
