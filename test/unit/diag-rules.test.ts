@@ -204,7 +204,7 @@ test('refusal logged for an ARM64 client: no-image-for-arch', () => {
   r.d.handle({ type: 'log', at: r.at(), level: 'warn', source: 'proxy', message: 'x', mac: MAC, arch: 'efi-arm64', refusal: 'an ARM64 UEFI client asked to boot; no ARM64 iPXE binary is available' });
   assert.deepEqual(r.codes(), ['no-image-for-arch']);
   assert.match(r.got[0].title, /an ARM64 UEFI machine/);
-  assert.match(r.got[0].fix, /ARM64 iPXE build/);
+  assert.match(r.got[0].fix, /no iPXE for ARM64 machines/);
 });
 
 test('no PXE client at all: one engine-wide diagnosis; non-PXE DHCP traffic is mentioned', () => {
