@@ -1,12 +1,12 @@
 // Picking images instead of typing them, the served image marked, NICs ranked with the best
 // preselected and virtual ones folded, a new screen opening at its first field: at 1366x768
 // and at 200 % zoom (the same CSS viewport halved, deviceScaleFactor 2), axe clean.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import { collectErrors, launchBrowser, screenshot, type LaunchedBrowser } from './helpers/browser.js';
+import { collectErrors, screenshot } from './helpers/browser.js';
 import { describeViolations, seriousViolations } from './helpers/axe.js';
-import { openHarness, scenario, startHarnessServer } from './helpers/harness.js';
+import { harnessSuite, openHarness, scenario } from './helpers/harness.js';
 import type { HarnessWindow } from './helpers/page-types.js';
 import type { FileListing, LibraryEntry } from '../../src/api/contract.js';
 import type { NetInterface } from '../../src/net/interfaces.js';
@@ -55,22 +55,13 @@ const rankedNics: NetInterface[] = [
 const stopped = { type: 'status' as const, at: Date.now(), state: 'stopped' as const };
 
 describe('picking images, the served image, ranked NICs (1366x768 and 200 % zoom)', () => {
-  let b: LaunchedBrowser;
-  let server: Awaited<ReturnType<typeof startHarnessServer>>;
-  before(async () => {
-    server = await startHarnessServer();
-    b = await launchBrowser();
-  });
-  after(async () => {
-    await b?.close();
-    await server?.close();
-  });
+  const h = harnessSuite();
 
   async function fresh(zoom: 1 | 2, library: LibraryEntry[] = []): Promise<{ page: Page; errors: string[] }> {
     // 200 % zoom: half the CSS pixels on the same screen.
-    const page = await b.browser.newPage({ viewport: { width: 1366 / zoom, height: 768 / zoom }, deviceScaleFactor: zoom });
+    const page = await h.b.browser.newPage({ viewport: { width: 1366 / zoom, height: 768 / zoom }, deviceScaleFactor: zoom });
     const errors = collectErrors(page);
-    await openHarness(page, server.url, { ...scenario, interfaces: rankedNics, status: stopped, sessions: [], library });
+    await openHarness(page, h.server.url, { ...scenario, interfaces: rankedNics, status: stopped, sessions: [], library });
     await page.evaluate((f) => Object.assign((globalThis as unknown as HarnessWindow).__pxekitFake.state, { files: f }), files);
     return { page, errors };
   }

@@ -2,13 +2,13 @@
 // fake transport: failures on the first screen, every row without page scroll, counts,
 // filter and search, labels sent with machines.setLabel, progress by bytes and steps,
 // one notification per machine per boot, and axe finds nothing.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import type { ClientSession } from '../../src/sessions/session.js';
-import { browserSkipReason, collectErrors, launchBrowser, screenshot, type LaunchedBrowser } from './helpers/browser.js';
+import { browserSkipReason, collectErrors, screenshot } from './helpers/browser.js';
 import { describeViolations, seriousViolations } from './helpers/axe.js';
-import { harnessSkipReason, openHarness, scenario, startHarnessServer } from './helpers/harness.js';
+import { harnessSkipReason, harnessSuite, openHarness, scenario } from './helpers/harness.js';
 import type { HarnessWindow } from './helpers/page-types.js';
 
 const skip = browserSkipReason() ?? harnessSkipReason();
@@ -103,23 +103,14 @@ const notices = (page: Page) => page.evaluate(() => (globalThis as unknown as { 
 const beeps = (page: Page) => page.evaluate(() => (globalThis as unknown as { __beeps: number }).__beeps);
 
 describe('the room: 40 machines at 1366x768 (fake transport)', { skip }, () => {
-  let b: LaunchedBrowser;
-  let server: Awaited<ReturnType<typeof startHarnessServer>>;
-  before(async () => {
-    server = await startHarnessServer();
-    b = await launchBrowser();
-  });
-  after(async () => {
-    await b?.close();
-    await server?.close();
-  });
+  const h = harnessSuite();
 
   async function openRoom(opts: { notices?: boolean } = {}): Promise<{ page: Page; errors: string[]; sessions: ClientSession[] }> {
-    const page = await b.browser.newPage({ viewport: VIEWPORT });
+    const page = await h.b.browser.newPage({ viewport: VIEWPORT });
     const errors = collectErrors(page);
     if (opts.notices) await recordNotices(page);
     const sessions = room(Date.now());
-    await openHarness(page, server.url, { ...scenario, sessions });
+    await openHarness(page, h.server.url, { ...scenario, sessions });
     await page.evaluate(() => (globalThis as unknown as HarnessWindow).__pxekitHarness.show('clients'));
     await page.locator('tr.client').nth(39).waitFor();
     return { page, errors, sessions };

@@ -2,12 +2,12 @@
 // technician must see (warnings, diagnosis, progress, timeline), keyboard use,
 // commands sent with the contract's parameters, screenshots (light and dark)
 // and axe-core with no serious or critical violations.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import { browserSkipReason, collectErrors, launchBrowser, screenshot, type LaunchedBrowser } from './helpers/browser.js';
+import { browserSkipReason, collectErrors, screenshot } from './helpers/browser.js';
 import { describeViolations, seriousViolations } from './helpers/axe.js';
-import { harnessSkipReason, openHarness, scenario, startHarnessServer } from './helpers/harness.js';
+import { harnessSkipReason, harnessSuite, openHarness, scenario } from './helpers/harness.js';
 import type { HarnessWindow } from './helpers/page-types.js';
 
 const skip = browserSkipReason() ?? harnessSkipReason();
@@ -17,21 +17,12 @@ async function requests(page: Page): Promise<Array<{ cmd: string; params: Record
 }
 
 describe('renderer screens (fake transport)', { skip }, () => {
-  let b: LaunchedBrowser;
-  let server: Awaited<ReturnType<typeof startHarnessServer>>;
-  before(async () => {
-    server = await startHarnessServer();
-    b = await launchBrowser();
-  });
-  after(async () => {
-    await b?.close();
-    await server?.close();
-  });
+  const h = harnessSuite();
 
   async function fresh(colorScheme: 'light' | 'dark' = 'light'): Promise<{ page: Page; errors: string[] }> {
-    const page = await b.browser.newPage({ viewport: { width: 1280, height: 860 }, colorScheme });
+    const page = await h.b.browser.newPage({ viewport: { width: 1280, height: 860 }, colorScheme });
     const errors = collectErrors(page);
-    await openHarness(page, server.url);
+    await openHarness(page, h.server.url);
     return { page, errors };
   }
 

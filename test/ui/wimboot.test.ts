@@ -1,11 +1,11 @@
 // A Windows image without wimboot: the image card says what it gets instead, what that costs
 // and offers the fix (a path, "Use this wimboot" -> wimboot.install); the status bar says so
 // while it is served. The real renderer over the fake transport.
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { collectErrors, launchBrowser, screenshot, type LaunchedBrowser } from './helpers/browser.js';
+import { collectErrors, screenshot } from './helpers/browser.js';
 import { describeViolations, seriousViolations } from './helpers/axe.js';
-import { openHarness, scenario, startHarnessServer } from './helpers/harness.js';
+import { harnessSuite, openHarness, scenario } from './helpers/harness.js';
 import type { HarnessWindow } from './helpers/page-types.js';
 import type { LibraryEntry } from '../../src/api/contract.js';
 import type { StatusEvent } from '../../src/sessions/status.js';
@@ -30,22 +30,13 @@ const WIN: LibraryEntry = {
 const SERVING_WIN: StatusEvent = { ...scenario.status, image: 'Windows setup ge_release amd64 (ISO Win11_24H2_English_x64.iso: iPXE sanboot of the whole ISO over HTTP (no wimboot))' };
 
 describe('wimboot missing (fake transport)', () => {
-  let b: LaunchedBrowser;
-  let server: Awaited<ReturnType<typeof startHarnessServer>>;
-  before(async () => {
-    server = await startHarnessServer();
-    b = await launchBrowser();
-  });
-  after(async () => {
-    await b?.close();
-    await server?.close();
-  });
+  const h = harnessSuite();
 
   test('the image card warns with the cost and the fix; the status bar says so while serving; a refused file shows why; a good one clears it', async () => {
-    const page = await b.browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const page = await h.b.browser.newPage({ viewport: { width: 1280, height: 900 } });
     const errors = collectErrors(page);
     try {
-      await openHarness(page, server.url, { ...scenario, library: [...scenario.library, WIN], status: SERVING_WIN });
+      await openHarness(page, h.server.url, { ...scenario, library: [...scenario.library, WIN], status: SERVING_WIN });
       // The status bar, on every screen, while the Windows image is served.
       const bar = page.getByRole('contentinfo', { name: 'Serving status' });
       const barNote = bar.getByRole('status').filter({ hasText: 'no wimboot' });
@@ -91,9 +82,9 @@ describe('wimboot missing (fake transport)', () => {
   });
 
   test('no status-bar note when another image is served', async () => {
-    const page = await b.browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const page = await h.b.browser.newPage({ viewport: { width: 1280, height: 900 } });
     try {
-      await openHarness(page, server.url, { ...scenario, library: [...scenario.library, WIN] });
+      await openHarness(page, h.server.url, { ...scenario, library: [...scenario.library, WIN] });
       const bar = page.getByRole('contentinfo', { name: 'Serving status' });
       await bar.getByText('Serving', { exact: true }).waitFor();
       await page.getByRole('button', { name: 'Images' }).click();
@@ -105,10 +96,10 @@ describe('wimboot missing (fake transport)', () => {
   });
 
   test('an image served by path, not in the library: the engine\'s own warning is in the status bar', async () => {
-    const page = await b.browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const page = await h.b.browser.newPage({ viewport: { width: 1280, height: 900 } });
     try {
       const warning = 'win.iso is Windows, served WITHOUT wimboot: machines get iPXE sanboot of the whole ISO instead. Fix: store wimboot once with "pxekit wimboot FILE".';
-      await openHarness(page, server.url, { ...scenario, status: { ...SERVING_WIN, image: 'Windows setup (ISO win.iso: iPXE sanboot)', imageWarning: warning } });
+      await openHarness(page, h.server.url, { ...scenario, status: { ...SERVING_WIN, image: 'Windows setup (ISO win.iso: iPXE sanboot)', imageWarning: warning } });
       const bar = page.getByRole('contentinfo', { name: 'Serving status' });
       await bar.getByRole('status').filter({ hasText: 'served WITHOUT wimboot' }).waitFor();
       assert.equal(await bar.getByRole('status').filter({ hasText: 'Fix it under Images' }).count(), 0, 'not a library image: the engine\'s words');

@@ -6,6 +6,8 @@ import type { Page } from 'playwright-core';
 import * as scenario from './scenario.js';
 import { serveDir } from './static-server.js';
 import type { HarnessWindow } from './page-types.js';
+import { after, before } from 'node:test';
+import { launchBrowser, type LaunchedBrowser } from './browser.js';
 
 /** dist/test/ui/helpers -> dist/renderer-harness */
 export const HARNESS_DIR = fileURLToPath(new URL('../../../renderer-harness/', import.meta.url));
@@ -35,3 +37,20 @@ export async function openHarness(page: Page, baseUrl: string, s: Scenario = sce
 }
 
 export { scenario };
+
+/**
+ * The harness page's server and a browser for one describe block: started before its tests,
+ * closed after. Read `h.b` and `h.server` inside the tests (they are set by then).
+ */
+export function harnessSuite(): { b: LaunchedBrowser; server: Awaited<ReturnType<typeof startHarnessServer>> } {
+  const h = {} as { b: LaunchedBrowser; server: Awaited<ReturnType<typeof startHarnessServer>> };
+  before(async () => {
+    h.server = await startHarnessServer();
+    h.b = await launchBrowser();
+  });
+  after(async () => {
+    await h.b?.close();
+    await h.server?.close();
+  });
+  return h;
+}
