@@ -10,13 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { buildIso, patternBytes, tempDir, writeTree } from '../helpers/iso-build.js';
 import { ImageLibrary, LIBRARY_FILE, normaliseMac } from '../../src/images/library.js';
 import { writeFileAtomic } from '../../src/util/durable-file.js';
+import { bzImageStub } from '../helpers/fake-kernel.js';
 
-/** The smallest file PXE Kit takes for a Linux kernel: the x86 boot header "HdrS" at 0x202. */
-function kernelBytes(): Buffer {
-  const b = Buffer.alloc(4096);
-  b.write('HdrS', 0x202, 'latin1');
-  return b;
-}
 
 function casperIso(dir: string): string {
   writeTree(join(dir, 'iso-src'), { 'casper/vmlinuz': 'K', 'casper/initrd': 'I', '.disk/info': 'Ubuntu 24.04.1 LTS "Noble Numbat" - Release amd64' });
@@ -88,7 +83,7 @@ test('add: kinds and detection, sha256 in the background with progress, persiste
 
 test('assignments, menu and boot-once records persist; bad values are refused', async (t) => {
   const dir = tempDir(t);
-  writeFileSync(join(dir, 'k'), kernelBytes());
+  writeFileSync(join(dir, 'k'), bzImageStub());
   const lib = new ImageLibrary(join(dir, 'data'), { hashInBackground: false });
   const e = await lib.add({ path: join(dir, 'k') });
   assert.deepEqual(await lib.setAssignment({ mac: '52-54-00-AB-CD-01', imageId: e.id, bootOnce: true }), [{ mac: '52:54:00:ab:cd:01', imageId: e.id, bootOnce: true }]);
@@ -126,7 +121,7 @@ test('a damaged library file is kept as a backup and the library starts empty, w
     assert.equal(readFileSync(join(data, backup), 'utf8'), bad, 'backup holds the damaged bytes');
     assert.deepEqual(await lib.list(), []);
     // And it works from there on.
-    writeFileSync(join(dir, 'k'), kernelBytes());
+    writeFileSync(join(dir, 'k'), bzImageStub());
     await lib.add({ path: join(dir, 'k') });
     assert.equal(new ImageLibrary(data, { hashInBackground: false }).warnings.length, 0);
   }

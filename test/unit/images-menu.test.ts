@@ -1,6 +1,7 @@
 // Which script each machine gets: the default image, its assignment, the library menu,
 // and the local disk after a boot-once image was handed off (persisted in the data dir).
 import { test } from 'node:test';
+import { bzImageStub } from '../helpers/fake-kernel.js';
 import { payloadFor } from '../../src/boot/boot-plan.js';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
@@ -25,8 +26,8 @@ function handedOff(mac: string): ClientSession {
 
 async function setup(t: Parameters<typeof tempDir>[0], o: { bootOnce?: boolean } = {}) {
   const dir = tempDir(t);
-  writeFileSync(join(dir, 'default-vmlinuz'), 'default kernel');
-  writeFileSync(join(dir, 'other-vmlinuz'), 'other kernel');
+  writeFileSync(join(dir, 'default-vmlinuz'), bzImageStub());
+  writeFileSync(join(dir, 'other-vmlinuz'), bzImageStub(8192));
   writeTree(join(dir, 'src'), { 'casper/vmlinuz': 'K', 'casper/initrd': 'I', '.disk/info': 'Ubuntu 24.04 LTS' });
   const iso = buildIso(join(dir, 'src'), join(dir, 'live.iso'), { rockRidge: true });
   const lib = new ImageLibrary(join(dir, 'data'), { hashInBackground: false });
@@ -120,12 +121,12 @@ test('boot once for the default image (pxekit serve --boot-once) and machines wi
 
 test('images added while serving are published; removed ones are withdrawn', async (t) => {
   const { dir, lib, files, chooser } = await setup(t);
-  writeFileSync(join(dir, 'late'), 'late kernel');
+  writeFileSync(join(dir, 'late'), bzImageStub(12288));
   const late = await lib.add({ path: join(dir, 'late'), name: 'Late' });
   await chooser.sync();
   await lib.setAssignment({ mac: MAC, imageId: late.id, bootOnce: false });
   assert.match(await read(files, 'ipxe/52-54-00-aa-bb-01.ipxe'), new RegExp(`lib/${late.id}/vmlinuz`));
-  assert.equal(await read(files, `lib/${late.id}/vmlinuz`), 'late kernel');
+  assert.equal((await read(files, `lib/${late.id}/vmlinuz`)).length, 12288, 'the late kernel is served (its own size)');
   await lib.remove(late.id);
   await chooser.sync();
   assert.equal(files.lookup(`lib/${late.id}/vmlinuz`), undefined);
