@@ -8,6 +8,7 @@ import { VirtualLab } from './virtual-lab.js';
 import { QemuClient, qemuMissing, type Firmware } from './qemu.js';
 import { LabEngine, type AnyEvent } from './engine-cli.js';
 import { formatEvent, type EngineEvent } from '../sessions/format.js';
+import { HANDOFF_ROLE } from '../boot/boot-plan.js';
 
 export interface DemoOptions {
   firmware: Firmware;
@@ -104,7 +105,8 @@ export async function runDemoDetailed(opts: DemoOptions): Promise<DemoResult> {
 
     const ack = engine.events.find((e: AnyEvent) => e.type === 'dhcp' && e.direction === 'out' && e.message === 'ack' && String(e.mac) === qemu!.mac && e.ip);
     const files = engine.events
-      .filter((e) => e.type === 'transfer' && e.phase === 'done' && String(e.mac) === qemu!.mac)
+      // The hand-off report is no file the machine boots from.
+      .filter((e) => e.type === 'transfer' && e.phase === 'done' && String(e.mac) === qemu!.mac && e.role !== HANDOFF_ROLE)
       .map((e) => `${String(e.file)} (${String(e.protocol)})`);
     const summary = `machine ${qemu.mac} booted over PXE in ${seconds.toFixed(1)} s (${firmware.toUpperCase()}${ack ? `, address ${String(ack.ip)}` : ''}; files: ${files.join(', ') || 'none reported'})`;
     if (json) opts.log(JSON.stringify({ type: 'demo-result', at: Date.now(), ok: true, firmware, mac: qemu.mac, seconds, files }));
