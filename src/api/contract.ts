@@ -8,6 +8,10 @@ import type { SiteProblem, StatusEvent } from '../sessions/status.js';
 import type { SessionForgotten, SessionUpdate } from '../sessions/tracker.js';
 import type { DiagnosisEvent } from '../diagnostics/types.js';
 import type { Identity } from '../images/identify.js';
+import type { HostCheck } from '../diagnostics/checks.js';
+import type { EvidenceFiles } from '../diagnostics/report.js';
+
+export type { HostCheck, EvidenceFiles };
 
 export const API_VERSION = 1;
 
@@ -147,6 +151,10 @@ export interface Commands {
   'machines.labels': { params: Record<string, never>; result: MachineLabels };
   /** Names one machine (at most 40 printable characters; '' removes the name); answers with every label. */
   'machines.setLabel': { params: { mac: string; label: string }; result: MachineLabels };
+  /** The preflight check (pxekit check) on one NIC: each finding in words with its fix; `ok` when nothing failed. Refused ('busy') while serving (the ports are PXE Kit's own then). */
+  'host.check': { params: { iface: string; httpPort?: number }; result: { iface: string; ok: boolean; checks: HostCheck[] } };
+  /** Writes the evidence of the current (or last) run now, into <dataDir>/evidence/<time>/: pcapng and the job report (HTML, JSON); refused ('not-available') before anything was served. */
+  'evidence.save': { params: Record<string, never>; result: EvidenceFiles };
 }
 
 /** MAC (lower case) → the technician's name for that machine. */

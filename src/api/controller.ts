@@ -20,6 +20,8 @@ import { normaliseUserPath } from '../files/user-paths.js';
 import type { BrowseRoot } from './contract.js';
 import { LabelError, MachineLabels } from '../sessions/labels.js';
 import { loadLibraryBackend, type LibraryBackend } from './library-backend.js';
+import { join } from 'node:path';
+import { runHostChecks, type HostCheckOptions } from '../diagnostics/checks.js';
 
 export type ApiErrorCode = 'not-available' | 'busy' | 'serve-failed' | 'action-not-applicable' | 'action-failed' | 'library-error' | 'invalid-params' | 'wimboot-refused' | 'path-refused' | 'internal';
 
@@ -49,6 +51,8 @@ export interface ControllerOptions {
   browseRoots?: BrowseRoot[];
   /** For tests: the environment that says who the invoking user is (SUDO_USER, PKEXEC_UID). */
   env?: NodeJS.ProcessEnv;
+  /** For tests: what host.check runs (default runHostChecks). */
+  hostChecks?: typeof runHostChecks;
 }
 
 /** A path as typed or pasted (quotes, ~, file://), or ApiError('path-refused') with why (a relative path). */
@@ -167,7 +171,34 @@ export class Controller extends EventEmitter {
     },
     'machines.labels': () => this.machineLabels().all(),
     'machines.setLabel': (p) => this.setLabel(p.mac, p.label),
+    'host.check': (p) => this.hostCheck(p),
+    'evidence.save': () => this.saveEvidence(),
   };
+
+  /** The preflight check on one NIC; while serving, the ports it would test are PXE Kit's own, so it is refused. */
+  private async hostCheck(p: Commands['host.check']['params']): Promise<Commands['host.check']['result']> {
+    const st = this.status();
+    if (this.engine && ACTIVE.has(st.state)) {
+      throw new ApiError('busy', `PXE Kit is ${st.state} on ${st.iface ?? 'a NIC'}: ports 67, 69 and 4011 are its own now. Stop serving to check the network.`);
+    }
+    const o: HostCheckOptions = { iface: p.iface, httpPort: p.httpPort ?? this.opts.engineDefaults?.httpPort, tftpPort: this.opts.engineDefaults?.tftpPort };
+    const checks = await (this.opts.hostChecks ?? runHostChecks)(o);
+    return { iface: p.iface, ok: !checks.some((c) => c.status === 'fail'), checks };
+  }
+
+  /** The run's pcapng and job report, now, under <dataDir>/evidence/<time>/. */
+  private saveEvidence(): Commands['evidence.save']['result'] {
+    const stamp = new Date().toISOString().replace(/[:.]/g, '-').slice(0, 19);
+    const dir = join(this.dataDir, 'evidence', stamp);
+    let files: Commands['evidence.save']['result'] | undefined;
+    try {
+      files = this.engine?.writeEvidence(dir);
+    } catch (err) {
+      throw new ApiError('internal', `Could not write the evidence to ${dir}: ${(err as Error).message}. Check that the disk is not full and PXE Kit may write its data folder.`);
+    }
+    if (!files) throw new ApiError('not-available', 'Nothing has been served since PXE Kit started, so there is no capture to save: start serving, boot a machine, then save the evidence.');
+    return files;
+  }
 
   private labels?: MachineLabels;
   /** Labels per MAC from the data dir, loaded on first use. */

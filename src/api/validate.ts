@@ -125,6 +125,12 @@ const validators: { [N in CommandName]: (p: unknown) => Commands[N]['params'] } 
     };
   },
   'machines.labels': (p) => none(p, 'machines.labels'),
+  'evidence.save': (p) => none(p, 'evidence.save'),
+  'host.check': (p) => {
+    const o = fields(p, ['iface', 'httpPort'], 'host.check');
+    const httpPort = int(o, 'httpPort', 1, 65535, true);
+    return { iface: str(o, 'iface', { pattern: IFACE }) as string, ...(httpPort !== undefined ? { httpPort } : {}) };
+  },
   'machines.setLabel': (p) => {
     const o = fields(p, ['mac', 'label'], 'machines.setLabel');
     const mac = (str(o, 'mac', { max: 17 }) as string).toLowerCase();

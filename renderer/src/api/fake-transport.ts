@@ -1,7 +1,7 @@
 // In-memory transport for component tests only (bundled into the test harness,
 // never into renderer/dist). Commands answer from plain in-memory state with the
 // contract's types; tests push events and hellos, and read what was requested.
-import type { ApiEvent, Assignment, CommandName, Commands, LibraryEntry, MenuSettings, NetInterface, StatusEvent, ClientSession, WimbootStatus, FileListing } from './types.js';
+import type { ApiEvent, Assignment, CommandName, Commands, LibraryEntry, MenuSettings, NetInterface, StatusEvent, ClientSession, WimbootStatus, FileListing, HostCheck } from './types.js';
 import { ApiError, Listeners, type ConnectionState, type Hello, type Transport } from './transport.js';
 
 type Handler<N extends CommandName> = (params: Commands[N]['params']) => Commands[N]['result'] | Promise<Commands[N]['result']>;
@@ -18,6 +18,12 @@ export interface FakeState {
   files: Record<string, FileListing>;
   /** MAC → the technician's label (machines.labels / machines.setLabel). */
   labels: Record<string, string>;
+  /** What host.check finds (on any NIC); refused while serving, as the engine does. */
+  hostChecks: HostCheck[];
+  /** Where evidence.save writes (its folder); refused before anything was served. */
+  dataDir: string;
+  /** Whether anything was served in this "run" (evidence.save needs it). */
+  served: boolean;
 }
 
 export class FakeTransport implements Transport {
@@ -40,6 +46,9 @@ export class FakeTransport implements Transport {
       wimboot: { downloadUrl: 'https://github.com/ipxe/wimboot/releases' },
       files: {},
       labels: {},
+      hostChecks: [],
+      dataDir: '/var/lib/pxekit',
+      served: false,
       ...initial,
     };
   }
@@ -90,6 +99,7 @@ export class FakeTransport implements Transport {
         const p = params as Commands['serve.start']['params'];
         const entry = s.library.find((e) => e.id === p.imageId);
         const imagePath = entry?.path ?? p.imagePath;
+        s.served = true;
         s.status = { type: 'status', at, state: 'serving', iface: p.iface, mode: p.mode === 'proxy' ? 'proxy' : 'dhcp', ports: { dhcp: 67, pxe: 4011, tftp: 69, http: 8080 }, ...(imagePath ? { imagePath, image: entry?.name ?? imagePath } : {}), servingSince: at };
         this.emit(s.status);
         return s.status;
@@ -169,6 +179,17 @@ export class FakeTransport implements Transport {
         s.labels = labels;
         this.emit({ type: 'labels', at, labels });
         return labels;
+      }
+      case 'host.check': {
+        const { iface } = params as Commands['host.check']['params'];
+        if (s.status.state === 'serving') throw new ApiError('busy', `PXE Kit is serving on ${s.status.iface ?? 'a NIC'}: ports 67, 69 and 4011 are its own now. Stop serving to check the network.`);
+        return { iface, ok: !s.hostChecks.some((c) => c.status === 'fail'), checks: s.hostChecks };
+      }
+      case 'evidence.save': {
+        if (!s.served && s.status.state !== 'serving') throw new ApiError('not-available', 'Nothing has been served since PXE Kit started, so there is no capture to save: start serving, boot a machine, then save the evidence.');
+        const stamp = new Date(at).toISOString().replace(/[:.]/g, '-').slice(0, 19);
+        const dir = `${s.dataDir}/evidence/${stamp}`;
+        return { dir, pcapng: `${dir}/pxekit-capture-${stamp}.pcapng`, json: `${dir}/pxekit-report-${stamp}.json`, html: `${dir}/pxekit-report-${stamp}.html` };
       }
       case 'logs.export':
         return { fileName: 'pxekit-log.txt', content: 'fake log\n' };

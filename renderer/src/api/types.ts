@@ -22,6 +22,8 @@ export type {
   BrowseRoot,
   FileEntry,
   FileListing,
+  HostCheck,
+  EvidenceFiles,
 } from '../../../src/api/contract.js';
 export { API_VERSION, TOKEN_PROTOCOL_PREFIX } from '../../../src/api/contract.js';
 export type { NetInterface } from '../../../src/net/interfaces.js';

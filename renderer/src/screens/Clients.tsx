@@ -2,7 +2,8 @@
 // (also the filters), a search, failures and stalls first, progress by bytes and steps,
 // the technician's label; the diagnosis and the timeline one click away.
 import { Fragment, useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
-import { STATE_LABELS, type ClientSession } from '../api/types.js';
+import { create } from 'zustand';
+import { STATE_LABELS, type ClientSession, type EvidenceFiles } from '../api/types.js';
 import { ARCH_LABELS, diagnosis, firmwareOf, vendorOf } from '../diagnosis.js';
 import { clockTime, etaSeconds, formatBytes, formatDuration, formatRate } from '../format.js';
 import { GROUP_LABELS, GROUPS, countByGroup, groupOf, matchesQuery, percentOf, roomOrder, searchText, stepText, type Group } from '../room/room.js';
@@ -14,6 +15,9 @@ import { useSessions } from '../store/sessions.js';
 import { ErrorNote, ProgressBar, errorText } from './common.js';
 
 const COLUMNS = 4;
+
+/** Machines restored from the previous run (sessions.json) are hidden once the technician clears them, until the engine restarts. */
+const usePreviousRun = create<{ hidden: boolean }>(() => ({ hidden: false }));
 
 function progressText(s: ClientSession): string {
   const parts = [`${percentOf(s)}%`];
@@ -178,13 +182,14 @@ function LabelEdit({ mac, label, done }: { mac: string; label?: string; done: ()
 function Row({ s, now, label, open, toggle }: { s: ClientSession; now: number; label?: string; open: boolean; toggle: () => void }) {
   const [editing, setEditing] = useState(false);
   const rowId = `client-${s.mac.replace(/:/g, '')}`;
+  const previous = s.previousRun === true;
   const group = groupOf(s, now);
   const name = label ?? s.mac;
   const pxe = s.diagnosis?.pxeError ?? s.failure?.pxeError;
   const problem = s.diagnosis?.title ?? s.failure?.message;
   return (
     <Fragment>
-      <tr className={`client state-${s.state} g-${group}`} data-mac={s.mac} data-group={group} onClick={toggle} role="row">
+      <tr className={`client state-${s.state} g-${group}${previous ? ' previous-run' : ''}`} data-mac={s.mac} data-group={previous ? 'previous' : group} onClick={toggle} role="row">
         <th scope="row" role="rowheader" className="machine">
           {editing ? (
             <LabelEdit mac={s.mac} label={label} done={() => setEditing(false)} />
@@ -217,12 +222,23 @@ function Row({ s, now, label, open, toggle }: { s: ClientSession; now: number; l
           {s.ip ?? <span className="hint">no IP yet</span>}
         </td>
         <td role="cell" className="state-cell">
-          <span className={`state badge s-${s.state} g-${group}`} data-state={s.state} title={STATE_LABELS[s.state]}>
-            {GROUP_LABELS[group]}
-          </span>
+          {previous ? (
+            <span className="state badge previous" data-state={s.state} title={`From the previous run: ${STATE_LABELS[s.state]}`}>
+              Previous run
+            </span>
+          ) : (
+            <span className={`state badge s-${s.state} g-${group}`} data-state={s.state} title={STATE_LABELS[s.state]}>
+              {GROUP_LABELS[group]}
+            </span>
+          )}
           {s.boots > 1 && <span className="hint"> #{s.boots}</span>}
         </td>
-        {group === 'failed' ? (
+        {previous ? (
+          <td role="cell" className="previous-note">
+            from the previous run: {STATE_LABELS[s.state]}
+            {problem ? ` · ${problem}` : ''}
+          </td>
+        ) : group === 'failed' ? (
           <td role="cell" className="failure" title={[pxe, problem].filter(Boolean).join(' · ')}>
             {pxe && <strong className="pxe-code">{pxe.split(':')[0]}</strong>} {problem ?? 'Failed'}
           </td>
@@ -260,6 +276,53 @@ function NoticeToggles() {
   );
 }
 
+/** The evidence of this run (pcapng and job report), written now into the engine's data folder. */
+function SaveEvidence() {
+  const [busy, setBusy] = useState(false);
+  const [files, setFiles] = useState<EvidenceFiles>();
+  const [error, setError] = useState<string>();
+  const save = async () => {
+    setBusy(true);
+    setError(undefined);
+    try {
+      setFiles(await command('evidence.save', {}));
+    } catch (e) {
+      setFiles(undefined);
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return (
+    <div className="save-evidence">
+      <button type="button" onClick={() => void save()} disabled={busy}>
+        {busy ? 'Saving…' : 'Save evidence'}
+      </button>
+      <div aria-live="polite">
+        <ErrorNote text={error} />
+        {files && (
+          <div className="evidence-files">
+            Saved on the PXE Kit machine in <code>{files.dir}</code>: open the report in a browser, and send the capture with it to whoever looks at the network.
+            <ul aria-label="Evidence files">
+              <li>
+                Report (open in a browser): <code data-file="html">{files.html}</code>
+              </li>
+              {files.pcapng && (
+                <li>
+                  Capture (Wireshark): <code data-file="pcapng">{files.pcapng}</code>
+                </li>
+              )}
+              <li>
+                Report data (JSON): <code data-file="json">{files.json}</code>
+              </li>
+            </ul>
+          </div>
+        )}
+      </div>
+    </div>
+  );
+}
+
 export function Clients() {
   const byMac = useSessions((s) => s.byMac);
   const labels = useLabels((s) => s.labels);
@@ -274,7 +337,11 @@ export function Clients() {
     const t = setInterval(() => setNow(Date.now()), 5000);
     return () => clearInterval(t);
   }, []);
-  const all = useMemo(() => Object.values(byMac), [byMac]);
+  const everyone = useMemo(() => Object.values(byMac), [byMac]);
+  // Machines from the previous run are not counted with this run's; they come after them, greyed, until cleared.
+  const all = useMemo(() => everyone.filter((s) => !s.previousRun), [everyone]);
+  const previous = useMemo(() => everyone.filter((s) => s.previousRun), [everyone]);
+  const previousHidden = usePreviousRun((s) => s.hidden);
   const t = Math.max(now, Date.now());
   const counts = countByGroup(all, t);
   const imageOf = useMemo(() => {
@@ -282,6 +349,8 @@ export function Clients() {
     return new Map(assignments.map((a) => [a.mac, names.get(a.imageId) ?? a.imageId]));
   }, [assignments, library]);
   const shown = roomOrder(all, t).filter((s) => (!filter || groupOf(s, t) === filter) && (!query.trim() || matchesQuery(searchText(s, t, labels[s.mac], imageOf.get(s.mac)), query)));
+  const matches = (s: ClientSession) => !query.trim() || matchesQuery(searchText(s, t, labels[s.mac], imageOf.get(s.mac)), query);
+  const previousShown = previousHidden || filter !== undefined ? [] : roomOrder(previous, t).filter(matches);
   const narrowed = filter !== undefined || query.trim() !== '';
   return (
     <section aria-labelledby="clients-title" className="screen room">
@@ -300,13 +369,24 @@ export function Clients() {
         <input type="search" className="room-search" aria-label="Search machines" placeholder="MAC, IP, label, image, state" value={query} onChange={(e) => setQuery(e.target.value)} />
         <NoticeToggles />
       </div>
-      <p className="hint room-summary" aria-live="polite">
-        {all.length === 0
-          ? 'Power on the machines to boot: each appears here as soon as it asks.'
-          : narrowed
-            ? `Showing ${shown.length} of ${all.length}.`
-            : 'Failures first. Select a machine for its diagnosis and timeline; ✎ names it.'}
-      </p>
+      {previous.length > 0 && !previousHidden && (
+        <p className="previous-run-note">
+          {previous.length} machine{previous.length === 1 ? '' : 's'} from the previous run, greyed at the end of the list and not counted.{' '}
+          <button type="button" className="link" onClick={() => usePreviousRun.setState({ hidden: true })}>
+            Clear the previous run
+          </button>
+        </p>
+      )}
+      <div className="room-summary-row">
+        <p className="hint room-summary" aria-live="polite">
+          {all.length === 0
+            ? 'Power on the machines to boot: each appears here as soon as it asks.'
+            : narrowed
+              ? `Showing ${shown.length} of ${all.length}.`
+              : 'Failures first. Select a machine for its diagnosis and timeline; ✎ names it.'}
+        </p>
+        <SaveEvidence />
+      </div>
       <table className="grid clients room-table" aria-label="Machines booting" role="table">
         <thead role="rowgroup">
           <tr role="row">
@@ -325,7 +405,7 @@ export function Clients() {
           </tr>
         </thead>
         <tbody role="rowgroup">
-          {shown.length === 0 && (
+          {shown.length === 0 && previousShown.length === 0 && (
             <tr role="row" className="room-empty">
               <td colSpan={COLUMNS} className="hint" role="cell">
                 {all.length === 0 ? 'No machine yet.' : 'No machine matches.'}
@@ -333,6 +413,9 @@ export function Clients() {
             </tr>
           )}
           {shown.map((s) => (
+            <Row key={s.mac} s={s} now={t} label={labels[s.mac]} open={open === s.mac} toggle={() => setOpen(open === s.mac ? undefined : s.mac)} />
+          ))}
+          {previousShown.map((s) => (
             <Row key={s.mac} s={s} now={t} label={labels[s.mac]} open={open === s.mac} toggle={() => setOpen(open === s.mac ? undefined : s.mac)} />
           ))}
         </tbody>

@@ -1,11 +1,11 @@
 // Step 1: which NIC faces the machines to boot, and how to serve on it.
 import { useEffect, useState } from 'react';
-import type { NetInterface } from '../api/types.js';
+import type { Commands, HostCheck, NetInterface } from '../api/types.js';
 import { command } from '../store/feed.js';
 import { useInterfaces } from '../store/interfaces.js';
 import { useStatus } from '../store/status.js';
 import { useUi } from '../store/ui.js';
-import { ErrorNote } from './common.js';
+import { ErrorNote, errorText } from './common.js';
 import { ServingSummary } from './ServingSummary.js';
 
 /** The engine lists NICs best first (physical wired with link and IPv4, then Wi-Fi, then virtual ones): the first usable one is preselected. */
@@ -56,6 +56,55 @@ function NicCard({ n, selected }: { n: NetInterface; selected: boolean }) {
         </ul>
       )}
     </li>
+  );
+}
+
+const CHECK_WORDS: Record<HostCheck['status'], string> = { ok: 'OK', warn: 'Warning', fail: 'Problem', skip: 'Not checked' };
+
+/** The preflight check (pxekit check) on the chosen NIC: each finding in words, with its fix. */
+function NetworkCheck({ iface }: { iface?: string }) {
+  const [busy, setBusy] = useState(false);
+  const [result, setResult] = useState<Commands['host.check']['result']>();
+  const [error, setError] = useState<string>();
+  const run = async () => {
+    if (!iface) return;
+    setBusy(true);
+    setError(undefined);
+    setResult(undefined);
+    try {
+      setResult(await command('host.check', { iface }));
+    } catch (e) {
+      setError(errorText(e));
+    } finally {
+      setBusy(false);
+    }
+  };
+  // Findings belong to the NIC they were made on.
+  const shown = result && result.iface === iface ? result : undefined;
+  const problems = shown?.checks.filter((c) => c.status === 'fail').length ?? 0;
+  return (
+    <div className="network-check">
+      <button type="button" onClick={() => void run()} disabled={!iface || busy}>
+        {busy ? 'Checking…' : 'Check this network'}
+      </button>
+      <span className="hint"> Is the NIC ready, are ports 67, 69, 4011 and the HTTP port free for PXE Kit, does a firewall block them.</span>
+      <ErrorNote text={error} />
+      <div aria-live="polite">
+        {shown && (
+          <div className={`check-result ${shown.ok ? 'ok' : 'bad'}`}>
+            <strong>{shown.ok ? `${shown.iface} is ready to serve.` : `${shown.iface}: ${problems} problem${problems === 1 ? '' : 's'} to fix before serving.`}</strong>
+            <ul className="check-findings" aria-label={`Check of ${shown.iface}`}>
+              {shown.checks.map((c) => (
+                <li key={c.id} className={`finding f-${c.status}`} data-check={c.id} data-status={c.status}>
+                  <span className={`badge ${c.status === 'ok' ? 'ok' : c.status === 'fail' ? 'bad' : c.status === 'warn' ? 'warn' : ''}`}>{CHECK_WORDS[c.status]}</span> {c.title}: {c.detail}
+                  {c.fix && <div className="fix">Fix: {c.fix}</div>}
+                </li>
+              ))}
+            </ul>
+          </div>
+        )}
+      </div>
+    </div>
   );
 }
 
@@ -129,6 +178,7 @@ export function NicPicker() {
           </button>
         )}
       </fieldset>
+      <NetworkCheck iface={iface} />
       <fieldset className="serve-options">
         <legend>How to serve</legend>
         {(['auto', 'dhcp', 'proxy'] as const).map((m) => (
