@@ -126,8 +126,19 @@ describe('site banner and outages (1366x768)', { skip }, () => {
       assert.equal(await state.getAttribute('data-severity'), 'error');
       await screenshot(page, 'banner-site-problems');
 
-      // A site diagnosis (no MAC) reaches the banner, and goes when dismissed.
+      // A site diagnosis the engine also keeps as a site problem is said once, by the problem.
       await page.evaluate(() => {
+        const at = Date.now() - 1;
+        (globalThis as unknown as HarnessWindow).__pxekitFake.emit({
+          type: 'diagnosis',
+          at,
+          diagnosis: { code: 'rogue-dhcp', title: 'Another DHCP server answers on this network.', causes: [], fix: 'Use --mode proxy.', evidence: [], at },
+        });
+      });
+      // A site diagnosis (no MAC) with no site problem for it reaches the banner, and goes when dismissed.
+      await page.evaluate((st) => {
+        const fake = (globalThis as unknown as HarnessWindow).__pxekitFake;
+        fake.emit({ ...st, at: Date.now(), site: [st.site[1]] } as never);
         const at = Date.now();
         (globalThis as unknown as HarnessWindow).__pxekitFake.emit({
           type: 'diagnosis',
@@ -141,9 +152,10 @@ describe('site banner and outages (1366x768)', { skip }, () => {
           mac: '52:54:00:00:00:03',
           diagnosis: { code: 'tftp-file-not-found', title: 'One machine only', causes: [], fix: 'x', evidence: [], at, mac: '52:54:00:00:00:03' },
         });
-      });
+      }, status as unknown as { site: SiteProblem[] });
       const notice = banner.getByRole('status').filter({ hasText: 'No machine asked to boot in 60 s.' });
       await notice.waitFor({ timeout: 3000 });
+      assert.equal(await banner.getByText('Another DHCP server answers on this network.').count(), 0, 'said once, by the site problem with its action');
       assert.match(await notice.innerText(), /Turn on network boot in the firmware setup\./);
       assert.equal(await banner.getByText('One machine only').count(), 0);
       await axeClean(page, 'with a site diagnosis');
