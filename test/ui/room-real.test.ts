@@ -17,7 +17,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -162,6 +162,19 @@ test('40 machines, 5 failing: the failures on the first screen at 1366x768, coun
   await screenshot(page, 'room-real-40');
   await checkA11y(page, 'Machines, 40 rows, 1366x768');
 
+  // History is written at most every 3 s (src/sessions/history.ts): a kill loses what came after the
+  // last write. Wait until the file holds all 40, as a technician's machines would be by then.
+  const history = join(r.dir, 'data', 'sessions.json');
+  const deadline = Date.now() + 20_000;
+  const written = () => {
+    try {
+      return macs.every((m) => readFileSync(history, 'utf8').includes(m));
+    } catch {
+      return false;
+    }
+  };
+  while (!written() && Date.now() < deadline) await new Promise((res) => setTimeout(res, 250));
+  assert.ok(written(), 'the history file holds the 40 machines before the kill');
   // The engine dies: within seconds the outage banner, the rows stay but are marked stale.
   const pid = engine.child.pid!;
   process.kill(pid, 'SIGKILL');
