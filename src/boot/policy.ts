@@ -71,10 +71,13 @@ export function createBootPolicy(opts: BootPolicyOptions): BootPolicy {
     return (order[fam] ?? []).find((f) => paths[f]);
   }
 
-  function wantsSignedChain(mac: string): boolean {
+  /** The signed chain's first stage for this machine (its image's own shim, or PXE Kit's), or undefined for iPXE. */
+  function signedFirstStage(mac: string): string | undefined {
     const choice = opts.secureBoot ?? 'auto';
-    if (choice === 'ipxe') return false;
-    return choice === 'signed' || (opts.planFor?.(mac).signedChainCan ?? false);
+    if (choice === 'ipxe' || !opts.signedChain) return undefined;
+    const plan = opts.planFor?.(mac);
+    if (choice !== 'signed' && !plan?.signedChainCan) return undefined;
+    return plan?.signedLoaders.shim ?? opts.signedChain.shim;
   }
 
   return {
@@ -105,9 +108,9 @@ export function createBootPolicy(opts: BootPolicyOptions): BootPolicy {
       }
       // Debian's signed GRUB cannot load files over HTTP, so UEFI HTTP Boot keeps iPXE; and it takes its
       // TFTP server from the DHCP ACK the firmware kept, which in proxy mode is the site server's.
-      if (fam === 'x64' && !viaHttp && !how?.proxy && opts.signedChain && wantsSignedChain(client.mac)) {
-        const shim = opts.planFor?.(client.mac).signedLoaders.shim ?? opts.signedChain.shim;
-        const whose = shim === opts.signedChain.shim ? '' : "the image's own ";
+      const shim = fam === 'x64' && !viaHttp && !how?.proxy ? signedFirstStage(client.mac) : undefined;
+      if (shim) {
+        const whose = shim === opts.signedChain!.shim ? '' : "the image's own ";
         return {
           kind: 'offer',
           bootFile: shim,

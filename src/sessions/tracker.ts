@@ -221,7 +221,9 @@ export class SessionTracker {
     const s = this.session(ev.mac!, ev.at);
     if (!s.ip) s.ip = ev.clientIp;
     if (ev.role === HANDOFF_ROLE) return this.onHandoffSignal(s, ev);
-    const plan = this.opts.planFor(s.mac);
+    // The plan is asked only where it matters: a whole-ISO read (sanboot reads it as a disk), and a
+    // finished transfer (is that the hand-off?). Progress events, the bulk, need neither.
+    const plan = ev.role === 'iso' || ev.phase === 'done' ? this.opts.planFor(s.mac) : undefined;
     if (plan?.readAsDisk && sameFile(ev.file, plan.readAsDisk)) return this.onDiskRead(s, ev);
     let t = s.transfers.find((x) => x.id === ev.id);
     if (!t) {
