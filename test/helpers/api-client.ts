@@ -1,6 +1,9 @@
 // A real WebSocket client of the engine's API (npm ws), for tests: typed calls,
 // recorded events, and a bare handshake attempt to check refusals.
 import WebSocket from 'ws';
+import { createServer } from 'node:net';
+import type { Controller } from '../../src/api/controller.js';
+import { ApiServer, generateToken } from '../../src/api/ws-server.js';
 import { API_VERSION, TOKEN_PROTOCOL_PREFIX, type ApiEvent, type CommandName, type Commands, type HelloEnvelope, type ResponseEnvelope } from '../../src/api/contract.js';
 
 export class ApiCallError extends Error {
@@ -100,4 +103,25 @@ export function tryHandshake(url: string, protocols: string[], opts: { origin?: 
     });
     ws.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? err.message));
   });
+}
+
+/** A free TCP port on 127.0.0.1 (for an engine's API started in another process). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+/** An API server around `controller` on a free port and a client connected to it, both closed after the test. */
+export async function connectApi(t: { after: (fn: () => unknown) => void }, controller: Controller): Promise<ApiClient> {
+  const token = generateToken();
+  const server = new ApiServer({ controller, token, rendererDir: null });
+  await server.start();
+  t.after(() => server.close());
+  const c = await ApiClient.connect(server.port, token);
+  t.after(() => c.close());
+  return c;
 }

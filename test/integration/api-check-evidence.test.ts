@@ -4,34 +4,17 @@
 // <dataDir>/evidence/<time>/ on request, refused before anything was served.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { writeKernelStub } from '../helpers/fake-kernel.js';
+import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab } from '../helpers/lab.js';
-import { ApiClient, ApiCallError } from '../helpers/api-client.js';
+import { ApiClient, ApiCallError, freePort } from '../helpers/api-client.js';
 import { udhcpc } from '../helpers/dhcp-lab.js';
 import { Controller } from '../../src/api/controller.js';
 import { ApiServer, generateToken } from '../../src/api/ws-server.js';
 import { parseRequest } from '../../src/api/validate.js';
-
-function fakeKernel(dir: string): string {
-  const k = randomBytes(200_000);
-  k.write('HdrS', 0x202, 'latin1');
-  const p = join(dir, 'vmlinuz');
-  writeFileSync(p, k);
-  return p;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 test('host.check and evidence.save: parameters checked before anything runs', () => {
   const bad = (params: unknown, cmd = 'host.check') => {
@@ -54,7 +37,7 @@ test('host.check on a lab NIC and a missing one; evidence.save before, while and
   t.after(() => lab.destroy());
   const dir = mkdtempSync(join(tmpdir(), 'pxk-apicheck-'));
   const dataDir = join(dir, 'data');
-  const kernel = fakeKernel(dir);
+  const kernel = writeKernelStub(dir);
   const controller = new Controller({ dataDir, library: null });
   const token = generateToken();
   const server = new ApiServer({ controller, token, rendererDir: null });

@@ -3,37 +3,19 @@
 // not reachable on the served NIC's address (nobody on the boot switch can drive it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeKernelStub } from '../helpers/fake-kernel.js';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Lab, requireRoot } from '../helpers/lab.js';
 import { CLI, EngineProcess } from '../helpers/engine-process.js';
-import { ApiClient, ApiCallError, tryHandshake } from '../helpers/api-client.js';
+import { ApiClient, ApiCallError, tryHandshake, freePort } from '../helpers/api-client.js';
 import { runUdhcpc } from '../helpers/udhcpc.js';
 import { generateToken } from '../../src/api/ws-server.js';
 import type { StatusEvent } from '../../src/sessions/status.js';
 
 const skip = requireRoot();
-
-function fakeKernel(dir: string): string {
-  const k = randomBytes(200_000);
-  k.write('HdrS', 0x202, 'latin1');
-  const p = join(dir, 'vmlinuz');
-  writeFileSync(p, k);
-  return p;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 /** Starts `pxekit serve --ui --json` in the root namespace (where the lab's server end of the veth is). */
 async function startUi(lab: Lab, dir: string, token: string, extra: string[] = [], stdin: 'ignore' | 'pipe' = 'ignore') {
@@ -51,7 +33,7 @@ test('serve --ui: commands round-trip over WebSocket, events stream, API unreach
   const lab = Lab.create({ serverInRoot: true });
   t.after(() => lab.destroy());
   const dir = mkdtempSync(join(tmpdir(), 'pxk-apilab-'));
-  const kernel = fakeKernel(dir);
+  const kernel = writeKernelStub(dir);
   const token = generateToken();
   const { engine, child, port, url } = await startUi(lab, dir, token);
   t.after(() => engine.stop());

@@ -2,27 +2,18 @@
 // image library (src/images) in a private data dir; its changes stream as events.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Controller } from '../../src/api/controller.js';
-import { ApiServer, generateToken } from '../../src/api/ws-server.js';
-import { ApiClient, ApiCallError } from '../helpers/api-client.js';
+import { ApiCallError, connectApi } from '../helpers/api-client.js';
+import { writeKernelStub } from '../helpers/fake-kernel.js';
 
 test('library.add/list/inspect/remove, assign.set/clear, menu.set round-trip; changes stream as events', { timeout: 60_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'pxk-apilib-'));
-  const kernel = join(dir, 'vmlinuz');
-  const k = randomBytes(100_000);
-  k.write('HdrS', 0x202, 'latin1');
-  writeFileSync(kernel, k);
+  const kernel = writeKernelStub(dir, 100_000);
   const controller = new Controller({ dataDir: join(dir, 'data') });
-  const token = generateToken();
-  const server = new ApiServer({ controller, token, rendererDir: null });
-  await server.start();
-  t.after(() => server.close());
-  const c = await ApiClient.connect(server.port, token);
-  t.after(() => c.close());
+  const c = await connectApi(t, controller);
 
   assert.deepEqual(await c.call('library.list', {}), []);
   const entry = await c.call('library.add', { path: kernel, name: 'Test kernel', cmdline: 'console=ttyS0' });

@@ -5,9 +5,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Controller } from '../../src/api/controller.js';
-import { ApiServer, generateToken } from '../../src/api/ws-server.js';
 import { parseRequest } from '../../src/api/validate.js';
-import { ApiClient, ApiCallError } from '../helpers/api-client.js';
+import { ApiCallError, connectApi } from '../helpers/api-client.js';
 import { buildIso, tempDir, writeTree } from '../helpers/iso-build.js';
 import { STANDIN_VERSION, wimbootStandin } from '../helpers/wimboot-standin.js';
 import { ensureFixtures } from '../../src/lab/fixtures.js';
@@ -21,12 +20,7 @@ test('wimboot.status and wimboot.install; a refused file is an error and keeps t
   writeTree(join(dir, 'src'), { bootmgr: 'B', 'Boot/BCD': 'C', 'Boot/boot.sdi': 'S', 'sources/boot.wim': 'W' });
   const iso = buildIso(join(dir, 'src'), join(dir, 'winpe.iso'), { tool: 'genisoimage', udf: true, joliet: true });
   const controller = new Controller({ dataDir: join(dir, 'data') });
-  const token = generateToken();
-  const server = new ApiServer({ controller, token, rendererDir: null });
-  await server.start();
-  t.after(() => server.close());
-  const c = await ApiClient.connect(server.port, token);
-  t.after(() => c.close());
+  const c = await connectApi(t, controller);
 
   assert.deepEqual(await c.call('wimboot.status', {}), { downloadUrl: 'https://github.com/ipxe/wimboot/releases' });
   const win = await c.call('library.add', { path: iso, name: 'Windows PE' });

@@ -12,8 +12,7 @@ import type { ClientSession } from '../../src/sessions/session.js';
 import type { Diagnosis } from '../../src/diagnostics/types.js';
 import type { DhcpEvent } from '../../src/sessions/events.js';
 import { Controller } from '../../src/api/controller.js';
-import { ApiServer, generateToken } from '../../src/api/ws-server.js';
-import { ApiClient } from '../helpers/api-client.js';
+import { connectApi } from '../helpers/api-client.js';
 
 const MAC = '52:54:00:12:34:56';
 const OTHER = '52:54:00:ab:cd:ef';
@@ -157,12 +156,7 @@ test('a restarted engine process shows the previous run in its hello and session
 
   // The next process: a fresh controller and API server on the same data dir, nothing served yet.
   const controller = new Controller({ dataDir, library: null, logCapacity: 100 });
-  const token = generateToken();
-  const server = new ApiServer({ controller, token, rendererDir: null });
-  await server.start();
-  t.after(() => server.close());
-  const c = await ApiClient.connect(server.port, token);
-  t.after(() => c.close());
+  const c = await connectApi(t, controller);
   assert.deepEqual(
     c.hello!.sessions.map((s) => [s.mac, s.previousRun, s.diagnosis?.code]),
     [[MAC, true, 'no-tftp-after-ack']],
