@@ -5,7 +5,7 @@
 // handed over. The DHCP policy, the iPXE and GRUB writers, the published files and the
 // session tracker all read it; none decides on its own.
 import type { ArchFamily } from './client.js';
-import { httpUrl, macToHyphens } from './ipxe-script.js';
+import { httpUrl } from './ipxe-script.js';
 import type { SignedLoaders } from './signed-chain.js';
 
 export type PlanFirmware = 'bios' | 'uefi';
@@ -59,10 +59,6 @@ export function planFirmware(family: ArchFamily | undefined): PlanFirmware | und
 export const HANDOFF_PREFIX = 'handoff/';
 /** The role of that request in PublishedFiles and transfer events. */
 export const HANDOFF_ROLE = 'hand-off signal';
-
-export function handoffPath(mac: string): string {
-  return `${HANDOFF_PREFIX}${macToHyphens(mac)}`;
-}
 
 /** The MAC a hand-off request names ("52-54-00-12-34-56"), or undefined. */
 export function macFromHandoffName(name: string): string | undefined {
