@@ -352,9 +352,12 @@ export class Engine extends EventEmitter {
         watchEveryMs: o.watchEveryMs,
         knownServers: () => startupOthers,
         onDiagnosis: (ev) => {
+          // The site diagnoses that are also site problems say so (another DHCP server is set by onRogueServer).
+          if (!ev.mac && ev.diagnosis.code === 'no-clients') ev.diagnosis.keptAs = 'no-machines-yet';
+          if (!ev.mac && ev.diagnosis.code === 'rogue-dhcp') ev.diagnosis.keptAs = 'other-dhcp-server';
           this.publish(ev);
           if (ev.mac) this.tracker?.diagnose(ev.mac, ev.diagnosis);
-          if (!ev.mac && ev.diagnosis.code === 'no-clients') this.site.set(noMachinesYet(ev.diagnosis));
+          if (ev.diagnosis.keptAs === 'no-machines-yet') this.site.set(noMachinesYet(ev.diagnosis));
         },
         siteCauses: (at) => this.site.causesAt(at),
         onRogueServer: this.onRogueServer,

@@ -36,6 +36,8 @@ export interface Diagnosis {
   mac?: string;
   /** A machine's diagnosis given while a site problem stood (src/diagnostics/site.ts): that problem is its likely cause. */
   siteCause?: SiteProblem['code'];
+  /** A site diagnosis (no MAC) the engine also keeps as this site problem: screens say it once, by the problem. */
+  keptAs?: SiteProblem['code'];
 }
 
 /** Published by the engine for every new diagnosis (session ones and engine-wide ones). */

@@ -132,7 +132,7 @@ describe('site banner and outages (1366x768)', { skip }, () => {
         (globalThis as unknown as HarnessWindow).__pxekitFake.emit({
           type: 'diagnosis',
           at,
-          diagnosis: { code: 'rogue-dhcp', title: 'Another DHCP server answers on this network.', causes: [], fix: 'Use --mode proxy.', evidence: [], at },
+          diagnosis: { code: 'rogue-dhcp', title: 'Another DHCP server answers on this network.', causes: [], fix: 'Use --mode proxy.', evidence: [], at, keptAs: 'other-dhcp-server' },
         });
       });
       // A site diagnosis (no MAC) with no site problem for it reaches the banner, and goes when dismissed.
@@ -143,7 +143,7 @@ describe('site banner and outages (1366x768)', { skip }, () => {
         (globalThis as unknown as HarnessWindow).__pxekitFake.emit({
           type: 'diagnosis',
           at,
-          diagnosis: { code: 'no-clients', title: 'No machine asked to boot in 60 s.', causes: ['PXE boot is off in the firmware'], fix: 'Turn on network boot in the firmware setup.', evidence: [], at },
+          diagnosis: { code: 'no-clients', title: 'No machine asked to boot in 60 s.', causes: ['PXE boot is off in the firmware'], fix: 'Turn on network boot in the firmware setup.', evidence: [], at, keptAs: 'no-machines-yet' },
         });
         // A machine's diagnosis is not a site problem.
         (globalThis as unknown as HarnessWindow).__pxekitFake.emit({

@@ -249,6 +249,11 @@ test('serve without link waits, a machine powered on later is served; cable pull
   assert.equal(await state.getAttribute('data-severity'), 'error');
   const switchButton = other.getByRole('button', { name: 'Switch to proxy mode and go on' });
   await switchButton.waitFor();
+  // The engine's own diagnosis of that server says it is kept as the site problem: the banner says it once.
+  const rogueDiag = await engine.waitFor((e: AnyEvent) => e.type === 'diagnosis' && (e.diagnosis as { code: string }).code === 'rogue-dhcp', 'the rogue-dhcp diagnosis', 15_000);
+  assert.equal((rogueDiag.diagnosis as { keptAs?: string }).keptAs, 'other-dhcp-server');
+  await page.waitForTimeout(500);
+  assert.equal(await banner.locator('[data-code="rogue-dhcp"]').count(), 0, 'no second notice in other words');
   // The banner and the room are on the first screen, and axe finds nothing serious, at 1366x768 ...
   const box = await other.boundingBox();
   assert.ok(box && box.y >= 0 && box.y + box.height <= VIEWPORT.height, `banner on the first screen: ${JSON.stringify(box)}`);

@@ -59,9 +59,6 @@ function Problem({ p }: { p: SiteProblem }) {
   );
 }
 
-/** Site diagnoses (no MAC) that the engine also turns into a site problem (src/diagnostics/site.ts). */
-const SAID_BY_PROBLEM: Partial<Record<string, SiteProblem['code']>> = { 'rogue-dhcp': 'other-dhcp-server', 'no-clients': 'no-machines-yet' };
-
 export function SiteBanner() {
   const { status, connection, disconnectedSince, tokenRefused } = useStatus();
   const notices = useSite((s) => s.notices);
@@ -94,7 +91,7 @@ export function SiteBanner() {
   // A site diagnosis the engine also keeps as a site problem is said once, by the problem (it carries the action).
   const shown = new Set((status?.site ?? []).map((p) => p.code));
   for (const n of notices) {
-    if (!down && SAID_BY_PROBLEM[n.diagnosis.code] && shown.has(SAID_BY_PROBLEM[n.diagnosis.code]!)) continue;
+    if (!down && n.diagnosis.keptAs && shown.has(n.diagnosis.keptAs)) continue;
     items.push(
       <div key={n.key} className="banner sev-warn" role="status" data-code={n.diagnosis.code}>
         <div className="banner-text">
