@@ -199,9 +199,13 @@ export class Engine extends EventEmitter {
   private onWire = (ev: WireEvent): void => {
     if (ev.type === 'transfer') {
       ev.mac ??= this.dhcp?.macForIp(ev.clientIp);
-      const asked = { percentDecoded: ev.protocol === 'tftp' };
+      const asked = { percentDecoded: ev.protocol === 'tftp', clientIp: ev.clientIp };
       ev.role ??= this.files.lookup(ev.file, asked)?.role;
-      if (ev.errorCode === 'not-found') ev.expected ??= this.files.expectedMiss(ev.file, asked);
+      if (ev.errorCode === 'not-found') {
+        ev.expected ??= this.files.expectedMiss(ev.file, asked);
+        // A file a netboot tree's menu names but the tree lacks: say which menu named it.
+        if (!ev.expected) ev.namedBy ??= this.chooser?.namedBy(ev.mac, ev.file);
+      }
     }
     this.publish(ev);
     this.tracker?.handle(ev);
@@ -308,6 +312,7 @@ export class Engine extends EventEmitter {
         bootOnce: o.bootOnce,
         log: (message) => this.publish({ type: 'log', at: Date.now(), level: 'warn', source: 'boot', message }),
         setupFiles: (source) => setupMedia.filesFor(source),
+        dataDir,
       });
       const setupMedia = new SetupMediaShare({
         enabled: o.setupShare !== false,
@@ -316,6 +321,8 @@ export class Engine extends EventEmitter {
       this.setupMedia = setupMedia;
       await chooser.start();
       this.chooser = chooser;
+      // A machine booting a netboot tree has the tree as its TFTP/HTTP root.
+      this.files.setClientRoot((ip) => chooser.treeRootFor(this.dhcp?.macForIp(ip)));
       const media = chooser.setupMediaToShare();
       if (media) await setupMedia.start(media, { iface: nic.name, address: ipv4.address, prefix: ipv4.prefix, dataDir });
       this.checkStillWanted();
@@ -482,6 +489,7 @@ export class Engine extends EventEmitter {
     const closing = [this.dhcp?.stop(), this.tftp?.stop(), this.http?.stop(), this.field?.stop()];
     await Promise.allSettled(closing);
     this.dhcp = this.tftp = this.http = undefined;
+    this.files.setClientRoot(undefined);
     await this.chooser?.stop().catch(() => {});
     this.chooser = undefined;
     this.unpublishSignedChain?.();

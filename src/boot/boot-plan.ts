@@ -25,7 +25,16 @@ export interface PlanFile {
  * - 'files': no loader of PXE Kit's runs last (nothing can report), so delivering every payload
  *   file for the machine's firmware stands for it.
  */
-export type Handoff = { kind: 'signal' } | { kind: 'files' };
+export type Handoff = { kind: 'signal' } | { kind: 'files'; entries?: HandoffEntry[] };
+
+/** A menu entry of a tree's own loader: delivering all its files is the hand-off (any entry: the technician may pick another). */
+export interface HandoffEntry {
+  firmware?: PlanFirmware;
+  files: string[];
+}
+
+/** Firmware a netboot tree carries its own first stage for. */
+export type FirstStageFirmware = 'bios' | 'x64' | 'ia32' | 'arm64';
 
 export interface BootPlan {
   mac: string;
@@ -43,6 +52,11 @@ export interface BootPlan {
   /** A file the machine reads as a disk by ranges (sanboot): its reads are one download. */
   readAsDisk?: string;
   handoff: Handoff;
+  /**
+   * A netboot tree's own first stage per firmware (tree-relative; the tree is the machine's
+   * TFTP/HTTP root): DHCP hands these instead of iPXE. Undefined for every other image.
+   */
+  firstStage?: Partial<Record<FirstStageFirmware, string>>;
 }
 
 /** The payload paths a machine on this firmware fetches (all of them when the firmware is not known yet). */

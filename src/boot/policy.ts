@@ -33,10 +33,13 @@ export interface BootPolicyOptions {
    * The machine's boot plan (src/boot/boot-plan.ts): whether the signed chain can boot it, and
    * which shim (an image's own, or PXE Kit's). Without it: PXE Kit's shim, for anything.
    */
-  planFor?: (mac: string) => Pick<BootPlan, 'signedChainCan' | 'signedLoaders'>;
+  planFor?: (mac: string) => Pick<BootPlan, 'signedChainCan' | 'signedLoaders' | 'firstStage'>;
 }
 
 type Family = ArchFamily;
+
+/** An iPXE build by its usual names (undionly.kpxe, ipxe.efi, snponly.efi). */
+const IPXE_FILE = /(^|\/)(undionly|ipxe|snponly|snp)[^/]*\.(kpxe|kkpxe|pxe|efi|lkrn)$/i;
 
 const FAMILY_WORDS: Record<Family, string> = {
   bios: 'a BIOS',
@@ -80,10 +83,33 @@ export function createBootPolicy(opts: BootPolicyOptions): BootPolicy {
     return plan?.signedLoaders.shim ?? opts.signedChain.shim;
   }
 
+  /**
+   * A netboot tree's own loader for this machine (the tree is its TFTP root), or a refusal when
+   * the tree has none for its firmware; undefined when the machine is not booting a tree.
+   */
+  function treeDecision(client: ClientInfo, fam: Family, viaHttp: boolean): BootDecision | undefined {
+    const stages = opts.planFor?.(client.mac)?.firstStage;
+    if (!stages) return undefined;
+    if (fam === 'arm32' || fam === 'unknown') return undefined; // said below, as for any image
+    const path = stages[fam];
+    const firmware = fam === 'bios' ? 'BIOS' : `UEFI ${fam}`;
+    if (!path) {
+      const has = Object.keys(stages).map((f) => (f === 'bios' ? 'BIOS' : `UEFI ${f}`));
+      return { kind: 'refuse', reason: `the netboot folder has no boot loader for ${FAMILY_WORDS[fam]} machine (it has one for ${has.join(' and ')}): boot this machine in ${has.join(' or ')} mode, or give the folder's loader with --boot-file` };
+    }
+    if (viaHttp) return { kind: 'offer', bootFile: httpUrl(opts.serverIp, opts.httpPort, path), nextServer: opts.serverIp, httpClient: true, description: `the folder's ${path} for ${firmware} HTTP Boot` };
+    return { kind: 'offer', bootFile: path, nextServer: opts.serverIp, httpClient: false, description: `the folder's ${path} for ${firmware}` };
+  }
+
   return {
     decide(client: ClientInfo, how?: BootAnswerContext): BootDecision {
       const fam = archFamily(client.arch);
       const viaHttp = client.isHttpBoot || client.arch.endsWith('-http');
+      // A tree's loader goes to firmware iPXE too (QEMU's and many NICs' ROMs are iPXE): PXE Kit
+      // chains no iPXE of its own there, so there is no loop to break. A tree whose loader is
+      // iPXE itself would load itself forever: that iPXE gets PXE Kit's script instead.
+      const tree = client.isPxe || viaHttp ? treeDecision(client, fam, viaHttp) : undefined;
+      if (tree && !(client.isIpxe && tree.kind === 'offer' && IPXE_FILE.test(tree.bootFile))) return tree;
       if (client.isIpxe) {
         return {
           kind: 'offer',

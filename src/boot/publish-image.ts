@@ -8,9 +8,24 @@ import type { LinuxBoot } from './linux-boot.js';
 import type { SignedLoaders } from './signed-chain.js';
 import { ipxeHandoffLine, type PlanFile } from './boot-plan.js';
 import { identifyBytes, identifyFile, NotAnImage, refusal } from '../images/identify.js';
-import { publishTreeImage, type HelperPaths, type SetupFilesFor } from '../images/publish-iso.js';
+import { publishTreeImage, safeId, type HelperPaths, type SetupFilesFor } from '../images/publish-iso.js';
+import {
+  isNetbootArchive,
+  isNetbootFolder,
+  namedBy,
+  NETBOOT_PROBES,
+  netbootDescription,
+  netbootMachinePlan,
+  netbootResolver,
+  netbootRoles,
+  openNetboot,
+  type BootFileChoice,
+  type NetbootMachinePlan,
+  type OpenedNetboot,
+} from '../images/netboot-tree.js';
+import type { FirstStageFirmware } from './boot-plan.js';
 
-export type ImageKind = 'kernel' | 'ipxe-script' | 'efi' | 'pxe' | 'iso' | 'folder';
+export type ImageKind = 'kernel' | 'ipxe-script' | 'efi' | 'pxe' | 'iso' | 'folder' | 'netboot';
 
 /** An image whose kind publishImage detects from the file (what the CLI passes). */
 export interface AutoImageSpec {
@@ -18,6 +33,8 @@ export interface AutoImageSpec {
   path: string;
   initrds?: string[];
   cmdline?: string;
+  /** For a netboot folder or archive: the loaders to hand out instead of the ones found. */
+  bootFiles?: BootFileChoice;
 }
 
 export type ImageSpec =
@@ -26,6 +43,8 @@ export type ImageSpec =
   | { kind: 'efi' | 'pxe'; path: string }
   /** An ISO (or an unpacked ISO folder) served in place; a recipe (src/images/recipes) writes its script. */
   | { kind: 'iso' | 'folder'; path: string; cmdline?: string; id?: string; helpers?: HelperPaths }
+  /** A netboot folder, or an archive of one: served as the machine's TFTP/HTTP root, its own loaders first (src/images/netboot-tree.ts). */
+  | { kind: 'netboot'; path: string; id?: string; bootFiles?: BootFileChoice }
   | AutoImageSpec;
 
 export type ResolvedImageSpec = Exclude<ImageSpec, AutoImageSpec>;
@@ -54,8 +73,26 @@ export async function detectImageKind(path: string): Promise<ImageKind> {
 }
 
 /** Builds a spec from a single path given on the command line (plus --initrd/--cmdline for kernels). */
-export async function imageSpecFromPath(path: string, extra: { initrds?: string[]; cmdline?: string } = {}): Promise<ResolvedImageSpec> {
-  // Folders (unpacked ISOs) come in through the library, which says kind 'folder' itself.
+export async function imageSpecFromPath(path: string, extra: { initrds?: string[]; cmdline?: string; bootFiles?: BootFileChoice } = {}): Promise<ResolvedImageSpec> {
+  const st = await fsp.stat(path).catch(() => undefined);
+  // A folder is a netboot tree when it holds a network loader, else an unpacked ISO; an archive is a netboot tree.
+  const treeOnly = (what: string) => {
+    if (extra.initrds?.length) throw new Error(`${path} is ${what}, not a kernel: initrds can only go with a kernel`);
+    if (extra.cmdline) throw new Error(`${path} is ${what}: its own menus give the kernel command line; --cmdline applies to kernels and ISOs`);
+  };
+  if (st?.isDirectory()) {
+    if (extra.bootFiles || (await isNetbootFolder(path))) {
+      treeOnly('a netboot folder');
+      return { kind: 'netboot', path, bootFiles: extra.bootFiles };
+    }
+    if (extra.bootFiles) throw new Error(`--boot-file goes with a netboot folder or archive; ${path} has no network boot loader`);
+    return { kind: 'folder', path, cmdline: extra.cmdline || undefined };
+  }
+  if (st?.isFile() && (await isNetbootArchive(path))) {
+    treeOnly('a netboot archive');
+    return { kind: 'netboot', path, bootFiles: extra.bootFiles };
+  }
+  if (extra.bootFiles) throw new Error(`--boot-file goes with a netboot folder or archive, not ${path}`);
   const kind = await detectImageKind(path);
   if (kind === 'iso') {
     if (extra.initrds?.length) throw new Error(`${path} is an ISO image, not a kernel: initrds can only go with a kernel`);
@@ -91,8 +128,21 @@ export interface PublishedImage {
   linuxBoot?: LinuxBoot;
   /** The image's own shim and GRUB, when it carries a pair that boots from the network (src/images/own-chain.ts). */
   ownSignedLoaders?: SignedLoaders;
+  /** A netboot tree: its own loaders, its files as a machine's root, what each machine fetches. */
+  netboot?: PublishedNetboot;
   /** Takes the image's files and per-client scripts out of PublishedFiles. */
   unpublish(): void;
+}
+
+export interface PublishedNetboot {
+  opened: OpenedNetboot;
+  /** Tree-relative loader per firmware, for DHCP. */
+  firstStage: Partial<Record<FirstStageFirmware, string>>;
+  /** The tree's file for a request path (a machine booting the tree has it as its root). */
+  resolve(path: string): PublishedFile | undefined;
+  plan(mac: string): NetbootMachinePlan;
+  /** Which menu named a file ("named as the kernel of "Install" in pxelinux.cfg/default"). */
+  namedBy(path: string): string | undefined;
 }
 
 export interface PublishImageOptions {
@@ -106,6 +156,8 @@ export interface PublishImageOptions {
   registerScripts?: boolean;
   /** Windows setup media: the files WinPE gets to connect PXE Kit's share of them. */
   setupFiles?: SetupFilesFor;
+  /** Where a netboot archive is unpacked (the data dir). */
+  dataDir?: string;
 }
 
 export async function publishImage(files: PublishedFiles, given: ImageSpec, opts: PublishImageOptions): Promise<PublishedImage> {
@@ -124,8 +176,28 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
   let treePaths: string[] = [];
   let linuxBoot: LinuxBoot | undefined;
   let ownSignedLoaders: SignedLoaders | undefined;
+  let netboot: PublishedNetboot | undefined;
+  let unpublishNetboot: (() => void) | undefined;
 
-  if (spec.kind === 'iso' || spec.kind === 'folder') {
+  if (spec.kind === 'netboot') {
+    const nb = await openNetboot(spec.path, { bootFiles: spec.bootFiles, dataDir: opts.dataDir });
+    const resolve = netbootResolver(nb, netbootRoles(nb));
+    const id = spec.id ?? safeId(basename(spec.path).replace(/\.(tar\.gz|tgz|tar|zip)$/i, ''));
+    // Also under netboot/<id>/, for URLs (an iPXE menu choice chains the loader from there).
+    const treePrefix = `netboot/${id}/`;
+    files.addDynamic(treePrefix, resolve);
+    for (const p of NETBOOT_PROBES) files.expectMisses(`netboot-${p.key}`, p.pattern, p.why);
+    const firstStage: Partial<Record<FirstStageFirmware, string>> = {};
+    for (const [fw, l] of Object.entries(nb.loaders)) firstStage[fw as FirstStageFirmware] = l!.path;
+    netboot = { opened: nb, firstStage, resolve, plan: (mac) => netbootMachinePlan(nb, mac), namedBy: (p) => namedBy(nb, p) };
+    description = netbootDescription(nb);
+    const text = netbootChainScript(url(treePrefix), firstStage, description);
+    script = () => text;
+    unpublishNetboot = () => {
+      files.removeDynamic(treePrefix);
+      for (const p of NETBOOT_PROBES) files.forgetMisses(`netboot-${p.key}`);
+    };
+  } else if (spec.kind === 'iso' || spec.kind === 'folder') {
     const t = await publishTreeImage(files, spec.path, { id: spec.id, serverIp: opts.serverIp, httpPort: opts.httpPort, cmdline: spec.cmdline, helpers: spec.helpers, setupFiles: opts.setupFiles });
     setupMedia = t.setupMedia;
     warning = t.warning;
@@ -190,7 +262,9 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
     scriptFor: (mac) => script(mac),
     linuxBoot,
     ownSignedLoaders,
+    netboot,
     unpublish: () => {
+      unpublishNetboot?.();
       for (const f of added) files.remove(f.path);
       if (opts.registerScripts !== false) files.removeDynamic(prefix);
       void unpublishTree?.();
@@ -199,7 +273,21 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
 }
 
 export function describeKind(kind: ImageKind): string {
-  return { kernel: 'a Linux kernel', 'ipxe-script': 'an iPXE script', efi: 'an EFI program', pxe: 'a PXE boot program', iso: 'an ISO image', folder: 'an image folder' }[kind];
+  return { kernel: 'a Linux kernel', 'ipxe-script': 'an iPXE script', efi: 'an EFI program', pxe: 'a PXE boot program', iso: 'an ISO image', folder: 'an image folder', netboot: 'a netboot folder' }[kind];
+}
+
+/**
+ * For a machine that reaches a netboot tree from PXE Kit's iPXE menu: chain the tree's loader
+ * for its platform, from the tree's own URL (pxelinux takes its folder from option 210).
+ */
+function netbootChainScript(treeUrl: string, stages: Partial<Record<FirstStageFirmware, string>>, label: string): string {
+  const lines = ['#!ipxe', `echo PXE Kit: ${label.replace(/[\r\n$]/g, ' ')}`];
+  const tftp = treeUrl.replace(/^http:\/\/([^/:]+)(:\d+)?\//, 'tftp://$1/');
+  if (stages.bios) lines.push(`iseq \${platform} pcbios && set 210:string ${tftp} && chain ${tftp}${stages.bios} ||`);
+  if (stages.x64) lines.push(`iseq \${buildarch} x86_64 && iseq \${platform} efi && chain ${tftp}${stages.x64} ||`);
+  if (stages.arm64) lines.push(`iseq \${buildarch} arm64 && chain ${tftp}${stages.arm64} ||`);
+  lines.push('echo PXE Kit: this netboot folder has no loader for this machine (or it failed); check the PXE Kit window', 'prompt --timeout 30000 Press any key to restart ||', 'reboot');
+  return lines.join('\n');
 }
 
 async function checkFile(path: string, what: string, role?: string): Promise<void> {

@@ -5,11 +5,17 @@ import { looksLikeIso, findHelpers } from '../images/publish-iso.js';
 import { inspectImage } from '../images/inspect.js';
 import type { ImageSpec } from '../boot/publish-image.js';
 import { IsoError } from '../images/iso/index.js';
+import { isNetbootFolder } from '../images/netboot-tree.js';
+import { defaultDataDir } from '../files/data-dir.js';
+import { parseBootFiles } from './boot-files.js';
 
-export const INSPECT_USAGE = `usage: pxekit inspect [--initrd FILE]... [--cmdline ARGS] [--wimboot FILE] [--server IP] [--http-port N] [--files] [--json] IMAGE
+export const INSPECT_USAGE = `usage: pxekit inspect [--initrd FILE]... [--cmdline ARGS] [--wimboot FILE] [--server IP] [--http-port N]
+                      [--boot-file bios=PATH,uefi=PATH] [--data-dir DIR] [--files] [--json] IMAGE
 
 Prints what IMAGE is (OS, version, BIOS/UEFI, the files it boots from) and the iPXE script
-PXE Kit would serve for it. IMAGE: an ISO, an unpacked ISO folder, a kernel, an iPXE script or an EFI/PXE program.
+PXE Kit would serve for it. IMAGE: an ISO, an unpacked ISO folder, a kernel, an iPXE script,
+an EFI/PXE program, or a netboot folder or archive (.tar.gz/.tgz/.zip; unpacked into the data
+dir): for those, the loader each firmware gets and what its menus boot.
   --server IP   the address the script's URLs use (default: a placeholder)
   --files       also list every file of an ISO or folder`;
 
@@ -25,6 +31,8 @@ export async function inspect(argv: string[]): Promise<number> {
       'http-port': { type: 'string', default: '8080' },
       files: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
+      'boot-file': { type: 'string' },
+      'data-dir': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -47,11 +55,24 @@ export async function inspect(argv: string[]): Promise<number> {
     }
   })();
   let spec: ImageSpec;
-  if (isDir) spec = { kind: 'folder', path, cmdline: values.cmdline || undefined, helpers };
-  else if (/\.iso$/i.test(path) || (await looksLikeIso(path))) spec = { kind: 'iso', path, cmdline: values.cmdline || undefined, helpers };
-  else spec = { path, initrds: values.initrd as string[], cmdline: values.cmdline as string };
   try {
-    const r = await inspectImage(spec, { serverIp: values.server as string, httpPort: Number(values['http-port']), helpers });
+    const bootFiles = values['boot-file'] ? parseBootFiles(values['boot-file']) : undefined;
+    if (isDir && !bootFiles && !(await isNetbootFolder(path))) spec = { kind: 'folder', path, cmdline: values.cmdline || undefined, helpers };
+    else if (!isDir && (/\.iso$/i.test(path) || (await looksLikeIso(path)))) spec = { kind: 'iso', path, cmdline: values.cmdline || undefined, helpers };
+    else spec = { path, initrds: values.initrd as string[], cmdline: values.cmdline as string, bootFiles };
+    const r = await inspectImage(spec, { serverIp: values.server as string, httpPort: Number(values['http-port']), helpers, dataDir: values['data-dir'] ?? defaultDataDir() });
+    if (r.netboot) {
+      const nb = r.netboot;
+      if (values.json) {
+        const loaders = Object.fromEntries(Object.entries(nb.loaders).map(([fw, l]) => [fw, { path: l!.path, kind: l!.kind, what: l!.what, secondStage: l!.secondStage, grubPrefix: l!.grubPrefix }]));
+        const menus = Object.fromEntries(Object.entries(nb.readings).map(([fw, m]) => [fw, { configs: m!.common.configs, entries: m!.common.entries, missing: m!.common.missing, perMachine: [...m!.perMac.keys()] }]));
+        console.log(JSON.stringify({ kind: 'netboot', root: nb.root, archive: nb.archive, loaders, menus, notes: nb.notes, files: values.files ? r.files?.map((f) => ({ path: f.path, size: f.size })) : undefined, secureBoot: r.secureBoot, detected: r.detected }, null, 2));
+        return 0;
+      }
+      console.log(r.detected);
+      if (values.files) for (const f of r.files ?? []) console.log(`  - ${String(f.size).padStart(12)}  ${f.path}`);
+      return 0;
+    }
     if (values.json) {
       const out = {
         kind: r.spec.kind,

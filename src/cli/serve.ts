@@ -7,16 +7,21 @@ import { basename } from 'node:path';
 import { findHelpers, looksLikeIso, openImage, type HelperPaths } from '../images/publish-iso.js';
 import { noWimbootWarning } from '../images/wimboot.js';
 import { LineWriter } from './line-writer.js';
+import { parseBootFiles } from './boot-files.js';
 import { SECURE_BOOT_CHOICES, type SecureBootChoice } from '../boot/signed-chain.js';
 
 export const SERVE_USAGE = `usage: pxekit serve [--iface NAME] [--mode auto|dhcp|proxy] [--range A-B] [--data-dir DIR]
                     [--json] [--verbose] [--force] [--http-port N] [--initrd FILE]... [--cmdline ARGS]
                     [--boot-once] [--wimboot FILE] [--library] [--evidence DIR]
-                    [--secure-boot auto|signed|ipxe] [--no-setup-share] IMAGE
+                    [--secure-boot auto|signed|ipxe] [--no-setup-share] [--boot-file bios=P,uefi=P] IMAGE
 
 IMAGE is an ISO (served in place: Windows/WinPE, Ubuntu, Debian live, Fedora/RHEL, Arch, or
 any bootable ISO), a Linux kernel (with --initrd and --cmdline), an iPXE script, or an EFI/PXE
-boot program. --cmdline adds kernel arguments to an ISO's Linux recipe too.
+boot program, or a netboot folder or archive (.tar.gz/.tgz/.zip of pxelinux, GRUB or syslinux.efi
+trees: served as the machines' TFTP/HTTP root, each firmware getting the folder's own loader).
+--cmdline adds kernel arguments to an ISO's Linux recipe too.
+  --boot-file bios=P,uefi=P  a netboot folder's loaders to hand out (paths inside the folder),
+                instead of the ones PXE Kit finds; "pxekit inspect FOLDER" shows what it finds.
   --boot-once   each machine boots IMAGE once; its next network boot goes to the local disk.
   --wimboot F   wimboot for Windows ISOs (default: the one stored with "pxekit wimboot FILE", then
                 resources/wimboot; https://github.com/ipxe/wimboot/releases). Refused if F is not wimboot.
@@ -72,6 +77,7 @@ export const SERVE_OPTIONS = {
   library: { type: 'boolean', default: false },
   'secure-boot': { type: 'string', default: 'auto' },
   'no-setup-share': { type: 'boolean', default: false },
+  'boot-file': { type: 'string' },
 } as const;
 
 function parseServeOptions(argv: string[]) {
@@ -92,7 +98,13 @@ export function parseServeArgs(argv: string[]) {
     if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UsageError(`${name} must be a number`);
     return n;
   };
-  const image: ImageSpec | undefined = positionals.length ? { path: positionals[0], initrds: values.initrd as string[], cmdline: values.cmdline as string } : undefined;
+  let bootFiles;
+  try {
+    bootFiles = values['boot-file'] ? parseBootFiles(values['boot-file'] as string) : undefined;
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const image: ImageSpec | undefined = positionals.length ? { path: positionals[0], initrds: values.initrd as string[], cmdline: values.cmdline as string, bootFiles } : undefined;
   return {
     engine: {
       iface: values.iface,

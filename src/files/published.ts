@@ -124,6 +124,17 @@ export class PublishedFiles {
   private readonly dynamic = new Map<string, (rest: string) => PublishedFile | undefined>();
   /** Paths loaders look for as part of a normal search, whose absence is no failure: pattern -> why. */
   private readonly probes = new Map<string, { pattern: RegExp; why: string }>();
+  /** A machine's own root (the netboot tree it boots), by its address; it comes before everything else. */
+  private clientRoot?: (clientIp: string) => ((path: string) => PublishedFile | undefined) | undefined;
+
+  /**
+   * Serves a per-machine root: a machine booting a netboot tree asks for "pxelinux.cfg/default"
+   * and "/grub/grub.cfg" as if the tree were the server's root (as dnsmasq's --tftp-root is).
+   * PXE Kit's own files stay reachable beneath it. undefined removes it.
+   */
+  setClientRoot(root?: (clientIp: string) => ((path: string) => PublishedFile | undefined) | undefined): void {
+    this.clientRoot = root;
+  }
 
   /**
    * Declares requests for missing files matching `pattern` (on the normalised path) as a
@@ -166,10 +177,12 @@ export class PublishedFiles {
     this.files.delete(path);
     this.lower.delete(path.toLowerCase());
   }
-  /** Looks up a raw request path; undefined when it is not published or tries to escape. */
-  lookup(raw: string, opts: { percentDecoded?: boolean } = {}): PublishedFile | undefined {
+  /** Looks up a raw request path (from `clientIp`: its own root first); undefined when it is not published or tries to escape. */
+  lookup(raw: string, opts: { percentDecoded?: boolean; clientIp?: string } = {}): PublishedFile | undefined {
     const p = normaliseRequestPath(raw, opts);
     if (p === undefined) return undefined;
+    const own = opts.clientIp && this.clientRoot?.(opts.clientIp)?.(p);
+    if (own) return own;
     const found = this.files.get(p) ?? this.lower.get(p.toLowerCase());
     if (found) return found;
     for (const [prefix, resolve] of this.dynamic) {

@@ -184,7 +184,7 @@ export class HttpFileServer {
       conn.sendText(405, 'method not allowed\n', { Allow: 'GET, HEAD' });
       return;
     }
-    const file = this.opts.files.lookup(rawPath);
+    const file = this.opts.files.lookup(rawPath, { clientIp: conn.clientIp });
     if (!file) {
       const ev: TransferEvent = {
         type: 'transfer',

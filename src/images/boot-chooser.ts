@@ -3,7 +3,7 @@
 // library can change while serving (the UI adds an image, assigns a machine): images are
 // re-published in the background and every script request reads the current settings.
 import { basename } from 'node:path';
-import { bufferFile, type PublishedFiles } from '../files/published.js';
+import { bufferFile, type PublishedFile, type PublishedFiles } from '../files/published.js';
 import { httpUrl, macFromScriptName, macToHyphens } from '../boot/ipxe-script.js';
 import { publishImage, type ImageSpec, type PublishedImage } from '../boot/publish-image.js';
 import { SESSIONS_MAX, type ClientSession } from '../sessions/session.js';
@@ -47,6 +47,8 @@ export interface BootChooserOptions {
   log?: (message: string) => void;
   /** Windows setup media: the files WinPE gets to connect PXE Kit's share of them (src/share/). */
   setupFiles?: SetupFilesFor;
+  /** Where netboot archives are unpacked. */
+  dataDir?: string;
 }
 
 /** What a machine was last handed by a script or configuration: what it is booting now. */
@@ -84,7 +86,7 @@ export class BootChooser {
       const libId = 'id' in spec && spec.id && library?.entry(spec.id) ? spec.id : undefined;
       if (libId) this.defaultKey = libId;
       else {
-        this.defaultImg = await publishImage(files, spec, { serverIp: this.o.serverIp, httpPort: this.o.httpPort, registerScripts: false, setupFiles: this.o.setupFiles });
+        this.defaultImg = await publishImage(files, spec, { serverIp: this.o.serverIp, httpPort: this.o.httpPort, registerScripts: false, setupFiles: this.o.setupFiles, dataDir: this.o.dataDir });
         this.publishOwnGrubPrefix(this.defaultImg);
         this.defaultKey = `default:${'path' in spec ? spec.path : spec.kernel}`;
         this.description = this.defaultImg.description;
@@ -140,6 +142,7 @@ export class BootChooser {
             filePrefix: `lib/${e.id}/`,
             registerScripts: false,
             setupFiles: this.o.setupFiles,
+            dataDir: this.o.dataDir,
           });
           this.images.set(e.id, { img, path: e.path });
           this.publishOwnGrubPrefix(img);
@@ -186,6 +189,11 @@ export class BootChooser {
     const base: Omit<BootPlan, 'choice' | 'signedChainCan'> = { mac, bootOnce: false, signedLoaders: PXEKIT_SIGNED_LOADERS, payload: [], handoff: { kind: 'signal' } };
     if (c.kind === 'image') {
       const img = this.imageFor(c.imageId);
+      if (img?.netboot) {
+        // The tree's own loader runs last: delivering a menu entry's files is the hand-off.
+        const m = img.netboot.plan(mac);
+        return { ...base, choice: 'image', imageId: c.imageId, bootOnce: c.bootOnce, signedChainCan: false, payload: m.payload, handoff: { kind: 'files', entries: m.entries }, firstStage: img.netboot.firstStage };
+      }
       return {
         ...base,
         choice: 'image',
@@ -205,8 +213,30 @@ export class BootChooser {
   /** Feed every session update here: a boot-once machine that was handed off goes to the local disk next time. */
   onSession(s: ClientSession): void {
     if (s.state !== 'handed-off') return;
-    const h = this.handing.get(s.mac.toLowerCase());
-    if (h?.bootOnce) this.o.library?.markBootedOnce(s.mac, h.imageId);
+    const mac = s.mac.toLowerCase();
+    const h = this.handing.get(mac);
+    if (h?.bootOnce) return this.o.library?.markBootedOnce(s.mac, h.imageId);
+    // A netboot tree is handed out by DHCP, with no script of PXE Kit's to record it.
+    const p = h ? undefined : this.plan(mac);
+    if (p?.firstStage && p.bootOnce && p.imageId) this.o.library?.markBootedOnce(s.mac, p.imageId);
+  }
+
+  /**
+   * The netboot tree that is this machine's TFTP/HTTP root (what it was last handed, else what it
+   * boots now), or undefined. A machine not known yet (proxy mode, before its address was seen)
+   * gets the default image's tree.
+   */
+  treeRootFor(mac: string | undefined): ((path: string) => PublishedFile | undefined) | undefined {
+    if (!mac) return this.defaultKey ? this.imageFor(this.defaultKey)?.netboot?.resolve : undefined;
+    const p = this.handedPlan(mac);
+    return p.firstStage && p.imageId ? this.imageFor(p.imageId)?.netboot?.resolve : undefined;
+  }
+
+  /** Which menu of the machine's tree named a file it asked for, in words; undefined when none did. */
+  namedBy(mac: string | undefined, path: string): string | undefined {
+    const p = mac ? this.handedPlan(mac) : undefined;
+    const id = p?.firstStage ? p.imageId : this.defaultKey;
+    return id ? this.imageFor(id)?.netboot?.namedBy(path) : undefined;
   }
 
   private imageFor(id: string): PublishedImage | undefined {

@@ -5,6 +5,8 @@ import { publishImage, imageSpecFromPath, type ImageSpec, type ResolvedImageSpec
 import { openImage, publishOpened, type HelperPaths } from './publish-iso.js';
 import type { RecipePlan } from './recipes/index.js';
 import type { TreeEntry } from './tree.js';
+import { promises as fsp } from 'node:fs';
+import { entryFiles, loaderLines, netbootDescription, netbootSecureBoot, openNetboot, type OpenedNetboot } from './netboot-tree.js';
 import { fileSecureBoot, treeSecureBoot, VERDICT_WORDS, type ImageSecureBoot } from './secure-boot-image.js';
 
 export interface InspectOptions {
@@ -15,6 +17,8 @@ export interface InspectOptions {
   id?: string;
   /** The MAC the sample script is for. */
   mac?: string;
+  /** Where a netboot archive is unpacked (the data dir). */
+  dataDir?: string;
 }
 
 export interface InspectResult {
@@ -26,6 +30,8 @@ export interface InspectResult {
   script: string;
   /** Will it boot with Secure Boot on, as PXE Kit serves it. */
   secureBoot: ImageSecureBoot;
+  /** A netboot folder or archive: its loaders, menus and notes (its machines get no iPXE script). */
+  netboot?: OpenedNetboot;
 }
 
 const SAMPLE_MAC = '52:54:00:00:00:01';
@@ -43,6 +49,7 @@ function size(n: number): string {
 
 export async function inspectImage(given: ImageSpec, o: InspectOptions): Promise<InspectResult> {
   const spec: ResolvedImageSpec = given.kind === undefined ? await imageSpecFromPath(given.path, given) : given;
+  if (spec.kind === 'netboot') return inspectNetboot(spec, o);
   if (spec.kind === 'iso' || spec.kind === 'folder') {
     const opened = await openImage(spec.path, spec.helpers ?? o.helpers);
     try {
@@ -80,7 +87,7 @@ export async function inspectImage(given: ImageSpec, o: InspectOptions): Promise
   const img = await publishImage(files, spec, { serverIp: o.serverIp, httpPort: o.httpPort, filePrefix: 'image/' });
   try {
     const what = spec.kind === 'kernel' ? spec.kernel : spec.path;
-    const secureBoot = await fileSecureBoot(spec.kind, what);
+    const secureBoot = await fileSecureBoot(spec.kind as 'kernel' | 'ipxe-script' | 'efi' | 'pxe', what);
     const lines = [`image:      ${what}`, `detected:   ${img.description}`, 'boot modes: BIOS, UEFI (whatever the program supports)', `serves:     ${img.paths.join(', ')}`, secureBootLine(secureBoot)];
     return { spec, detected: lines.join('\n'), script: img.scriptFor(o.mac ?? SAMPLE_MAC), secureBoot };
   } finally {
@@ -88,3 +95,27 @@ export async function inspectImage(given: ImageSpec, o: InspectOptions): Promise
   }
 }
 
+
+/** A netboot folder or archive: the loader each firmware gets, what its menus boot, what is wrong. */
+async function inspectNetboot(spec: Extract<ResolvedImageSpec, { kind: 'netboot' }>, o: InspectOptions): Promise<InspectResult> {
+  const nb = await openNetboot(spec.path, { bootFiles: spec.bootFiles, dataDir: o.dataDir });
+  const files: TreeEntry[] = [];
+  for (const f of nb.index.byPath.values()) files.push({ name: f.path.split('/').pop()!, path: f.path, type: 'file', size: (await fsp.stat(f.real).catch(() => undefined))?.size ?? 0 });
+  const total = files.reduce((a, f) => a + f.size, 0);
+  const secureBoot = netbootSecureBoot(nb);
+  const lines = [
+    `image:      ${spec.path} (${nb.archive ? `archive, unpacked into ${nb.root}` : 'netboot folder'})`,
+    `detected:   ${netbootDescription(nb)}`,
+    ...loaderLines(nb).map((l, i) => `${i === 0 ? 'gets:' : ''}`.padEnd(12) + l),
+  ];
+  const entries = Object.entries(nb.readings).flatMap(([fw, r]) => r!.common.entries.map((e) => ({ fw, e })));
+  if (entries.length) {
+    lines.push(`menus:      ${[...new Set(Object.values(nb.readings).flatMap((r) => r!.common.configs))].join(', ')}`);
+    for (const { fw, e } of entries.slice(0, 40)) lines.push(`  ${fw.padEnd(6)} "${e.label}"${e.isDefault ? ' (default)' : ''}: ${entryFiles(e).join(' + ') || 'nothing to load'}`);
+    if (entries.length > 40) lines.push(`  ... ${entries.length - 40} more entries`);
+  }
+  lines.push(`files:      ${files.length} files, ${size(total)}`);
+  lines.push(secureBootLine(secureBoot));
+  for (const n of nb.notes) lines.push(`note:       ${n}`);
+  return { spec, files, detected: lines.join('\n'), script: '', secureBoot, netboot: nb };
+}

@@ -63,6 +63,8 @@ export interface TransferEvent {
    * optional lists, GRUB's module lists): why it is no failure. PublishedFiles.expectMisses.
    */
   expected?: string;
+  /** Filled in by the engine for a 'not-found' a netboot tree's menu names: "named as the kernel of "Install" in pxelinux.cfg/default". */
+  namedBy?: string;
   /** HTTP: a Range request's first and last byte and the whole file's size (`size` is the range's). */
   range?: { start: number; end: number; total: number };
 }

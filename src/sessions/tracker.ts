@@ -284,7 +284,9 @@ export class SessionTracker {
     if (ev.errorCode === 'not-found') {
       return this.fail(s, {
         code: 'not-found',
-        message: `The machine asked for "${ev.file}" over ${ev.protocol.toUpperCase()}, which PXE Kit does not serve.`,
+        message: ev.namedBy
+          ? `The machine asked for "${ev.file}" over ${ev.protocol.toUpperCase()}, ${ev.namedBy}, but the netboot folder does not have it.`
+          : `The machine asked for "${ev.file}" over ${ev.protocol.toUpperCase()}, which PXE Kit does not serve.`,
         pxeError: ev.protocol === 'tftp' && early ? 'PXE-E3B (TFTP error - File not found)' : undefined,
         at: ev.at,
       });
@@ -359,10 +361,12 @@ export class SessionTracker {
   private payloadDelivered(s: ClientSession, plan: TrackedPlan | undefined): boolean {
     // Where the loader reports its hand-off, files delivered are not the hand-off.
     if (!plan || plan.handoff.kind === 'signal') return false;
-    const needed = payloadFor(plan, this.firmwareOf(s));
-    if (needed.length === 0) return false;
-    const done = new Set(s.transfers.filter((t) => t.state === 'done').map((t) => t.file.replace(/^\/+/, '')));
-    return needed.every((f) => done.has(f));
+    const done = new Set(s.transfers.filter((t) => t.state === 'done').map((t) => t.file.replace(/^\/+/, '').toLowerCase()));
+    const all = (files: string[]) => files.length > 0 && files.every((f) => done.has(f.replace(/^\/+/, '').toLowerCase()));
+    // A tree's menu: any entry's files (the technician may pick another than the default).
+    const fw = this.firmwareOf(s);
+    if (plan.handoff.entries?.some((e) => (!fw || !e.firmware || e.firmware === fw) && all(e.files))) return true;
+    return all(payloadFor(plan, fw));
   }
 
   /** Progress (0..100) from bytes: boot program 15→35, payload 45→100. */

@@ -295,7 +295,7 @@ export class TftpServer {
       this.refusal(rinfo, name, 'access-violation', `refused "${name}": the path tries to leave the published files`);
       return;
     }
-    const file = this.opts.files.lookup(name, { percentDecoded: true });
+    const file = this.opts.files.lookup(name, { percentDecoded: true, clientIp: rinfo.address });
     if (!file) {
       this.counters.notFound++;
       this.reply(encodeError(ERR_NOT_FOUND, 'File not found'), rinfo);
