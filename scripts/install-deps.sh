@@ -13,6 +13,8 @@ PKGS=(
   qemu-system-x86 qemu-utils ovmf ipxe busybox-static cpio
   # isolinux for the sanboot test ISO; syslinux-common has its modules and memdisk
   isolinux syslinux-common
+  # netboot test trees with their own loaders: pxelinux.0, syslinux.efi, GRUB built by grub-mkimage, memtest86+
+  pxelinux syslinux-efi grub-efi-amd64-bin grub-common memtest86+
   # real peers to test against
   dnsmasq-base udhcpc isc-dhcp-client tftp-hpa atftp tftpd-hpa curl python3-scapy nginx-light kea-admin
   # ISO building for image tests; Windows images (boot.wim) for the Windows tests
