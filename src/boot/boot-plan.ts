@@ -57,6 +57,8 @@ export interface BootPlan {
    * TFTP/HTTP root): DHCP hands these instead of iPXE. Undefined for every other image.
    */
   firstStage?: Partial<Record<FirstStageFirmware, string>>;
+  /** A program that runs on these firmware only (memtest86+'s BIOS image, an EFI tool): others are refused at DHCP with why. */
+  runsOn?: { firmware: FirstStageFirmware[]; what: string };
 }
 
 /** The payload paths a machine on this firmware fetches (all of them when the firmware is not known yet). */

@@ -2,7 +2,7 @@
 // script. Answering iPXE with the script (not with iPXE again) is what breaks the
 // chainload loop: iPXE re-does DHCP and would otherwise load itself forever.
 import { archFamily, type ArchFamily, type ClientInfo } from './client.js';
-import type { BootAnswerContext, BootDecision, BootPolicy } from './decision.js';
+import type { BootAnswerContext, BootDecision, BootPolicy, BootRefusal } from './decision.js';
 import { diskFile, type PublishedFiles } from '../files/published.js';
 import { IPXE_NAMES, HOW_TO_GET_IPXE, type IpxeBinaries, type IpxeFlavour } from './ipxe-binaries.js';
 import { clientScriptPath, httpUrl } from './ipxe-script.js';
@@ -33,7 +33,7 @@ export interface BootPolicyOptions {
    * The machine's boot plan (src/boot/boot-plan.ts): whether the signed chain can boot it, and
    * which shim (an image's own, or PXE Kit's). Without it: PXE Kit's shim, for anything.
    */
-  planFor?: (mac: string) => Pick<BootPlan, 'signedChainCan' | 'signedLoaders' | 'firstStage'>;
+  planFor?: (mac: string) => Pick<BootPlan, 'signedChainCan' | 'signedLoaders' | 'firstStage' | 'runsOn'>;
 }
 
 type Family = ArchFamily;
@@ -101,6 +101,18 @@ export function createBootPolicy(opts: BootPolicyOptions): BootPolicy {
     return { kind: 'offer', bootFile: path, nextServer: opts.serverIp, httpClient: false, description: `the folder's ${path} for ${firmware}` };
   }
 
+  /** A program for other firmware than this machine's: refused here, not by the machine's "Exec format error". */
+  function firmwareMismatch(mac: string, fam: Family): BootRefusal | undefined {
+    const runsOn = opts.planFor?.(mac)?.runsOn;
+    if (!runsOn || fam === 'unknown' || fam === 'arm32' || runsOn.firmware.includes(fam)) return undefined;
+    const words = runsOn.firmware.map((f) => (f === 'bios' ? 'BIOS' : `UEFI ${f}`)).join(' or ');
+    const legacy = runsOn.firmware.includes('bios') ? ' (Legacy/CSM)' : '';
+    return {
+      kind: 'refuse',
+      reason: `${runsOn.what} runs on ${words} machines only, and this is ${FAMILY_WORDS[fam]} machine: switch its boot mode to ${words}${legacy} in the firmware setup, or serve the build of the program for its firmware`,
+    };
+  }
+
   return {
     decide(client: ClientInfo, how?: BootAnswerContext): BootDecision {
       const fam = archFamily(client.arch);
@@ -108,6 +120,8 @@ export function createBootPolicy(opts: BootPolicyOptions): BootPolicy {
       // A tree's loader goes to firmware iPXE too (QEMU's and many NICs' ROMs are iPXE): PXE Kit
       // chains no iPXE of its own there, so there is no loop to break. A tree whose loader is
       // iPXE itself would load itself forever: that iPXE gets PXE Kit's script instead.
+      const wrongFirmware = client.isPxe || viaHttp ? firmwareMismatch(client.mac, fam) : undefined;
+      if (wrongFirmware) return wrongFirmware;
       const tree = client.isPxe || viaHttp ? treeDecision(client, fam, viaHttp) : undefined;
       if (tree && !(client.isIpxe && tree.kind === 'offer' && IPXE_FILE.test(tree.bootFile))) return tree;
       if (client.isIpxe) {

@@ -24,6 +24,7 @@ import {
   type OpenedNetboot,
 } from '../images/netboot-tree.js';
 import type { FirstStageFirmware } from './boot-plan.js';
+import { programFacts, type ProgramFacts } from '../images/program.js';
 
 export type ImageKind = 'kernel' | 'ipxe-script' | 'efi' | 'pxe' | 'iso' | 'folder' | 'netboot';
 
@@ -94,6 +95,14 @@ export async function imageSpecFromPath(path: string, extra: { initrds?: string[
   }
   if (extra.bootFiles) throw new Error(`--boot-file goes with a netboot folder or archive, not ${path}`);
   const kind = await detectImageKind(path);
+  if (kind === 'efi' || kind === 'pxe') {
+    // pxelinux.0, syslinux.efi, a GRUB or a shim reads its modules and menus from beside it: serve that folder, this loader first.
+    const facts = await programFacts(path, kind);
+    if (facts?.needsFolder) {
+      treeOnly(`${facts.what}, which boots with the folder beside it`);
+      return { kind: 'netboot', path: facts.needsFolder.folder, bootFiles: { [facts.needsFolder.firmware]: basename(path) } };
+    }
+  }
   if (kind === 'iso') {
     if (extra.initrds?.length) throw new Error(`${path} is an ISO image, not a kernel: initrds can only go with a kernel`);
     return { kind: 'iso', path, cmdline: extra.cmdline || undefined };
@@ -130,6 +139,8 @@ export interface PublishedImage {
   ownSignedLoaders?: SignedLoaders;
   /** A netboot tree: its own loaders, its files as a machine's root, what each machine fetches. */
   netboot?: PublishedNetboot;
+  /** A standalone program (memtest86+, iPXE, an EFI tool): what it is, where it runs, what its screen shows. */
+  program?: { what: string; runsOn?: FirstStageFirmware[]; onScreen: string };
   /** Takes the image's files and per-client scripts out of PublishedFiles. */
   unpublish(): void;
 }
@@ -177,6 +188,7 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
   let linuxBoot: LinuxBoot | undefined;
   let ownSignedLoaders: SignedLoaders | undefined;
   let netboot: PublishedNetboot | undefined;
+  let facts: ProgramFacts | undefined;
   let unpublishNetboot: (() => void) | undefined;
 
   if (spec.kind === 'netboot') {
@@ -220,10 +232,12 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
       return { name, url: url(`${fp}${name}`) };
     });
     const label = basename(spec.kernel);
-    description = `Linux kernel ${label}${initrds.length ? ` with ${initrds.length} initrd${initrds.length > 1 ? 's' : ''}` : ''}`;
+    facts = await programFacts(spec.kernel, 'kernel');
+    description = facts ? `${facts.what} ${label}` : `Linux kernel ${label}${initrds.length ? ` with ${initrds.length} initrd${initrds.length > 1 ? 's' : ''}` : ''}`;
     const text = kernelScript({ kernelUrl: url(`${fp}vmlinuz`), initrds, cmdline: spec.cmdline, label, handoff });
     script = () => text;
-    linuxBoot = { kernelPath: `${fp}vmlinuz`, initrdPaths: added.filter((f) => f.role === 'initrd').map((f) => f.path), cmdline: spec.cmdline, label };
+    // memtest86+ is no Linux: the signed GRUB cannot start it; iPXE loads it as what it is.
+    if (!facts) linuxBoot = { kernelPath: `${fp}vmlinuz`, initrdPaths: added.filter((f) => f.role === 'initrd').map((f) => f.path), cmdline: spec.cmdline, label };
   } else {
     await checkFile(spec.path, WHAT_TO_GIVE);
     const ext = spec.kind === 'ipxe-script' ? '.ipxe' : spec.kind === 'efi' ? '.efi' : extname(spec.path).toLowerCase() || '.pxe';
@@ -233,7 +247,8 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
     const role = 'payload';
     added.push(diskFile(name, spec.path, role));
     const label = basename(spec.path);
-    description = `${describeKind(spec.kind)} ${label}`;
+    facts = spec.kind === 'ipxe-script' ? undefined : await programFacts(spec.path, spec.kind);
+    description = facts ? `${facts.what}: ${label}` : `${describeKind(spec.kind)} ${label}`;
     // The user's script is served as is; per-client scripts chain to it so its relative
     // URLs resolve next to it, under image/.
     const text = chainScript(url(name), label, handoff);
@@ -263,6 +278,7 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
     linuxBoot,
     ownSignedLoaders,
     netboot,
+    program: facts && { what: facts.what, runsOn: facts.runsOn, onScreen: facts.onScreen },
     unpublish: () => {
       unpublishNetboot?.();
       for (const f of added) files.remove(f.path);

@@ -203,6 +203,7 @@ export class BootChooser {
         signedChainCan: !!img?.linuxBoot,
         payload: img?.payload ?? [],
         readAsDisk: img?.readAsDisk,
+        runsOn: img?.program?.runsOn && { firmware: img.program.runsOn, what: img.program.what },
       };
     }
     // A menu goes the signed way when any entry can; its shim must trust every entry's kernel, so PXE Kit's.

@@ -6,6 +6,7 @@ import { openImage, publishOpened, type HelperPaths } from './publish-iso.js';
 import type { RecipePlan } from './recipes/index.js';
 import type { TreeEntry } from './tree.js';
 import { promises as fsp } from 'node:fs';
+import { RUNS_ON_WORDS } from './program.js';
 import { entryFiles, loaderLines, netbootDescription, netbootSecureBoot, openNetboot, type OpenedNetboot } from './netboot-tree.js';
 import { fileSecureBoot, treeSecureBoot, VERDICT_WORDS, type ImageSecureBoot } from './secure-boot-image.js';
 
@@ -88,7 +89,11 @@ export async function inspectImage(given: ImageSpec, o: InspectOptions): Promise
   try {
     const what = spec.kind === 'kernel' ? spec.kernel : spec.path;
     const secureBoot = await fileSecureBoot(spec.kind as 'kernel' | 'ipxe-script' | 'efi' | 'pxe', what);
-    const lines = [`image:      ${what}`, `detected:   ${img.description}`, 'boot modes: BIOS, UEFI (whatever the program supports)', `serves:     ${img.paths.join(', ')}`, secureBootLine(secureBoot)];
+    const runsOn = img.program?.runsOn;
+    const modes = runsOn ? `${runsOn.map((f) => RUNS_ON_WORDS[f]).join(', ')} only (other machines are refused, with why)` : spec.kind === 'kernel' && !img.program ? 'BIOS, UEFI' : 'BIOS, UEFI (whatever the program supports)';
+    const lines = [`image:      ${what}`, `detected:   ${img.description}`, `boot modes: ${modes}`, `serves:     ${img.paths.join(', ')}`];
+    if (img.program) lines.push(`on screen:  ${img.program.onScreen}`);
+    lines.push(secureBootLine(secureBoot));
     return { spec, detected: lines.join('\n'), script: img.scriptFor(o.mac ?? SAMPLE_MAC), secureBoot };
   } finally {
     img.unpublish();

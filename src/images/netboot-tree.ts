@@ -42,6 +42,8 @@ export interface OpenedNetboot {
   notes: string[];
 }
 
+const MISSING_WORDS: Record<string, string> = { config: 'the configuration', support: "the loader's module", program: 'the program', kernel: 'the kernel', initrd: 'the initrd' };
+
 /** Where each kind of loader looks for configurations, and its per-machine names. */
 function configSearch(l: NetbootLoader): { dir: string; perMac: (name: string) => string | undefined } | undefined {
   const dir = l.path.includes('/') ? l.path.slice(0, l.path.lastIndexOf('/')) : '';
@@ -62,7 +64,9 @@ async function readLoaderMenus(tree: ImageTree, l: NetbootLoader, shimGrub?: Net
   if (!search) return undefined;
   const baseDir = target.path.includes('/') ? target.path.slice(0, target.path.lastIndexOf('/')) : '';
   const read = (configs: string[]) =>
-    target.kind === 'grub' ? readGrubMenus(tree, { prefix: search.dir, configs }) : readSyslinuxMenus(tree, { baseDir, configs });
+    target.kind === 'grub'
+      ? readGrubMenus(tree, { prefix: search.dir, configs })
+      : readSyslinuxMenus(tree, { baseDir, configs, firmware: target.kind !== 'syslinux-efi' ? 'bios' : target.firmware === 'ia32' ? 'efi32' : 'efi64' });
   const defaultConfig = target.kind === 'grub' ? `${search.dir ? `${search.dir}/` : ''}grub.cfg` : `${search.dir}/default`;
   const common = await read(target.kind === 'grub' ? [] : [defaultConfig]);
   const perMac = new Map<string, MenuReading>();
@@ -116,7 +120,7 @@ export async function openNetboot(path: string, o: { bootFiles?: BootFileChoice;
   for (const fw of LOADER_FIRMWARES) {
     const r = readings[fw];
     for (const reading of r ? [r.common, ...r.perMac.values()] : []) {
-      for (const m of reading.missing) notes.push(`${m.from} names ${m.role === 'config' ? 'the configuration' : `the ${m.role}`} ${m.path}, which is not in the folder`);
+      for (const m of reading.missing) notes.push(`${m.from} names ${MISSING_WORDS[m.role] ?? `the ${m.role}`} ${m.path}, which is not in the folder`);
       for (const n of reading.notes) notes.push(n);
     }
   }
@@ -219,7 +223,7 @@ export function namedBy(nb: OpenedNetboot, path: string): string | undefined {
         for (const p of entryFiles(e)) if (p.toLowerCase() === want) return `named as the ${roleIn(e, p)} of "${e.label}" in ${e.source}`;
       }
       const miss = m.missing.find((x) => x.path.toLowerCase() === want);
-      if (miss) return `named as ${miss.role === 'config' ? 'a configuration' : `the ${miss.role}`} in ${miss.from}`;
+      if (miss) return `named as ${MISSING_WORDS[miss.role] ?? `the ${miss.role}`} in ${miss.from}`;
     }
   }
   return undefined;
