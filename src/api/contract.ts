@@ -45,7 +45,7 @@ export interface ServeOptions {
 export interface LibraryEntry {
   id: string;
   name: string;
-  kind: 'iso' | 'folder' | 'kernel' | 'ipxe-script' | 'efi' | 'pxe';
+  kind: 'iso' | 'folder' | 'kernel' | 'ipxe-script' | 'efi' | 'pxe' | 'netboot';
   path: string;
   size: number;
   os?: string;
@@ -60,6 +60,8 @@ export interface LibraryEntry {
   /** Windows images only: whether wimboot goes with it ('missing': sanboot of the whole ISO), and when missing what that costs and the fix (src/images/wimboot.ts). */
   wimboot?: 'present' | 'missing';
   wimbootNote?: string;
+  /** Netboot folders and archives: the loader each firmware gets, and what is wrong with the tree (src/images/netboot-tree.ts). */
+  netboot?: { loaders: { firmware: string; path: string; what: string }[]; notes: string[] };
 }
 
 /** The wimboot stored in the engine's data dir (pxekit wimboot FILE, or wimboot.install). */

@@ -6,6 +6,7 @@ import { existsSync, mkdirSync, promises as fsp, realpathSync } from 'node:fs';
 import path from 'node:path';
 import type { FileEntry, FileListing, BrowseRoot } from '../api/contract.js';
 import { identifyFile } from '../images/identify.js';
+import { archiveFormat } from '../images/netboot-archive.js';
 import { invokingUser, normaliseUserPath, PathRefused, type UserContext } from './user-paths.js';
 
 export { PathRefused };
@@ -100,7 +101,12 @@ export async function listFiles(dir: string | undefined, o: BrowseOptions & { ro
     if (s.isDirectory()) entries.push({ name, path: full, kind: 'dir', size: 0 });
     else if (s.isFile()) {
       const e: FileEntry = { name, path: full, kind: 'file', size: s.size };
-      if (identified++ < IDENTIFY_MAX) e.image = await identifyFile(target).catch((err: Error) => ({ ok: false as const, what: 'unreadable', reason: `it cannot be read (${err.message})` }));
+      if (identified++ < IDENTIFY_MAX) {
+        e.image = await identifyFile(target).catch((err: Error) => ({ ok: false as const, what: 'unreadable', reason: `it cannot be read (${err.message})` }));
+        // A .tar.gz/.zip is served as the netboot folder it holds.
+        const archive = !e.image.ok && (await archiveFormat(target).catch(() => undefined));
+        if (archive) e.image = { ok: true, kind: 'netboot', what: `a ${archive} archive (served as the netboot folder it holds)` };
+      }
       entries.push(e);
     }
   }

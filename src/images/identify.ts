@@ -6,7 +6,8 @@
 import { promises as fsp } from 'node:fs';
 import { extname } from 'node:path';
 
-export type ServableKind = 'iso' | 'kernel' | 'ipxe-script' | 'efi' | 'pxe';
+/** 'netboot': an archive of a netboot folder (src/images/netboot-archive.ts); identifyBytes never says it, the archive check does. */
+export type ServableKind = 'iso' | 'kernel' | 'ipxe-script' | 'efi' | 'pxe' | 'netboot';
 
 export type Identity =
   | { ok: true; kind: ServableKind; what: string }

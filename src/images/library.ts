@@ -16,6 +16,8 @@ import { openImage } from './publish-iso.js';
 import { fileSecureBoot, treeSecureBoot } from './secure-boot-image.js';
 import { findHelpers } from './publish-iso.js';
 import { NO_WIMBOOT_COST, WIMBOOT_FIX } from './wimboot.js';
+import { isNetbootArchive, isNetbootFolder, netbootSecureBoot, openNetboot } from './netboot-tree.js';
+import { FIRMWARE_WORDS } from './netboot-loaders.js';
 
 export const LIBRARY_FILE = 'library.json';
 const FORMAT = 1;
@@ -51,7 +53,7 @@ function emptyState(): LibraryState {
   return { version: FORMAT, entries: [], assignments: [], menu: { ...DEFAULT_MENU }, bootedOnce: {} };
 }
 
-const KINDS = new Set<LibraryEntry['kind']>(['iso', 'folder', 'kernel', 'ipxe-script', 'efi', 'pxe']);
+const KINDS = new Set<LibraryEntry['kind']>(['iso', 'folder', 'kernel', 'ipxe-script', 'efi', 'pxe', 'netboot']);
 
 function validateState(v: unknown): LibraryState {
   const o = v as Partial<LibraryState>;
@@ -156,6 +158,7 @@ export class ImageLibrary extends EventEmitter {
     if (e.version) out.version = e.version;
     if (e.secureBoot) out.secureBoot = { ...e.secureBoot };
     if (e.wimboot) out.wimboot = e.wimboot;
+    if (e.netboot) out.netboot = { loaders: e.netboot.loaders.map((l) => ({ ...l })), notes: [...e.netboot.notes] };
     if (e.wimboot === 'missing') out.wimbootNote = `Served as ${NO_WIMBOOT_COST}. Fix: ${WIMBOOT_FIX}.`;
     if (e.sha256) out.sha256 = e.sha256;
     const h = this.hashing.get(e.id);
@@ -243,8 +246,9 @@ export class ImageLibrary extends EventEmitter {
     const st = await fsp.stat(path).catch(() => undefined);
     if (!st) throw new LibraryError('invalid', `no such file or folder: ${path}`);
     let kind: LibraryEntry['kind'];
-    if (st.isDirectory()) kind = 'folder';
+    if (st.isDirectory()) kind = (await isNetbootFolder(path)) ? 'netboot' : 'folder';
     else if (!st.isFile()) throw new LibraryError('invalid', `${path} is not a regular file`);
+    else if (await isNetbootArchive(path)) kind = 'netboot';
     else {
       // By content only: a file named .iso that holds no ISO volume is refused with what it looks like.
       const id = await identifyFile(path).catch((err: Error) => ({ ok: false as const, what: 'unreadable', reason: `it cannot be read (${err.message})` }));
@@ -264,7 +268,18 @@ export class ImageLibrary extends EventEmitter {
     };
     if (p.initrds?.length) entry.initrds = p.initrds.map((i) => resolve(i));
     if (p.cmdline) entry.cmdline = p.cmdline;
-    if (kind === 'iso' || kind === 'folder') {
+    if (kind === 'netboot') {
+      let nb;
+      try {
+        nb = await openNetboot(path, { dataDir: this.dataDir });
+      } catch (err) {
+        throw new LibraryError('invalid', (err as Error).message);
+      }
+      entry.os = 'Netboot';
+      entry.version = Object.entries(nb.loaders).map(([fw, l]) => `${FIRMWARE_WORDS[fw as keyof typeof FIRMWARE_WORDS]}: ${l!.kind}`).join(', ');
+      entry.secureBoot = netbootSecureBoot(nb);
+      entry.netboot = { loaders: Object.entries(nb.loaders).map(([fw, l]) => ({ firmware: fw, path: l!.path, what: l!.what })), notes: nb.notes };
+    } else if (kind === 'iso' || kind === 'folder') {
       const opened = await openImage(path, this.helpers());
       try {
         entry.recipe = opened.plan.recipe;
@@ -279,12 +294,12 @@ export class ImageLibrary extends EventEmitter {
       }
     } else {
       if (kind === 'kernel') entry.os = 'Linux';
-      entry.secureBoot = await fileSecureBoot(kind, path, this.opts.shimPath);
+      entry.secureBoot = await fileSecureBoot(kind as 'kernel' | 'ipxe-script' | 'efi' | 'pxe', path, this.opts.shimPath);
     }
     this.state.entries.push(entry);
     this.save();
     this.changed('library');
-    if (kind !== 'folder' && this.opts.hashInBackground !== false) this.startHash(entry);
+    if (st.isFile() && this.opts.hashInBackground !== false) this.startHash(entry);
     return this.toPublic(entry);
   }
 
@@ -306,7 +321,7 @@ export class ImageLibrary extends EventEmitter {
   /** What was detected and the script a client would get (with a placeholder server address). */
   async inspect(id: string, o: Partial<InspectOptions> = {}): Promise<{ entry: LibraryEntry; detected: string; script: string }> {
     const e = this.need(id);
-    const r = await inspectImage(this.imageSpecNow(e), { serverIp: o.serverIp ?? '<server>', httpPort: o.httpPort ?? 8080, helpers: this.helpers(), id: e.id });
+    const r = await inspectImage(this.imageSpecNow(e), { serverIp: o.serverIp ?? '<server>', httpPort: o.httpPort ?? 8080, helpers: this.helpers(), id: e.id, dataDir: this.dataDir });
     return { entry: this.toPublic(e), detected: r.detected, script: r.script };
   }
 
@@ -322,6 +337,8 @@ export class ImageLibrary extends EventEmitter {
         return { kind: e.kind, path: e.path, id: e.id, cmdline: e.cmdline, helpers: this.helpers() };
       case 'kernel':
         return { kind: 'kernel', kernel: e.path, initrds: e.initrds ?? [], cmdline: e.cmdline ?? '' };
+      case 'netboot':
+        return { kind: 'netboot', path: e.path, id: e.id };
       default:
         return { kind: e.kind, path: e.path };
     }

@@ -42,6 +42,12 @@ export interface LoaderScan {
 const SCAN_MAX_DEPTH = 4;
 export const SCAN_MAX_ENTRIES = 20_000;
 const HEAD = 256 * 1024;
+/** iPXE's EFI builds say "iPXE" far into the file (Debian's ipxe.efi at ~520 KB): EFI programs are read this far. */
+const EFI_STRINGS = 2 * 1024 * 1024;
+/** Debian's BIOS iPXE builds are compressed (no "iPXE" inside): their usual names say it. */
+const IPXE_BIOS_NAMES = /^(undionly|ipxe|snponly)\.(kpxe|kkpxe|pxe|kkkpxe)$/i;
+/** Windows Deployment Services' BIOS programs (pxeboot.n12, wdsnbp.com...); other .com files (etfsboot.com, a CD boot sector) are not PXE programs. */
+const WDS_BIOS_NAMES = /^(pxeboot\.(n12|com|0)|wdsnbp\.(com|0)|abortpxe\.com)$/i;
 
 /** Which loader a firmware gets when a tree holds several: a shim (boots with Secure Boot on or off) first. */
 const PREFERENCE: Record<LoaderKind, number> = {
@@ -109,7 +115,7 @@ export async function identifyLoader(tree: ImageTree, e: TreeEntry): Promise<Net
       if (info.vendorCerts.length || info.sections.includes('.vendor_cert')) {
         return { ...base, kind: 'shim', what: `shim${info.signatures.length ? ' (signed)' : ''}: loads grub${firmware === 'x64' ? 'x64' : firmware === 'ia32' ? 'ia32' : 'aa64'}.efi from its own folder` };
       }
-      const head = await readHead(src, HEAD);
+      const head = await readHead(src, EFI_STRINGS);
       if (contains(head, 'SYSLINUX') || contains(head, 'ldlinux.e64') || contains(head, 'ldlinux.e32')) return { ...base, kind: 'syslinux-efi', what: 'syslinux.efi (reads pxelinux.cfg/)' };
       if (contains(head, 'iPXE') || contains(head, 'ipxe.org')) return { ...base, kind: 'ipxe', what: 'iPXE' };
       if (/^(bootmgfw|wdsmgfw)\.efi$/.test(name)) return { ...base, kind: 'wds', what: 'Windows boot manager' };
@@ -124,8 +130,9 @@ export async function identifyLoader(tree: ImageTree, e: TreeEntry): Promise<Net
       const http = name.startsWith('lpxelinux') || contains(head, 'lwIP');
       return { ...base, kind: http ? 'lpxelinux' : 'pxelinux', what: http ? 'lpxelinux (pxelinux with HTTP)' : 'pxelinux (reads pxelinux.cfg/)' };
     }
-    if (contains(head, 'iPXE')) return { ...base, kind: 'ipxe', what: 'iPXE for BIOS' };
-    if (/^(pxeboot|wdsnbp|pxeboot\.n12)/.test(name) || ext === '.n12' || ext === '.com') return { ...base, kind: 'wds', what: 'Windows PXE boot program' };
+    if (contains(head, 'iPXE') || IPXE_BIOS_NAMES.test(name)) return { ...base, kind: 'ipxe', what: 'iPXE for BIOS' };
+    if (WDS_BIOS_NAMES.test(name)) return { ...base, kind: 'wds', what: 'Windows PXE boot program' };
+    if (ext === '.com') return undefined;
     return { ...base, kind: 'pxe-program', what: 'a PXE program' };
   } finally {
     await src.close();

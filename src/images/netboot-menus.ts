@@ -69,6 +69,8 @@ export interface GrubMenuOptions {
   prefix: string;
   /** More configs to read after `<prefix>/grub.cfg` (tree-relative). */
   configs?: string[];
+  /** Configs to read instead of `<prefix>/grub.cfg`: a machine's own grub.cfg-01-<mac>, which GRUB reads alone when it exists. */
+  start?: string[];
 }
 
 export const MENU_LIMITS = { configs: 200, depth: 16, configBytes: 256 * 1024, moduleBytes: 2 * 1024 * 1024, entries: 5000 } as const;
@@ -824,8 +826,8 @@ class Grub {
       ['grub_platform', 'efi'],
     ]);
     const first = prefix ? `${prefix}/grub.cfg` : 'grub.cfg';
-    if (!(await this.c.file(first))) this.c.note(`GRUB's prefix ${prefix || '(tree root)'} holds no grub.cfg: GRUB would stop at its prompt`);
-    for (const cfg of [first, ...(this.o.configs ?? [])]) {
+    if (!this.o.start && !(await this.c.file(first))) this.c.note(`GRUB's prefix ${prefix || '(tree root)'} holds no grub.cfg: GRUB would stop at its prompt`);
+    for (const cfg of this.o.start ?? [first, ...(this.o.configs ?? [])]) {
       const p = joinTree(this.c, '', cfg.replace(/^\/+/, ''), true, cfg);
       if (!p || !(await this.c.file(p))) continue;
       await this.configfile(p, undefined, [], new Map(vars), []);

@@ -65,7 +65,7 @@ async function readLoaderMenus(tree: ImageTree, l: NetbootLoader, shimGrub?: Net
   const baseDir = target.path.includes('/') ? target.path.slice(0, target.path.lastIndexOf('/')) : '';
   const read = (configs: string[]) =>
     target.kind === 'grub'
-      ? readGrubMenus(tree, { prefix: search.dir, configs })
+      ? readGrubMenus(tree, { prefix: search.dir, start: configs.length ? configs : undefined })
       : readSyslinuxMenus(tree, { baseDir, configs, firmware: target.kind !== 'syslinux-efi' ? 'bios' : target.firmware === 'ia32' ? 'efi32' : 'efi64' });
   const defaultConfig = target.kind === 'grub' ? `${search.dir ? `${search.dir}/` : ''}grub.cfg` : `${search.dir}/default`;
   const common = await read(target.kind === 'grub' ? [] : [defaultConfig]);
@@ -139,8 +139,9 @@ export async function openNetboot(path: string, o: { bootFiles?: BootFileChoice;
  * is no WDS tree without the BIOS PXE program (pxeboot.n12, wdsnbp.com) beside it.
  */
 export async function isNetbootFolder(path: string): Promise<boolean> {
+  // Loaders of unknown programs (a "tool.0", an EFI application) make no netboot folder: --boot-file says so.
   const chosen = Object.values(chooseLoaders((await scanLoaders(folderTree(path))).loaders));
-  return chosen.some((l) => l!.kind !== 'efi-program' && (l!.kind !== 'wds' || l!.firmware === 'bios'));
+  return chosen.some((l) => l!.kind !== 'efi-program' && l!.kind !== 'pxe-program' && (l!.kind !== 'wds' || l!.firmware === 'bios'));
 }
 
 /** An archive given as an image is a netboot tree once unpacked. */

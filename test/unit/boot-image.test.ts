@@ -119,7 +119,12 @@ test(
     const files = new PublishedFiles();
     await assert.rejects(imageSpecFromPath(join(dir, 'nope')), /^Error: no such file: .*nope — give the path to a kernel \(vmlinuz\), an iPXE script or an EFI binary$/);
     mkdirSync(join(dir, 'd'));
-    await assert.rejects(imageSpecFromPath(join(dir, 'd')), /is a directory — give the path/);
+    // A folder with no network loader is an unpacked ISO (served by its recipe, or said to be unbootable).
+    assert.deepEqual(await imageSpecFromPath(join(dir, 'd')), { kind: 'folder', path: join(dir, 'd'), cmdline: undefined });
+    // --boot-file makes it a netboot folder; the loader it names must then be there.
+    const given = await imageSpecFromPath(join(dir, 'd'), { bootFiles: { bios: 'x.0' } });
+    assert.equal(given.kind, 'netboot');
+    await assert.rejects(publishImage(files, given, { serverIp: '10.9.0.1', httpPort: 80 }), /--boot-file bios=x\.0: there is no such file in/);
     writeFileSync(join(dir, 'empty'), '');
     await assert.rejects(imageSpecFromPath(join(dir, 'empty')), /is empty/);
     writeFileSync(join(dir, 'k'), bzImage());

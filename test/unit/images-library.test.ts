@@ -2,9 +2,9 @@
 // persistence across instances, atomic writes under SIGKILL, damaged files backed up.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildIso, patternBytes, tempDir, writeTree } from '../helpers/iso-build.js';
@@ -155,4 +155,38 @@ test('writes are atomic: a writer killed at random moments never leaves a torn f
   }
   assert.ok(lastN >= 0, 'the writer did write');
   assert.ok(existsSync(file));
+});
+
+test('add: a netboot folder and its .tar.gz are "netboot" entries with their loaders and problems; a folder without a loader stays a folder', async (t) => {
+  const dir = tempDir(t);
+  const data = join(dir, 'data');
+  const tree = join(dir, 'netboot');
+  mkdirSync(join(tree, 'pxelinux.cfg'), { recursive: true });
+  copyFileSync('/usr/lib/PXELINUX/pxelinux.0', join(tree, 'pxelinux.0'));
+  copyFileSync('/usr/lib/syslinux/modules/bios/ldlinux.c32', join(tree, 'ldlinux.c32'));
+  writeFileSync(join(tree, 'vmlinuz'), bzImageStub());
+  writeFileSync(join(tree, 'pxelinux.cfg', 'default'), 'DEFAULT rescue\nLABEL rescue\n  KERNEL vmlinuz\n  APPEND initrd=rescue.img\n');
+  const archive = join(dir, 'netboot.tar.gz');
+  execFileSync('tar', ['-czf', archive, '-C', tree, '.']);
+  writeTree(join(dir, 'plain'), { 'casper/vmlinuz': 'K', 'casper/initrd': 'I' });
+  const lib = new ImageLibrary(data, { hashInBackground: false });
+  t.after(() => lib.close());
+
+  const folder = await lib.add({ path: tree });
+  assert.equal(folder.kind, 'netboot');
+  assert.deepEqual(folder.netboot?.loaders.map((l) => [l.firmware, l.path]), [['bios', 'pxelinux.0']]);
+  assert.ok(folder.netboot?.notes.some((n) => /names the initrd rescue\.img, which is not in the folder/.test(n)), JSON.stringify(folder.netboot?.notes));
+  assert.equal(folder.secureBoot?.verdict, 'needs-secure-boot-off');
+  assert.deepEqual(await lib.imageSpecFor(folder.id), { kind: 'netboot', path: folder.path, id: folder.id });
+
+  const packed = await lib.add({ path: archive });
+  assert.equal(packed.kind, 'netboot');
+  assert.deepEqual(packed.netboot?.loaders.map((l) => l.path), ['pxelinux.0']);
+  assert.ok(readdirSync(join(data, 'netboot')).length >= 1, 'the archive was unpacked into the data dir');
+
+  assert.equal((await lib.add({ path: join(dir, 'plain') })).kind, 'folder');
+  const empty = join(dir, 'empty');
+  mkdirSync(join(empty, 'sub'), { recursive: true });
+  writeFileSync(join(empty, 'sub', 'notes.txt'), 'nothing to boot');
+  assert.equal((await lib.add({ path: empty })).kind, 'folder', 'a folder without a loader is no netboot folder');
 });

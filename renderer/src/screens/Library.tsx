@@ -20,6 +20,7 @@ const KIND_LABELS: Record<LibraryEntry['kind'], string> = {
   'ipxe-script': 'iPXE script',
   efi: 'EFI program',
   pxe: 'PXE program',
+  netboot: 'Netboot folder',
 };
 
 function AddImage() {
@@ -234,6 +235,11 @@ function EntryRow({ e, onServe, serving }: { e: LibraryEntry; onServe: (e: Libra
       <td>
         {[e.os, e.version].filter(Boolean).join(' ') || <span className="hint">not detected</span>}
         {e.secureBoot && <SecureBootBadge v={e.secureBoot} />}
+        {e.netboot?.notes.map((n) => (
+          <div key={n} className="hint netboot-note" role="note">
+            {n}
+          </div>
+        ))}
       </td>
       <td>{KIND_LABELS[e.kind]}</td>
       <td className="num">{formatBytes(e.size)}</td>
