@@ -25,8 +25,8 @@ const fileOf = (e: AnyEvent) => String(e.file ?? '').replace(/^\/+/, '');
 type Session = { state: string; failure?: { code: string; message: string }; boots: number };
 const sessionOf = (e: AnyEvent) => e.session as Session;
 
-function serveTree(t: TestContext, lab: VirtualLab, image: string): LabEngine {
-  const engine = LabEngine.start(lab, { mode: 'dhcp', kernel: image, dataDir: lab.file('data'), args: ['--range', `${lab.subnet}.20-${lab.subnet}.40`] });
+function serveTree(t: TestContext, lab: VirtualLab, image: string, mode: 'dhcp' | 'proxy' = 'dhcp'): LabEngine {
+  const engine = LabEngine.start(lab, { mode, kernel: image, dataDir: lab.file('data'), args: mode === 'dhcp' ? ['--range', `${lab.subnet}.20-${lab.subnet}.40`] : [] });
   t.after(() => engine.stop());
   return engine;
 }
@@ -84,6 +84,29 @@ test('BIOS: a pxelinux folder boots, a machine with its own pxelinux.cfg/01-<mac
   const searched = engine.events.filter((e) => forMac(other)(e) && e.type === 'transfer' && e.phase === 'error' && e.errorCode === 'not-found');
   assert.ok(searched.length >= 9, `pxelinux searched 01-<mac> and the hex address before default: ${JSON.stringify(searched.map(fileOf))}`);
   for (const e of searched) assert.match(String(e.expected), /pxelinux looks for a configuration/);
+  assert.equal(await engine.stop(), 0);
+});
+
+test("BIOS, proxyDHCP beside the site's DHCP server: the pxelinux folder boots; a lone pxelinux.0 given serves its folder", { skip, timeout: TEST_TIMEOUT }, async (t) => {
+  const fx = fixturesOnce();
+  const lab = VirtualLab.create();
+  t.after(() => lab.destroy());
+  const siteLog: string[] = [];
+  await lab.startSiteDhcp({ onLog: (l) => siteLog.push(l) });
+  const token = randomBytes(4).toString('hex');
+  const tree = pxelinuxTree(lab.file('tree'), fx, { cmdline: `console=ttyS0 pxekit.token=${token}` });
+  // Given pxelinux.0 alone (as a technician used to a TFTP root would), PXE Kit serves the folder around it.
+  const engine = serveTree(t, lab, join(tree.root, 'pxelinux.0'), 'proxy');
+  const status = await engine.serving(90_000);
+  assert.equal(status.mode, 'proxy');
+  assert.match(String(status.image), /netboot folder/);
+  let line: string;
+  try {
+    line = await bootTree(t, lab, engine, 'bios', tree);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n--- site dnsmasq ---\n${siteLog.slice(-20).join('\n')}`);
+  }
+  assert.match(line, new RegExp(`pxekit\\.token=${token}\\b`));
   assert.equal(await engine.stop(), 0);
 });
 
