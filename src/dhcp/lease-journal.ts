@@ -1,7 +1,7 @@
 // The lease changes made since leases.json was last written, one JSON line each, appended
 // and flushed with one fdatasync per group of ACKs. Rewriting the whole table for every
 // group (temp file, fsync, rename, fsync of the directory) was what an ACK waited for:
-// 13 ms at 1000 exchanges/s against dnsmasq's 3 (docs/performance.md, tenth session).
+// several times dnsmasq's wait, growing with the rate (docs/decisions.md §18).
 //
 // Generations tie the two files together. leases.json records the generation whose
 // journal follows it; the journal's first line names its own. A compaction writes the

@@ -10,7 +10,7 @@ import { VirtualLab } from '../../src/lab/virtual-lab.js';
 import { QemuClient, OVMF_CODE, OVMF_CODE_SECBOOT, OVMF_VARS_MS, qemuMissing, type Firmware } from '../../src/lab/qemu.js';
 import { LabEngine, CLI_MAIN, type AnyEvent } from '../../src/lab/engine-cli.js';
 
-/** Software emulation, -smp 1, 2-core machine: measured 30-41 s (BIOS) and 53-78 s (UEFI) from power-on to the marker; the rest is room for a loaded CI machine. */
+/** Software emulation (no KVM), -smp 1: power-on to the marker takes tens of seconds under BIOS and longer under UEFI; the limits leave room for a loaded CI machine. */
 export const MARKER_TIMEOUT: Record<Firmware, number> = { bios: 240_000, uefi: 360_000 };
 export const TEST_TIMEOUT = 480_000;
 /** What the Debian kernel's EFI stub prints when the firmware enforces Secure Boot. */

@@ -1,25 +1,25 @@
 // Whether a pump that has its thread to itself polls for the client's next ACK before it
 // sleeps in recv, and for how long. Lockstep TFTP (what firmware asks for) is one packet
 // per round trip, so the round trip is the transfer rate, and a thread asleep in recv adds
-// its wake-up to every one: measured on this VM's veth, 27-32 µs from ACK to the next
-// DATA asleep against 11-12 µs polling; on a laptop a core in a deep C-state takes longer
-// still to wake. The kernel's own answer, SO_BUSY_POLL, needs a NAPI device under the
+// its wake-up to every one: on a veth, most of the time from ACK to the next DATA of a
+// sleeping pump was its wake-up (figures in docs/performance.md); on a laptop a core in a
+// deep C-state takes longer still to wake. The kernel's own answer, SO_BUSY_POLL, needs a NAPI device under the
 // socket (a veth has none) and is tuned machine-wide (docs/decisions.md §15).
 //
 // Polling is not free: it keeps a core busy, and when cores are short (another busy
 // process, the client itself on the same machine) it takes CPU from whoever has to answer:
 // the client is preempted for whole scheduler slices, and the transfer gets slower, not
-// faster (measured here with one busy loop beside a veth client: 1.3-1.5x slower than
-// sleeping). So the pump measures instead of assuming: it runs the way that has been
+// faster (with one busy loop beside a veth client, always polling was slower than
+// sleeping: docs/decisions.md §15). So the pump measures instead of assuming: it runs the way that has been
 // faster and, between runs, tries the other for a while. What is compared is the mean
 // round trip over each way's last phase, long enough (a few ms) to include the stalls
 // that contention causes; a client slower than twice the budget is not polled for.
 // PXK_TFTP_SPIN_US sets the budget (0 turns polling off).
 //
 // A transfer with a window (RFC 7440) starts asleep: its round is the client taking in a
-// whole window (~0.6 ms for 16 blocks here), far past the budget, and polling through the
-// first trial took a core from that client: 1 MiB at windowsize 16 went at 33 MiB/s
-// polling and 43-45 asleep (docs/performance.md, ninth session). It still tries polling
+// whole window (16 blocks where a lockstep round has one), far past the budget, and polling
+// through the first trial, which is the whole of a 1 MiB transfer, took a core from that
+// client and made it slower than asleep (docs/decisions.md §15). It still tries polling
 // later if its rounds turn out short.
 
 /** Default budget: a LAN or veth client's turnaround fits; a congested one does not. */
@@ -62,7 +62,7 @@ export class AckSpin {
    * A wait begins at `now`: returns how long it polls before it sleeps (ms). The time since
    * the last wait began is one whole round, run the way that wait was: the client's answer,
    * then our handling and send of the next DATA. That is what sets the rate, and where
-   * contention shows: measured here, waits alone came out alike both ways while whole
+   * contention shows: measured, waits alone came out alike both ways while whole
    * rounds did not.
    */
   begin(now: number): number {

@@ -21,8 +21,8 @@ export interface OffloadedTransferInit extends Omit<TransferCommon, 'stray'> {
   pumpSource: PumpSource;
   /**
    * Opens the unconnected socket on the transfer's port that answers other TIDs. Called once
-   * the OACK or first DATA is on its way: it is not needed before, and opening it costs
-   * about 0.1 ms. Undefined if it could not be opened (other TIDs then get ICMP port
+   * the OACK or first DATA is on its way: it is not needed before, and opening it (socket,
+   * options, bind) would otherwise sit between the RRQ and the first packet. Undefined if it could not be opened (other TIDs then get ICMP port
    * unreachable from the kernel instead of TFTP error 5).
    */
   openStray: () => dgram.Socket | undefined;
