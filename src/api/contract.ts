@@ -183,9 +183,29 @@ export interface RequestEnvelope<N extends CommandName = CommandName> {
   params: Commands[N]['params'];
 }
 
+/**
+ * Every error code the engine answers a command with, and no other: request checks
+ * (src/api/validate.ts, ws-server.ts) and the controller's refusals (ApiError in
+ * src/api/controller.ts). Fakes answer with these codes only.
+ */
+export type ApiErrorCode =
+  | 'bad-request'
+  | 'unsupported-version'
+  | 'unknown-command'
+  | 'invalid-params'
+  | 'not-available'
+  | 'busy'
+  | 'serve-failed'
+  | 'action-not-applicable'
+  | 'action-failed'
+  | 'library-error'
+  | 'wimboot-refused'
+  | 'path-refused'
+  | 'internal';
+
 export type ResponseEnvelope<N extends CommandName = CommandName> =
   | { v: typeof API_VERSION; id: number; ok: true; result: Commands[N]['result'] }
-  | { v: typeof API_VERSION; id: number; ok: false; error: { code: string; message: string } };
+  | { v: typeof API_VERSION; id: number; ok: false; error: { code: ApiErrorCode; message: string } };
 
 export interface EventEnvelope {
   v: typeof API_VERSION;

@@ -188,7 +188,7 @@ let offload = true;
 /** Each protocol test runs on both data paths: they must behave the same on the wire. */
 function bothPaths(name: string, fn: () => Promise<void>): void {
   for (const [label, on] of [['pump thread', true], ['node:dgram', false]] as const) {
-    test(`${name} [${label}]`, { skip: skip || (on && process.platform !== 'linux' ? 'pump threads are Linux only' : undefined) }, async () => {
+    test(`${name} [${label}]`, { skip: skip || (on && process.platform !== 'linux' ? 'decided: pump threads are Linux only' : undefined) }, async () => {
       offload = on;
       await fn();
     });
@@ -376,7 +376,7 @@ bothPaths('a malformed-packet storm to port 69 and to a transfer port is dropped
   });
 });
 
-test('a transfer socket opened ahead keeps nothing a stranger sent before it was connected to its client', { skip: skip || (process.platform !== 'linux' ? 'Linux socket calls' : undefined) }, async () => {
+test('a transfer socket opened ahead keeps nothing a stranger sent before it was connected to its client', { skip: skip || (process.platform !== 'linux' ? 'decided: the socket calls under test are Linux only' : undefined) }, async () => {
   const { openPortFd, connectFd, closeFd } = await import('../../src/net/sockopt-linux.js');
   const { libcIo, nativeBuffer, EAGAIN } = await import('../../src/net/libc-io.js');
   const io = libcIo();

@@ -269,7 +269,7 @@ describe('renderer screens (fake transport)', { skip }, () => {
       await page.evaluate(() => {
         const fake = (globalThis as unknown as HarnessWindow).__pxekitFake as unknown as { handle(cmd: string, fn: () => never): void };
         fake.handle('library.add', () => {
-          throw Object.assign(new Error('No such file: /nope.iso'), { code: 'not-found' });
+          throw Object.assign(new Error('No such file: /nope.iso'), { code: 'library-error' });
         });
       });
       await page.getByRole('button', { name: 'Images' }).click();

@@ -40,7 +40,7 @@ class ScriptedServer {
         const r = JSON.parse(String(data)) as Req;
         this.requests.push(r);
         if (r.cmd === 'sessions.list') return void this.hold.push(r); // answered later, after the next one
-        if (r.cmd === 'library.add') return ws.send(JSON.stringify({ v: 1, id: r.id, ok: false, error: { code: 'not-found', message: 'No such file' } }));
+        if (r.cmd === 'library.add') return ws.send(JSON.stringify({ v: 1, id: r.id, ok: false, error: { code: 'library-error', message: 'No such file' } }));
         ws.send(JSON.stringify({ v: 1, id: r.id, ok: true, result: { type: 'status', at: r.id, state: 'stopped', message: `answer to ${r.id}` } }));
         for (const h of this.hold.splice(0)) ws.send(JSON.stringify({ v: 1, id: h.id, ok: true, result: [] }));
       });
@@ -125,7 +125,7 @@ type PageState = { states: string[]; hellos: number; events: unknown[] };
       assert.deepEqual(await heldCall, { ok: true, r: [] });
       const statusId = server.requests.find((r) => r.cmd === 'engine.status')!.id;
       assert.deepEqual(status, { ok: true, r: { type: 'status', at: statusId, state: 'stopped', message: `answer to ${statusId}` } });
-      assert.deepEqual(await call(page, 'library.add'), { ok: false, code: 'not-found', message: 'No such file', name: 'ApiError' });
+      assert.deepEqual(await call(page, 'library.add'), { ok: false, code: 'library-error', message: 'No such file', name: 'ApiError' });
       assert.ok(server.requests.every((r) => r.v === 1 && typeof r.id === 'number'));
       assert.equal(new Set(server.requests.map((r) => r.id)).size, server.requests.length, 'ids are unique');
 

@@ -1,8 +1,12 @@
 // In-memory transport for component tests only (bundled into the test harness,
 // never into renderer/dist). Commands answer from plain in-memory state with the
 // contract's types; tests push events and hellos, and read what was requested.
-import type { ApiEvent, Assignment, CommandName, Commands, LibraryEntry, MenuSettings, NetInterface, StatusEvent, ClientSession, WimbootStatus, FileListing, HostCheck } from './types.js';
+import type { ApiEvent, Assignment, CommandName, Commands, LibraryEntry, MenuSettings, NetInterface, StatusEvent, ClientSession, WimbootStatus, FileListing, HostCheck, ResponseEnvelope } from './types.js';
 import { ApiError, Listeners, type ConnectionState, type Hello, type Transport } from './transport.js';
+
+/** The contract's ApiErrorCode: the fake refuses only with a code the real engine sends. */
+type EngineErrorCode = Extract<ResponseEnvelope, { ok: false }>['error']['code'];
+const refuse = (code: EngineErrorCode, message: string): ApiError => new ApiError(code, message);
 
 type Handler<N extends CommandName> = (params: Commands[N]['params']) => Commands[N]['result'] | Promise<Commands[N]['result']>;
 
@@ -116,7 +120,7 @@ export class FakeTransport implements Transport {
         const file = Object.values(s.files)
           .flatMap((l) => l.entries)
           .find((e) => e.path === p.path);
-        if (file?.image && !file.image.ok) throw new ApiError('library-error', `${p.path} cannot be served: ${file.image.reason}`);
+        if (file?.image && !file.image.ok) throw refuse('library-error', `${p.path} cannot be served: ${file.image.reason}`);
         const kind = file?.image?.ok ? file.image.kind : 'kernel';
         const entry: LibraryEntry = { id: `img${s.library.length + 1}`, name: p.name ?? p.path.split('/').pop()!, kind, path: p.path, size: file?.size ?? 0, present: true, addedAt: at };
         s.library = [...s.library, entry];
@@ -133,7 +137,7 @@ export class FakeTransport implements Transport {
       case 'library.inspect': {
         const { id } = params as { id: string };
         const entry = s.library.find((e) => e.id === id);
-        if (!entry) throw new ApiError('not-found', `no library entry ${id}`);
+        if (!entry) throw refuse('library-error', `no library entry ${id}`);
         return { entry, detected: entry.os ?? entry.kind, script: '#!ipxe\n' };
       }
       case 'assign.set': {
@@ -155,7 +159,7 @@ export class FakeTransport implements Transport {
       case 'files.list': {
         const { dir } = params as { dir?: string };
         const l = s.files[dir ?? ''];
-        if (!l) throw new ApiError('path-refused', `${dir} is outside the folders PXE Kit may browse`);
+        if (!l) throw refuse('path-refused', `${dir} is outside the folders PXE Kit may browse`);
         return l;
       }
       case 'wimboot.status':
@@ -163,7 +167,7 @@ export class FakeTransport implements Transport {
       case 'wimboot.install': {
         // The fake accepts a file named "wimboot" and refuses anything else, as the engine would with a reason.
         const { path } = params as { path: string };
-        if (!/(^|\/)wimboot$/.test(path)) throw new ApiError('wimboot-refused', `${path} is not wimboot: not a boot program at all (a text file)`);
+        if (!/(^|\/)wimboot$/.test(path)) throw refuse('wimboot-refused', `${path} is not wimboot: not a boot program at all (a text file)`);
         s.wimboot = { ...s.wimboot, installed: { version: 'v2.8.0', sha256: '0'.repeat(64), size: 70_000, installedAt: at, from: path, path: '/data/wimboot/wimboot' } };
         s.library = s.library.map((e) => (e.wimboot === 'missing' ? { ...e, wimboot: 'present' as const, wimbootNote: undefined } : e));
         this.emit({ type: 'library', at, entries: s.library });
@@ -182,11 +186,11 @@ export class FakeTransport implements Transport {
       }
       case 'host.check': {
         const { iface } = params as Commands['host.check']['params'];
-        if (s.status.state === 'serving') throw new ApiError('busy', `PXE Kit is serving on ${s.status.iface ?? 'a NIC'}: ports 67, 69 and 4011 are its own now. Stop serving to check the network.`);
+        if (s.status.state === 'serving') throw refuse('busy', `PXE Kit is serving on ${s.status.iface ?? 'a NIC'}: ports 67, 69 and 4011 are its own now. Stop serving to check the network.`);
         return { iface, ok: !s.hostChecks.some((c) => c.status === 'fail'), checks: s.hostChecks };
       }
       case 'evidence.save': {
-        if (!s.served && s.status.state !== 'serving') throw new ApiError('not-available', 'Nothing has been served since PXE Kit started, so there is no capture to save: start serving, boot a machine, then save the evidence.');
+        if (!s.served && s.status.state !== 'serving') throw refuse('not-available', 'Nothing has been served since PXE Kit started, so there is no capture to save: start serving, boot a machine, then save the evidence.');
         const stamp = new Date(at).toISOString().replace(/[:.]/g, '-').slice(0, 19);
         const dir = `${s.dataDir}/evidence/${stamp}`;
         return { dir, pcapng: `${dir}/pxekit-capture-${stamp}.pcapng`, json: `${dir}/pxekit-report-${stamp}.json`, html: `${dir}/pxekit-report-${stamp}.html` };
@@ -194,7 +198,7 @@ export class FakeTransport implements Transport {
       case 'logs.export':
         return { fileName: 'pxekit-log.txt', content: 'fake log\n' };
     }
-    throw new ApiError('unknown-command', `unknown command ${String(cmd)}`);
+    throw refuse('unknown-command', `unknown command ${String(cmd)}`);
   }
 
   onEvent(listener: (event: ApiEvent) => void): () => void {
