@@ -68,6 +68,24 @@ test('Debian live: live/vmlinuz-*, live/initrd.img-*, fetch= the squashfs', asyn
   assert.match(r.script, new RegExp(`kernel ${BASE}/iso/img1/live/vmlinuz-6\\.1\\.0-13-amd64 initrd=0-initrd\\.img-6\\.1\\.0-13-amd64 boot=live fetch=${BASE}/iso/img1/live/filesystem\\.squashfs ip=dhcp \\|\\|`));
 });
 
+test('Debian installer (netinst): the installer\'s kernel + initrd from install.amd/, not a sanboot of the ISO; says it needs a mirror', async (t) => {
+  const r = await plan(t, {
+    'install.amd/vmlinuz': 'K',
+    'install.amd/initrd.gz': 'I',
+    'install.amd/gtk/initrd.gz': 'G',
+    'pool/main/b/base-files/base-files_12.4_amd64.deb': 'D',
+    'isolinux/isolinux.bin': patternBytes(2048, 3),
+    '.disk/info': 'Debian GNU/Linux 12.5.0 "Bookworm" - Official amd64 NETINST with firmware 20240210-11:27',
+  }, { bios: 'isolinux/isolinux.bin' });
+  assert.equal(r.plan.recipe, 'debian-installer');
+  assert.equal(r.plan.os, 'Debian GNU/Linux');
+  assert.equal(r.plan.version, '12.5.0');
+  assert.deepEqual(payloadFor(r.pub, 'bios'), ['iso/img1/install.amd/vmlinuz', 'iso/img1/install.amd/initrd.gz']);
+  assert.match(r.script, new RegExp(`kernel ${BASE}/iso/img1/install\\.amd/vmlinuz initrd=0-initrd\\.gz`));
+  assert.doesNotMatch(r.script, /sanboot/);
+  assert.ok(r.plan.notes.some((n) => /network mirror/.test(n)));
+});
+
 test('Rocky/RHEL family: images/pxeboot, .treeinfo names it; DVD gets inst.repo, boot ISO inst.stage2', async (t) => {
   const treeinfo = '[general]\nfamily = Rocky Linux\nversion = 9.2\n[release]\nname = Rocky Linux\nversion = 9.2\n[stage2]\nmainimage = images/install.img\n';
   const boot = await plan(t, { 'images/pxeboot/vmlinuz': 'K', 'images/pxeboot/initrd.img': 'I', 'images/install.img': 'S', '.treeinfo': treeinfo });

@@ -224,9 +224,6 @@ test('loaders from Debian packages are identified by content, with the right kin
 
 test(
   "Debian's iPXE builds (undionly.kpxe, undionly.kkpxe, ipxe.pxe, ipxe.efi) are identified as iPXE",
-  {
-    todo: 'src/images/netboot-loaders.ts:114/127 look for "iPXE" in the first 256 KiB only (HEAD, line 44): Debian\'s BIOS builds are compressed and carry no such string ("a PXE program"), and /usr/lib/ipxe/ipxe.efi (850 KB) has it at offset 528,781 ("an EFI program")',
-  },
   async () => {
     const root = dir('bios-ipxe');
     cp(UNDIONLY, root, 'undionly.kpxe');
@@ -365,9 +362,6 @@ test('netbootMachinePlan: the machine with its own config gets its payload; anot
 
 test(
   "netbootMachinePlan: a machine with its own GRUB config (grub.cfg-01-<mac>) gets that config's payload, not grub.cfg's",
-  {
-    todo: 'src/images/netboot-tree.ts:76 reads a per-MAC GRUB config with readGrubMenus({prefix, configs:[it]}), which reads <prefix>/grub.cfg first (netboot-menus.ts:70): the default entry is grub.cfg\'s, while GRUB reads only grub.cfg-01-<mac> when it exists',
-  },
   async () => {
     const { root } = debianTree();
     const nb = await openNetboot(root);
@@ -595,7 +589,6 @@ test('isNetbootFolder: an unpacked Windows ISO (efi/microsoft/boot/bootmgfw.efi)
 
 test(
   "isNetbootFolder: a Windows ISO's boot/etfsboot.com (the CD boot sector) does not make it a netboot tree",
-  { todo: 'src/images/netboot-loaders.ts identifyLoader: any *.com of 512 B..512 KiB is a BIOS "wds" loader, so an unpacked Windows ISO (boot/etfsboot.com) counts as a netboot tree' },
   async () => {
     const win = dir('winetfs');
     cp(MEMTEST_EFI, win, 'efi/microsoft/boot/bootmgfw.efi');

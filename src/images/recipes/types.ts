@@ -35,7 +35,7 @@ export interface ScriptContext {
 }
 
 export interface RecipePlan {
-  recipe: 'winpe' | 'casper' | 'debian-live' | 'redhat' | 'arch' | 'memdisk' | 'sanboot' | 'none';
+  recipe: 'winpe' | 'casper' | 'debian-live' | 'debian-installer' | 'redhat' | 'arch' | 'memdisk' | 'sanboot' | 'none';
   os: string;
   version?: string;
   bootModes: BootMode[];
