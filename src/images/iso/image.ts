@@ -53,6 +53,15 @@ export class IsoImage {
   /** Reads an image from any random-access source (closed by close() when it has close()). */
   static async fromSource(src: RandomAccess & { close?(): Promise<void> }, opts: IsoOpenOptions = {}): Promise<IsoImage> {
     const vds = await readVolumeDescriptors(src);
+    // A download or copy that stopped early still has a valid start: its volume says how big it should be.
+    const volumeBytes = vds.primary ? vds.primary.blocks * vds.primary.blockSize : 0;
+    if (volumeBytes > src.size) {
+      const mb = (n: number) => `${(n / 1048576).toFixed(1)} MB`;
+      throw new IsoError(
+        'truncated',
+        `the image is cut short: its volume is ${mb(volumeBytes)} but the file holds ${mb(src.size)} (${Math.round((100 * src.size) / volumeBytes)}%). The download or copy stopped early: download it again and compare its SHA-256 with the publisher's`,
+      );
+    }
     const warnings: string[] = [];
     let udf: UdfTree | undefined;
     try {

@@ -8,6 +8,8 @@ import { type RandomAccess, SECTOR, readAt } from './source.js';
 export interface VolumeInfo {
   volumeId: string;
   blockSize: number;
+  /** Volume space size in logical blocks (ECMA-119 8.4.8): the volume is blocks × blockSize bytes. */
+  blocks: number;
   /** The 34-byte directory record of the root directory. */
   root: Buffer;
 }
@@ -79,7 +81,7 @@ function volumeInfo(d: Buffer, sector: number, ucs2: boolean): VolumeInfo {
   const volumeId = (ucs2 ? decodeUcs2(raw) : raw.toString('latin1')).replace(/[\s\0]+$/, '');
   const root = Buffer.from(d.subarray(156, 190));
   if (root[0] < 34) throw new IsoError('corrupt', `corrupt: volume descriptor at sector ${sector} has a root directory record of length ${root[0]}`);
-  return { volumeId, blockSize, root };
+  return { volumeId, blockSize, blocks: d.readUInt32LE(80), root };
 }
 
 /** UCS-2 big-endian (Joliet, UDF 16-bit CS0). */
