@@ -167,6 +167,12 @@ export async function publishTreeImage(files: PublishedFiles, path: string, o: P
 
 export async function publishOpened(files: PublishedFiles, opened: OpenedImage, o: PublishTreeOptions): Promise<PublishedTreeImage> {
   const { tree, plan } = opened;
+  // Kernel arguments go to a kernel PXE Kit starts; a sanbooted or memdisk ISO (or Windows) starts its own.
+  if (o.cmdline?.trim() && !plan.linux) {
+    throw new Error(
+      `--cmdline "${o.cmdline.trim()}" cannot apply to ${basename(opened.path)}: ${plan.recipe === 'winpe' ? 'Windows boots through wimboot or sanboot, with no Linux command line' : `it is started by ${plan.recipe === 'none' ? 'nothing PXE Kit knows' : `its own boot loader (${plan.method})`}, which keeps its own kernel command line`}. Drop --cmdline, or serve the kernel and initrd from the image instead`,
+    );
+  }
   const id = o.id ?? safeId(basename(opened.path));
   const prefix = `iso/${id}/`;
   const url = (p: string) => httpUrl(o.serverIp, o.httpPort, p);

@@ -196,6 +196,8 @@ test('anything else bootable: sanboot (BIOS+UEFI), memdisk for a small BIOS-only
   assert.equal(data.plan.recipe, 'none');
   assert.deepEqual(data.plan.bootModes, []);
   assert.match(data.script, /is not a bootable image/);
+  // --cmdline goes to a kernel PXE Kit starts: a sanbooted ISO starts its own, so it is refused with why.
+  await assert.rejects(plan(t, tree, { bios: 'isolinux/isolinux.bin', cmdline: 'console=ttyS0' }), /--cmdline "console=ttyS0" cannot apply to test\.iso: it is started by its own boot loader \(iPXE sanboot/);
 });
 
 test('a plain ISO 9660 tree (upper-case names, no Rock Ridge) and an unpacked folder are detected too', async (t) => {
