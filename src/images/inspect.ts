@@ -7,6 +7,7 @@ import type { RecipePlan } from './recipes/index.js';
 import type { TreeEntry } from './tree.js';
 import { promises as fsp } from 'node:fs';
 import { RUNS_ON_WORDS } from './program.js';
+import { identifyFile } from './identify.js';
 import { entryFiles, loaderLines, netbootDescription, netbootSecureBoot, openNetboot, type OpenedNetboot } from './netboot-tree.js';
 import { fileSecureBoot, treeSecureBoot, VERDICT_WORDS, type ImageSecureBoot } from './secure-boot-image.js';
 
@@ -33,6 +34,14 @@ export interface InspectResult {
   secureBoot: ImageSecureBoot;
   /** A netboot folder or archive: its loaders, menus and notes (its machines get no iPXE script). */
   netboot?: OpenedNetboot;
+}
+
+/** Which firmware a Linux kernel starts on: UEFI loaders (GRUB's linux, iPXE on UEFI) need its EFI stub. */
+async function kernelModes(path: string): Promise<string> {
+  const id = await identifyFile(path);
+  if (!id.ok) return 'none';
+  if (/\(Image/.test(id.what)) return /EFI stub/.test(id.what) ? 'UEFI (ARM64/RISC-V) only' : 'none PXE Kit can start (an ARM64/RISC-V Image without EFI stub)';
+  return /EFI stub|zboot/.test(id.what) ? 'BIOS, UEFI' : 'BIOS only (no EFI stub: UEFI machines cannot start this kernel)';
 }
 
 const SAMPLE_MAC = '52:54:00:00:00:01';
@@ -90,7 +99,11 @@ export async function inspectImage(given: ImageSpec, o: InspectOptions): Promise
     const what = spec.kind === 'kernel' ? spec.kernel : spec.path;
     const secureBoot = await fileSecureBoot(spec.kind as 'kernel' | 'ipxe-script' | 'efi' | 'pxe', what);
     const runsOn = img.program?.runsOn;
-    const modes = runsOn ? `${runsOn.map((f) => RUNS_ON_WORDS[f]).join(', ')} only (other machines are refused, with why)` : spec.kind === 'kernel' && !img.program ? 'BIOS, UEFI' : 'BIOS, UEFI (whatever the program supports)';
+    const modes = runsOn
+      ? `${runsOn.map((f) => RUNS_ON_WORDS[f]).join(', ')} only (other machines are refused, with why)`
+      : spec.kind === 'kernel' && !img.program
+        ? await kernelModes(spec.kernel)
+        : 'BIOS, UEFI (whatever the program supports)';
     const lines = [`image:      ${what}`, `detected:   ${img.description}`, `boot modes: ${modes}`, `serves:     ${img.paths.join(', ')}`];
     if (img.program) lines.push(`on screen:  ${img.program.onScreen}`);
     lines.push(secureBootLine(secureBoot));
