@@ -13,6 +13,7 @@ import { API_VERSION, TOKEN_PROTOCOL_PREFIX, type ApiEvent, type ResponseEnvelop
 import { ApiError, type Controller } from './controller.js';
 import { parseRequest, isWellFormedToken } from './validate.js';
 import { StaticFiles } from './static-files.js';
+import { eventJson } from './event-ring.js';
 
 export function generateToken(): string {
   return randomBytes(32).toString('hex');
@@ -58,6 +59,14 @@ function engineVersion(): string {
 /** Progress-like events a slow client can miss without losing anything it cannot rebuild. */
 function droppable(ev: ApiEvent): boolean {
   return (ev.type === 'transfer' && ev.phase === 'progress') || ev.type === 'drop' || (ev.type === 'log' && ev.level === 'debug');
+}
+
+/**
+ * The frame of an event, the same text as JSON.stringify({ v, event }): the event's own JSON is
+ * the one the controller's ring made when it kept the event (src/api/event-ring.ts), not made again.
+ */
+function eventFrame(ev: ApiEvent): string {
+  return `{"v":${API_VERSION},"event":${eventJson(ev)}}`;
 }
 
 function reject(socket: Duplex, status: 400 | 401 | 403, text: string): void {
@@ -179,7 +188,7 @@ export class ApiServer extends EventEmitter {
     ws.on('error', () => ws.terminate());
     const c = this.o.controller;
     this.send(client, { v: API_VERSION, hello: { status: c.status(), sessions: c.sessions(), engineVersion: this.version } });
-    for (const ev of c.recentEvents(this.o.replayLimit ?? 5000)) if (!droppable(ev)) this.send(client, { v: API_VERSION, event: ev });
+    for (const ev of c.recentEvents(this.o.replayLimit ?? 5000)) if (!droppable(ev)) this.send(client, eventFrame(ev));
   }
 
   private async onRequest(client: Client, text: string): Promise<void> {
@@ -204,7 +213,7 @@ export class ApiServer extends EventEmitter {
 
   private onEvent = (ev: ApiEvent): void => {
     if (this.clients.size === 0) return;
-    const text = JSON.stringify({ v: API_VERSION, event: ev });
+    const text = eventFrame(ev);
     const soft = this.o.softBufferBytes ?? 1 << 20;
     const hard = this.o.hardBufferBytes ?? 32 << 20;
     for (const c of this.clients) {

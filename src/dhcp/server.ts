@@ -38,12 +38,25 @@ export interface DhcpStats {
  */
 const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
 
+/**
+ * At most this many DropEvents (malformed packets) per second, as TFTP limits its refusals:
+ * a flood of garbage on port 67 must not become an unbounded stream of events for the log
+ * and the API's event ring. The counters count every drop, and one log line per second says
+ * how many were not reported one by one.
+ */
+export const DROP_EVENTS_PER_SECOND = 20;
+
 export class DhcpServer {
   private readonly sockets: { dhcp?: dgram.Socket; pxe?: dgram.Socket } = {};
   private readonly counters: DhcpStats = { received: 0, sent: 0, dropped: 0, ignored: 0, dropReasons: {} };
   private readonly seen = new IpMacTable();
   private readonly ctx: HandlerContext;
   private store?: LeaseStore;
+  private dropWindowStart = 0;
+  private dropsInWindow = 0;
+  private dropsSuppressed = 0;
+  private lastSuppressedFrom = '';
+  private flushTimer: NodeJS.Timeout | undefined;
 
   constructor(readonly opts: DhcpServerOptions) {
     const prefix = opts.prefix ?? (opts.netmask ? netmaskToPrefix(opts.netmask) : undefined);
@@ -86,6 +99,7 @@ export class DhcpServer {
   }
 
   async stop(): Promise<void> {
+    this.flushSuppressed();
     for (const kind of ['dhcp', 'pxe'] as const) {
       const sock = this.sockets[kind];
       this.sockets[kind] = undefined;
@@ -110,7 +124,25 @@ export class DhcpServer {
   private drop(from: string, reason: string): void {
     this.counters.dropped++;
     this.counters.dropReasons[reason] = (this.counters.dropReasons[reason] ?? 0) + 1;
-    this.opts.emit({ type: 'drop', at: Date.now(), protocol: 'dhcp', from, reason });
+    const now = Date.now();
+    if (now - this.dropWindowStart >= 1000) {
+      this.flushSuppressed();
+      this.dropWindowStart = now;
+      this.dropsInWindow = 0;
+    }
+    if (this.dropsInWindow++ < DROP_EVENTS_PER_SECOND) return this.opts.emit({ type: 'drop', at: now, protocol: 'dhcp', from, reason });
+    this.dropsSuppressed++;
+    this.lastSuppressedFrom = from;
+    // The summary goes out even if the flood stops dead within this second.
+    this.flushTimer ??= setTimeout(() => this.flushSuppressed(), 1000).unref();
+  }
+
+  private flushSuppressed(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    if (this.dropsSuppressed === 0) return;
+    this.log('warn', `DHCP: malformed packet flood: ${this.dropsSuppressed} more malformed packets were not reported one by one (last from ${this.lastSuppressedFrom}); the counters count them all`);
+    this.dropsSuppressed = 0;
   }
 
   private receive(kind: 'dhcp' | 'pxe', buf: Buffer, rinfo: dgram.RemoteInfo): void {

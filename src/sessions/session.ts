@@ -41,6 +41,38 @@ export const STATE_PROGRESS: Record<SessionState, number> = {
 
 /** Timeline entries kept per machine. */
 export const TIMELINE_MAX = 200;
+/** Transfers kept per machine (the oldest go first). */
+export const TRANSFERS_MAX = 50;
+/**
+ * Characters kept of a text a client can make as long as it likes: a transfer's file name
+ * (TFTP names run to the datagram's size, HTTP paths further) and the texts that quote one
+ * (a timeline entry, a failure's message, a diagnosis's lines). Past it, the text is cut and
+ * ends in "…".
+ */
+export const FILE_NAME_MAX = 256;
+export const TEXT_MAX = 512;
+/** A diagnosis's lists (causes, evidence) are kept to this many lines. */
+export const DIAGNOSIS_LINES_MAX = 16;
+/**
+ * Ceiling of one session's JSON (decisions §25): TIMELINE_MAX entries of at most TEXT_MAX
+ * characters, TRANSFERS_MAX transfers (file name at most FILE_NAME_MAX), the current transfer
+ * again, a failure, a diagnosis of at most 2 × DIAGNOSIS_LINES_MAX + 3 capped lines, and the
+ * short fields. The worst case is every capped text made of characters JSON escapes to six
+ * bytes (control characters): about 200 × 3.1 KB + 51 × 1.7 KB + 35 × 3.1 KB, measured at
+ * 794 KiB (test/unit/memory-bounds.test.ts). File names machines really ask for are ASCII and
+ * short, and a session *update* carries only the timeline entries new since the previous one:
+ * a sanboot's updates measure about 20 KiB with 50 transfers of 300-character names.
+ */
+export const SESSION_MAX_BYTES = 1024 * 1024;
+
+/** `text` cut to `max` characters (ending in "…"), never splitting a surrogate pair. */
+export function capText(text: string, max = TEXT_MAX): string {
+  if (text.length <= max) return text;
+  let end = max - 1;
+  const c = text.charCodeAt(end - 1);
+  if (c >= 0xd800 && c <= 0xdbff) end--;
+  return `${text.slice(0, end)}…`;
+}
 
 /**
  * Machines tracked at once (sessions, diagnosis state). One switch's worth of machines fits
@@ -122,4 +154,18 @@ export function mergeSessionUpdate(prev: ClientSession | undefined, next: Client
   const cut = Math.max(0, timeline.length - max);
   const from = (next.timelineFrom >= prev.timelineFrom ? prev.timelineFrom : next.timelineFrom) + cut;
   return { ...next, timeline: cut ? timeline.slice(cut) : timeline, timelineFrom: from };
+}
+
+/** A diagnosis with its texts capped (they may quote what a client asked for). */
+export function capDiagnosis(d: Diagnosis): Diagnosis {
+  const long = (t: string) => t.length > TEXT_MAX;
+  if (!long(d.title) && !long(d.fix) && !(d.pxeError && long(d.pxeError)) && d.causes.length <= DIAGNOSIS_LINES_MAX && d.evidence.length <= DIAGNOSIS_LINES_MAX && !d.causes.some(long) && !d.evidence.some(long)) return d;
+  return {
+    ...d,
+    title: capText(d.title),
+    fix: capText(d.fix),
+    ...(d.pxeError !== undefined ? { pxeError: capText(d.pxeError) } : {}),
+    causes: d.causes.slice(0, DIAGNOSIS_LINES_MAX).map((c) => capText(c)),
+    evidence: d.evidence.slice(-DIAGNOSIS_LINES_MAX).map((e) => capText(e)),
+  };
 }

@@ -3,6 +3,9 @@
 import type { DhcpEvent, TransferEvent, WireEvent } from './events.js';
 import type { Diagnosis } from '../diagnostics/types.js';
 import {
+  capDiagnosis,
+  capText,
+  FILE_NAME_MAX,
   STATE_LABELS,
   STATE_PROGRESS,
   type ClientSession,
@@ -10,6 +13,8 @@ import {
   type SessionState,
   SESSIONS_MAX,
   TIMELINE_MAX,
+  TEXT_MAX,
+  TRANSFERS_MAX,
   type TimelineEntry,
   type TransferSnapshot,
 } from './session.js';
@@ -19,7 +24,6 @@ import { HANDOFF_ROLE, payloadFor, planFirmware, type BootPlan } from '../boot/b
 
 export { SESSIONS_MAX };
 
-const TRANSFERS_MAX = 50;
 /** Machines that never got past an offer: the first forgotten when room is needed. */
 const EARLY_STATES: ReadonlySet<SessionState> = new Set(['dhcp', 'offered']);
 /** Roles of published files that make up the OS payload (delivered = handed off). */
@@ -171,6 +175,7 @@ export class SessionTracker {
   }
 
   private fail(s: ClientSession, failure: SessionFailure): void {
+    failure = { ...failure, message: capText(failure.message) };
     s.failure = failure;
     s.current = undefined;
     this.move(s, 'failed', failure.message, failure.at);
@@ -227,7 +232,7 @@ export class SessionTracker {
     if (plan?.readAsDisk && sameFile(ev.file, plan.readAsDisk)) return this.onDiskRead(s, ev);
     let t = s.transfers.find((x) => x.id === ev.id);
     if (!t) {
-      t = { id: ev.id, protocol: ev.protocol, file: ev.file, role: ev.role, bytes: 0, size: ev.size, rate: 0, state: 'running', startedAt: ev.at };
+      t = { id: ev.id, protocol: ev.protocol, file: capText(ev.file, FILE_NAME_MAX), role: ev.role, bytes: 0, size: ev.size, rate: 0, state: 'running', startedAt: ev.at };
       s.transfers.push(t);
       if (s.transfers.length > TRANSFERS_MAX) s.transfers.splice(0, s.transfers.length - TRANSFERS_MAX);
     }
@@ -306,7 +311,7 @@ export class SessionTracker {
   diagnose(mac: string, d: Diagnosis): void {
     const s = this.sessions.peek(mac);
     if (!s) return;
-    s.diagnosis = d;
+    s.diagnosis = capDiagnosis(d);
     this.addEntry(s, { at: d.at, state: s.state, text: `Diagnosis: ${d.title}` });
     this.emit(s, 'timeline');
   }
@@ -333,11 +338,11 @@ export class SessionTracker {
    * download, its progress the bytes read of the whole file.
    */
   private onDiskRead(s: ClientSession, ev: TransferEvent): void {
-    const id = `disk:${ev.file.replace(/^\/+/, '')}`;
+    const id = `disk:${capText(ev.file.replace(/^\/+/, ''), FILE_NAME_MAX)}`;
     let t = s.transfers.find((x) => x.id === id);
     const total = ev.range?.total ?? ev.size;
     if (!t) {
-      t = { id, protocol: ev.protocol, file: ev.file, role: ev.role, bytes: 0, size: total, rate: 0, state: 'running', startedAt: ev.at };
+      t = { id, protocol: ev.protocol, file: capText(ev.file, FILE_NAME_MAX), role: ev.role, bytes: 0, size: total, rate: 0, state: 'running', startedAt: ev.at };
       s.transfers.push(t);
       if (s.transfers.length > TRANSFERS_MAX) s.transfers.splice(0, s.transfers.length - TRANSFERS_MAX);
       this.diskReads.set(s.mac, { id, done: 0, running: new Map() });
@@ -392,8 +397,9 @@ export class SessionTracker {
     return planFirmware(s.arch ? archFamily(s.arch) : undefined);
   }
 
+  /** Entries' texts are capped (capText): they quote file names a client chose. */
   private addEntry(s: ClientSession, entry: TimelineEntry): void {
-    s.timeline.push(entry);
+    s.timeline.push(entry.text.length > TEXT_MAX ? { ...entry, text: capText(entry.text) } : entry);
     if (s.timeline.length > TIMELINE_MAX) {
       const cut = s.timeline.length - TIMELINE_MAX;
       s.timeline.splice(0, cut);

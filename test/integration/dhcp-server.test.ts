@@ -167,7 +167,9 @@ test('malformed packets on 67 and 4011 are dropped and counted; a client still g
   for (let i = 0; i < 100 && server.stats().dropped < total; i++) await new Promise((r) => setTimeout(r, 50));
   const stats = server.stats();
   assert.equal(stats.dropped, total, JSON.stringify(stats));
-  assert.equal(c.events.filter((e) => e.type === 'drop').length, total);
+  // Reported at most DROP_EVENTS_PER_SECOND a second (the rest in a "(N more)" line): all counted, few events.
+  const drops = c.events.filter((e) => e.type === 'drop').length;
+  assert.ok(drops >= 1 && drops < total, `${drops} drop events for ${total} malformed packets`);
   assert.equal(c.dhcp('out').length, 0);
   lab.ip(lab.clientNs, ['addr', 'flush', 'dev', lab.clientIf]);
   const r = await udhcpc(lab, lab.clientNs, lab.clientIf, PXE_BIOS);

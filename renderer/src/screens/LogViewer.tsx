@@ -1,4 +1,4 @@
-// The live log: up to 100,000 lines, only the visible rows in the DOM (fixed row
+// The live log: up to 100,000 lines (and 32 MiB, store/log.ts), only the visible rows in the DOM (fixed row
 // height, absolute positioning), filters, search, pause/follow and export.
 import { useCallback, useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import { bridge } from '../api/bridge.js';
@@ -117,7 +117,7 @@ export function LogViewer() {
           Client
           <select value={filter.mac} onChange={(e) => set({ mac: e.target.value })}>
             <option value="">All machines</option>
-            {macs.map((m) => (
+            {(filter.mac && !macs.includes(filter.mac) ? [filter.mac, ...macs] : macs).map((m) => (
               <option key={m} value={m}>
                 {m}
               </option>

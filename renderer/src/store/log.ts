@@ -1,10 +1,20 @@
-// The live log: a ring of the last 100,000 lines outside React state (copying it
-// per event would be quadratic), with a version number the viewer subscribes to.
-// Version bumps are coalesced so a burst of events costs one render.
+// The live log: a ring of the last 100,000 lines, and at most LOG_MAX_BYTES of them,
+// outside React state (copying it per event would be quadratic), with a version number
+// the viewer subscribes to. Version bumps are coalesced so a burst of events costs one render.
 import { create } from 'zustand';
 import type { LogLevel } from '../api/types.js';
 
 export const LOG_CAPACITY = 100_000;
+/**
+ * Byte ceiling of the log (decisions §25), counted per line as its text and MAC at two bytes a
+ * character (a JS string's worst case) plus LOG_LINE_OVERHEAD for the line object and its slot.
+ */
+export const LOG_MAX_BYTES = 32 * 1024 * 1024;
+export const LOG_LINE_OVERHEAD = 96;
+/** Characters kept of one line's text (the rest is cut, ending in "…"). */
+export const LOG_LINE_TEXT_MAX = 2000;
+/** MACs offered by the client filter: the most recently seen ones. */
+export const LOG_MACS_MAX = 200;
 
 export type LogProtocol = 'dhcp' | 'proxy' | 'tftp' | 'http' | 'engine' | 'boot' | 'net';
 export const LOG_PROTOCOLS: LogProtocol[] = ['dhcp', 'proxy', 'tftp', 'http', 'boot', 'engine', 'net'];
@@ -19,23 +29,44 @@ export interface LogLine {
   text: string;
 }
 
+/** What a line is counted as against LOG_MAX_BYTES. */
+export function lineBytes(l: Omit<LogLine, 'seq'>): number {
+  return 2 * (l.text.length + (l.mac?.length ?? 0)) + LOG_LINE_OVERHEAD;
+}
+
 export class LogRing {
   private readonly buf: Array<LogLine | undefined>;
-  /** Sequence number the next line gets; lines [nextSeq - size, nextSeq) are held. */
+  private readonly sizes: Float64Array;
+  /** Sequence number the next line gets; lines [firstSeq, nextSeq) are held. */
   nextSeq = 0;
-  constructor(readonly capacity = LOG_CAPACITY) {
+  firstSeq = 0;
+  /** Bytes held (lineBytes of each line): never above maxBytes. */
+  bytes = 0;
+  constructor(
+    readonly capacity = LOG_CAPACITY,
+    readonly maxBytes = LOG_MAX_BYTES,
+  ) {
     this.buf = new Array<LogLine | undefined>(capacity);
+    this.sizes = new Float64Array(capacity);
   }
   push(line: Omit<LogLine, 'seq'>): LogLine {
-    const l = { ...line, seq: this.nextSeq++ };
+    const text = line.text.length > LOG_LINE_TEXT_MAX ? `${line.text.slice(0, LOG_LINE_TEXT_MAX - 1)}…` : line.text;
+    const size = lineBytes({ ...line, text });
+    while (this.size >= this.capacity || (this.size > 0 && this.bytes + size > this.maxBytes)) this.dropFirst();
+    const l = { ...line, text, seq: this.nextSeq++ };
     this.buf[l.seq % this.capacity] = l;
+    this.sizes[l.seq % this.capacity] = size;
+    this.bytes += size;
     return l;
   }
-  get size(): number {
-    return Math.min(this.nextSeq, this.capacity);
+  private dropFirst(): void {
+    const i = this.firstSeq++ % this.capacity;
+    this.bytes -= this.sizes[i];
+    this.buf[i] = undefined;
+    this.sizes[i] = 0;
   }
-  get firstSeq(): number {
-    return this.nextSeq - this.size;
+  get size(): number {
+    return this.nextSeq - this.firstSeq;
   }
   get(seq: number): LogLine | undefined {
     if (seq < this.firstSeq || seq >= this.nextSeq) return undefined;
@@ -43,31 +74,48 @@ export class LogRing {
   }
   clear(): void {
     this.buf.fill(undefined);
+    this.sizes.fill(0);
     this.nextSeq = 0;
+    this.firstSeq = 0;
+    this.bytes = 0;
   }
 }
 
 export const logRing = new LogRing();
 
-/** Seen MACs (for the client filter), kept small: one entry per machine. */
+/** Seen MACs (for the client filter), sorted: the LOG_MACS_MAX most recently seen. */
 export const useLog = create<{ version: number; macs: string[] }>(() => ({ version: 0, macs: [] }));
 
 let scheduled = false;
-const newMacs = new Set<string>();
+/** The MACs of the filter, least recently seen first (a Map keeps insertion order). */
+const recentMacs = new Map<string, true>();
+let macsChanged = false;
+
+/** Notes a MAC as just seen; past LOG_MACS_MAX the one seen longest ago is let go. */
+export function noteMac(mac: string): void {
+  if (recentMacs.has(mac)) {
+    recentMacs.delete(mac); // to the recent end; the set of MACs is unchanged
+  } else {
+    macsChanged = true;
+    if (recentMacs.size >= LOG_MACS_MAX) recentMacs.delete(recentMacs.keys().next().value as string);
+  }
+  recentMacs.set(mac, true);
+}
 
 export function appendLog(line: Omit<LogLine, 'seq'>): void {
   logRing.push(line);
-  if (line.mac && !useLog.getState().macs.includes(line.mac)) newMacs.add(line.mac);
+  if (line.mac) noteMac(line.mac);
   if (scheduled) return;
   scheduled = true;
-  setTimeout(flush, 50);
+  setTimeout(flushLog, 50);
 }
 
-function flush(): void {
+/** Publishes what appendLog gathered (run 50 ms after the first line of a burst). */
+export function flushLog(): void {
   scheduled = false;
   const st = useLog.getState();
-  const macs = newMacs.size ? [...st.macs, ...[...newMacs].filter((m) => !st.macs.includes(m))].sort() : st.macs;
-  newMacs.clear();
+  const macs = macsChanged ? [...recentMacs.keys()].sort() : st.macs;
+  macsChanged = false;
   useLog.setState({ version: st.version + 1, macs });
 }
 

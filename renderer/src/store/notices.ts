@@ -83,13 +83,15 @@ export function beep(kind: 'failed' | 'done'): void {
   }
 }
 
-/** mac#firstSeen#boots of every machine already announced. */
+/** mac#firstSeen#boots of the machines already announced: the last ANNOUNCED_MAX (a Set keeps insertion order). */
 const announced = new Set<string>();
+const ANNOUNCED_MAX = 4096;
 
 function announce(s: ClientSession): void {
   const key = `${s.mac}#${s.firstSeen}#${s.boots}`;
   if (announced.has(key)) return;
   announced.add(key);
+  if (announced.size > ANNOUNCED_MAX) announced.delete(announced.values().next().value as string);
   const { notify, sound } = useNotices.getState();
   const name = useLabels.getState().labels[s.mac] ?? s.mac;
   const failed = s.state === 'failed';
