@@ -43,7 +43,7 @@ export function labDir(): string {
   return process.env.PXEKIT_LAB_DIR ?? join(packageRoot(), '.lab');
 }
 
-function run(cmd: string, args: string[], opts: { cwd?: string } = {}): string {
+export function run(cmd: string, args: string[], opts: { cwd?: string } = {}): string {
   try {
     return execFileSync(cmd, args, { encoding: 'utf8', cwd: opts.cwd, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
   } catch (err) {
@@ -53,7 +53,7 @@ function run(cmd: string, args: string[], opts: { cwd?: string } = {}): string {
 }
 
 /** Writes atomically so a crashed build never leaves a half file that looks cached. */
-function writeAtomic(path: string, data: Buffer | string): void {
+export function writeAtomic(path: string, data: Buffer | string): void {
   const tmp = `${path}.tmp-${process.pid}`;
   writeFileSync(tmp, data);
   renameSync(tmp, path);
@@ -123,7 +123,7 @@ function ensureKernel(dir: string, opts: FixtureOptions, log: (line: string) => 
 
 // ---------------------------------------------------------------- initramfs
 
-interface CpioEntry {
+export interface CpioEntry {
   name: string;
   mode: number; // including the file type bits
   data?: Buffer;
@@ -201,7 +201,7 @@ export function isStaticElf(path: string): boolean {
   return true;
 }
 
-function findBusybox(): string {
+export function findBusybox(): string {
   // The initramfs has no libc: only a static busybox runs there.
   for (const p of ['/bin/busybox', '/usr/bin/busybox']) if (existsSync(p) && isStaticElf(p)) return p;
   throw new Error('no static busybox found: install the busybox-static package (scripts/install-deps.sh)');
