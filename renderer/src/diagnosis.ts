@@ -11,6 +11,8 @@ const ADVICE: Record<SessionFailure['code'], string> = {
   'no-boot-file': 'No boot file was offered to this machine: its architecture is not served, or the boot policy refused it. The log says why.',
   aborted: 'The machine gave up the download. Firmware does this on purpose when probing sizes; if it repeats, the image may be too large for it.',
   io: 'PXE Kit could not read the file from disk: check the drive that holds the image.',
+  'boot-loop':
+    "The machine came back to network boot right after its hand-off: what it was given did not start. Read what its screen says before it restarts; check the image's firmware (BIOS or UEFI) with Inspect, and that the image is whole.",
 };
 
 export function diagnosis(f: SessionFailure): string {

@@ -4,7 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ClientSession, SessionState } from '../sessions/session.js';
-import { STATE_LABELS } from '../sessions/session.js';
+import { BOOTED_STATES, STATE_LABELS } from '../sessions/session.js';
 import type { StatusEvent } from '../sessions/status.js';
 import type { Diagnosis } from './types.js';
 import type { EvidenceRecorder, TransferRecord } from './evidence.js';
@@ -25,10 +25,15 @@ export interface ReportMachine {
   vendorClass?: string;
   firstSeen: number;
   lastSeen: number;
-  /** Final state: 'handed-off' means it booted. */
+  /** Final state: 'handed-off' means its loader handed over; 'os-started'/'os-up' that its OS was seen running. */
   result: SessionState;
   resultLabel: string;
+  /** Boot attempts in this run (each return to network boot is one). */
   boots: number;
+  /** Returns to network boot soon after a hand-off, with no sign of the OS: boots that failed. */
+  loops: number;
+  /** Seconds from the hand-off to the first sign of the OS (its own DHCP, or its own downloads). */
+  osSeconds?: number;
   /** Seconds from first DHCP to hand-off, when it got there. */
   bootSeconds?: number;
   steps: ReportStep[];
@@ -50,7 +55,8 @@ export interface JobReport {
     stoppedAt: number;
     otherDhcpServers: NonNullable<StatusEvent['otherDhcpServers']>;
   };
-  summary: { machines: number; handedOff: number; failed: number; unfinished: number };
+  /** handedOff: loaders that handed over (osUp of them were seen running); boots: attempts of all machines; looped: machines that came back without starting their OS. */
+  summary: { machines: number; handedOff: number; osUp: number; failed: number; looped: number; boots: number; unfinished: number };
   machines: ReportMachine[];
   /** Diagnoses about the run rather than one machine (no clients, another DHCP server). */
   general: Diagnosis[];
@@ -97,8 +103,10 @@ export function buildJobReport(input: ReportInput): JobReport {
       result: s.state,
       resultLabel: STATE_LABELS[s.state],
       boots: s.boots,
+      loops: s.loops ?? 0,
+      ...(s.os ? { osSeconds: Math.round(s.os.afterMs / 100) / 10 } : {}),
       ...(handed ? { bootSeconds: Math.round((handed.at - s.firstSeen) / 100) / 10 } : {}),
-      steps: steps(s, s.state === 'handed-off' || s.state === 'failed' ? s.lastSeen : stoppedAt),
+      steps: steps(s, BOOTED_STATES.has(s.state) || s.state === 'failed' ? s.lastSeen : stoppedAt),
       transfers: mine.length ? mine : s.transfers.map((t) => ({ ...t, clientIp: s.ip ?? '', mac: s.mac, state: t.state })),
       failure: s.failure,
       diagnoses: input.diagnoses.filter((d) => d.mac === s.mac),
@@ -120,9 +128,12 @@ export function buildJobReport(input: ReportInput): JobReport {
     },
     summary: {
       machines: machines.length,
-      handedOff: machines.filter((m) => m.result === 'handed-off').length,
+      handedOff: machines.filter((m) => BOOTED_STATES.has(m.result)).length,
+      osUp: machines.filter((m) => m.result === 'os-up' || m.result === 'os-started').length,
       failed: machines.filter((m) => m.result === 'failed' || m.diagnoses.length > 0).length,
-      unfinished: machines.filter((m) => m.result !== 'handed-off' && m.result !== 'failed').length,
+      looped: machines.filter((m) => m.loops > 0).length,
+      boots: machines.reduce((a, m) => a + m.boots, 0),
+      unfinished: machines.filter((m) => !BOOTED_STATES.has(m.result) && m.result !== 'failed').length,
     },
     machines,
     general: input.diagnoses.filter((d) => !d.mac),
@@ -158,9 +169,9 @@ function diagnosisHtml(d: Diagnosis): string {
 export function renderReportHtml(r: JobReport): string {
   const machines = r.machines
     .map((m) => {
-      const cls = m.result === 'handed-off' ? 'ok' : m.result === 'failed' || m.diagnoses.length ? 'bad' : 'mid';
+      const cls = BOOTED_STATES.has(m.result) && !m.loops ? 'ok' : m.result === 'failed' || m.diagnoses.length || m.loops ? 'bad' : 'mid';
       return `<section class="m ${cls}"><h3>${esc(m.mac)} — ${esc(m.resultLabel)}${m.bootSeconds !== undefined ? ` in ${m.bootSeconds} s` : ''}</h3>
-<p>${esc(m.arch ?? 'unknown firmware')}${m.ip ? `, ${esc(m.ip)}` : ''}${m.vendorClass ? `, ${esc(m.vendorClass)}` : ''}; first seen ${esc(when(m.firstSeen))}, last ${esc(when(m.lastSeen))}; boot attempts: ${m.boots}</p>
+<p>${esc(m.arch ?? 'unknown firmware')}${m.ip ? `, ${esc(m.ip)}` : ''}${m.vendorClass ? `, ${esc(m.vendorClass)}` : ''}; first seen ${esc(when(m.firstSeen))}, last ${esc(when(m.lastSeen))}; boot attempts: ${m.boots}${m.loops ? ` (${m.loops} came back to network boot without starting their OS)` : ''}${m.osSeconds !== undefined ? `; OS seen ${m.osSeconds} s after the hand-off` : ''}</p>
 <table><tr><th>Step</th><th>Started</th><th>Took</th><th>Detail</th></tr>${m.steps
         .map((s) => `<tr><td>${esc(s.label)}</td><td>${esc(when(s.at))}</td><td>${esc(secs(s.durationMs))}</td><td>${esc(s.text)}</td></tr>`)
         .join('')}</table>
@@ -187,7 +198,7 @@ section.ok{border-color:#2a8a3a} section.bad{border-color:#c0392b} section.mid{b
 <h1>PXE Kit job report</h1>
 <p>Served on <b>${esc(run.iface ?? '?')}</b> (${esc(run.address ?? '?')}) in <b>${esc(run.mode === 'proxy' ? 'proxyDHCP' : run.mode === 'dhcp' ? 'DHCP' : run.mode ?? '?')}</b> mode${run.modeReason ? ` (${esc(run.modeReason)})` : ''}; image: ${esc(run.image ?? '-')}.<br>
 From ${esc(when(run.startedAt))} to ${esc(when(run.stoppedAt))}.</p>
-<p><b>${r.summary.machines}</b> machine(s): <b>${r.summary.handedOff}</b> booted, <b>${r.summary.failed}</b> with a problem, <b>${r.summary.unfinished}</b> unfinished.</p>
+<p><b>${r.summary.machines}</b> machine(s): <b>${r.summary.handedOff}</b> handed off (<b>${r.summary.osUp}</b> seen running their OS), <b>${r.summary.failed}</b> with a problem${r.summary.looped ? ` (<b>${r.summary.looped}</b> came back to network boot without starting their OS)` : ''}, <b>${r.summary.unfinished}</b> unfinished; <b>${r.summary.boots}</b> boot attempts.</p>
 ${run.otherDhcpServers.length ? `<p><b>Other DHCP servers on the segment:</b> ${run.otherDhcpServers.map((o) => `${esc(o.serverId)}${o.mac ? ` (${esc(o.mac)})` : ''} offered ${esc(o.offeredIp)}`).join('; ')}</p>` : ''}
 ${r.general.map(diagnosisHtml).join('\n')}
 ${machines || '<p>No machine asked to boot.</p>'}

@@ -2,7 +2,7 @@
 import type { WireEvent } from './events.js';
 import type { SessionForgotten, SessionUpdate } from './tracker.js';
 import { formatBytes } from './tracker.js';
-import { STATE_LABELS } from './session.js';
+import { BOOTED_STATES, STATE_LABELS } from './session.js';
 import type { StatusEvent } from './status.js';
 import type { DiagnosisEvent } from '../diagnostics/types.js';
 
@@ -63,7 +63,7 @@ export function formatEvent(ev: EngineEvent, opts: { verbose?: boolean } = {}): 
       if (s.state === 'failed' && s.failure) {
         return `${t} ** ${s.mac} FAILED: ${s.failure.message}${s.failure.pxeError ? ` (screen shows ${s.failure.pxeError})` : ''}`;
       }
-      if (s.state === 'handed-off') return `${t} ** ${s.mac} ${STATE_LABELS[s.state]}: ${last.text}`;
+      if (BOOTED_STATES.has(s.state)) return `${t} ** ${s.mac} ${STATE_LABELS[s.state]}: ${last.text}`;
       return undefined;
     }
   }

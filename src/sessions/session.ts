@@ -12,7 +12,12 @@ export type SessionState =
   | 'script' // iPXE fetched its script
   | 'payload' // kernel / initrd / ISO downloading
   | 'handed-off' // everything it needs was delivered: the OS is starting
+  | 'os-started' // after the hand-off the started system fetched files of its own (a live system's squashfs)
+  | 'os-up' // after the hand-off the started system asked for its own address: it runs, its network is up
   | 'failed';
+
+/** A machine in one of these states booted what it was given (the loader handed over). */
+export const BOOTED_STATES: ReadonlySet<SessionState> = new Set(['handed-off', 'os-started', 'os-up']);
 
 export const STATE_LABELS: Record<SessionState, string> = {
   dhcp: 'Asking for an address',
@@ -23,6 +28,8 @@ export const STATE_LABELS: Record<SessionState, string> = {
   script: 'Boot script fetched',
   payload: 'Downloading OS',
   'handed-off': 'Handed off',
+  'os-started': 'OS started',
+  'os-up': 'OS network up',
   failed: 'Failed',
 };
 
@@ -36,6 +43,8 @@ export const STATE_PROGRESS: Record<SessionState, number> = {
   script: 40,
   payload: 45,
   'handed-off': 100,
+  'os-started': 100,
+  'os-up': 100,
   failed: 0,
 };
 
@@ -97,7 +106,7 @@ export interface TransferSnapshot {
 
 export interface SessionFailure {
   /** Stable code the UI and diagnostics key on. */
-  code: 'not-found' | 'timeout' | 'silent' | 'no-boot-file' | 'aborted' | 'io';
+  code: 'not-found' | 'timeout' | 'silent' | 'no-boot-file' | 'aborted' | 'io' | 'boot-loop';
   /** What the technician reads. */
   message: string;
   /** The PXE error the client's screen likely shows, if any. */
@@ -138,6 +147,15 @@ export interface ClientSession {
   timelineFrom: number;
   /** How many times this machine started over from DHCP within this run. */
   boots: number;
+  /** When the loader handed over (this boot attempt): what comes after is the OS. */
+  handedOffAt?: number;
+  /** What the started system was seen doing, and how long after the hand-off (src/sessions/tracker.ts). */
+  os?: { state: 'os-started' | 'os-up'; at: number; afterMs: number; how: string };
+  /**
+   * Times this machine came back to network boot soon after a hand-off with no sign of its OS:
+   * what it was given did not start. Kept across its boot attempts in this run.
+   */
+  loops?: number;
   /** Known from an earlier run of the engine (the data dir's sessions.json) and not heard from since. */
   previousRun?: boolean;
 }

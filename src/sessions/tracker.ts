@@ -3,6 +3,7 @@
 import type { DhcpEvent, TransferEvent, WireEvent } from './events.js';
 import type { Diagnosis } from '../diagnostics/types.js';
 import {
+  BOOTED_STATES,
   capDiagnosis,
   capText,
   FILE_NAME_MAX,
@@ -68,7 +69,13 @@ export interface TrackerOptions {
   now?: () => number;
 }
 
-const TERMINAL: ReadonlySet<SessionState> = new Set(['handed-off', 'failed']);
+const TERMINAL: ReadonlySet<SessionState> = new Set(['handed-off', 'os-started', 'os-up', 'failed']);
+/** Back at network boot this soon after a hand-off, with no sign of its OS: what it was given did not start. */
+const LOOP_WINDOW_MS = 180_000;
+/** After this long without traffic, a running OS is noted as quiet (it runs from RAM or its disk now). */
+const QUIET_AFTER_MS = 120_000;
+/** The vendor classes of network-boot firmware and loaders; an OS's own DHCP client sends another, or none. */
+const BOOT_VENDOR = /^(PXEClient|HTTPClient)/;
 
 export type TrackedPlan = Pick<BootPlan, 'payload' | 'handoff' | 'readAsDisk'>;
 
@@ -81,6 +88,8 @@ export class SessionTracker {
   /** Machines whose last progress was held back by the rate limit: tick() sends it. */
   private readonly progressOwed = new Set<string>();
   /** Per MAC: the disk-read download (sanboot) being summed: bytes of finished reads, and of each running one. */
+  /** Machines whose running OS was noted as quiet (once per quiet spell). */
+  private readonly quiet = new Set<string>();
   private readonly diskReads = new Map<string, { id: string; done: number; running: Map<string, number> }>();
   private readonly now: () => number;
   private forgotten = 0;
@@ -145,6 +154,11 @@ export class SessionTracker {
       if (s) this.emit(s, 'progress', true);
     }
     for (const s of this.sessions.values()) {
+      if ((s.state === 'os-started' || s.state === 'os-up') && !s.previousRun && t - s.lastSeen >= QUIET_AFTER_MS && !this.quiet.has(s.mac)) {
+        this.quiet.add(s.mac);
+        this.addEntry(s, { at: t, state: s.state, text: `Quiet for ${Math.round((t - s.lastSeen) / 1000)} s: the system runs without PXE Kit now (nothing is wrong)` });
+        this.emit(s, 'timeline');
+      }
       if (TERMINAL.has(s.state) || s.state === 'dhcp' || s.state === 'offered' || s.previousRun) continue;
       if (t - s.lastSeen < silentAfter) continue;
       this.fail(s, {
@@ -162,14 +176,16 @@ export class SessionTracker {
       this.sessions.set(mac, s);
     }
     s.lastSeen = at;
+    this.quiet.delete(mac);
     delete s.previousRun; // heard from in this run
     return s;
   }
 
   private move(s: ClientSession, state: SessionState, text: string, at: number): void {
     const changed = s.state !== state;
+    if (changed && state === 'handed-off') s.handedOffAt = at;
     s.state = state;
-    s.progress = Math.max(state === 'failed' ? s.progress : STATE_PROGRESS[state], state === 'handed-off' ? 100 : 0, this.transferProgress(s));
+    s.progress = Math.max(state === 'failed' ? s.progress : STATE_PROGRESS[state], BOOTED_STATES.has(state) ? 100 : 0, this.transferProgress(s));
     if (changed || text) this.addEntry(s, { at, state, text });
     this.emit(s, changed ? 'state' : 'timeline');
   }
@@ -183,6 +199,7 @@ export class SessionTracker {
 
   private onDhcp(ev: DhcpEvent): void {
     const s = this.session(ev.mac, ev.at);
+    if (ev.direction === 'in' && (ev.message === 'discover' || ev.message === 'request') && BOOTED_STATES.has(s.state) && this.afterHandoff(s, ev)) return;
     if (ev.arch && ev.arch !== 'unknown') s.arch = ev.arch;
     if (ev.vendorClass) s.vendorClass = ev.vendorClass;
     if (ev.ip && (ev.message === 'ack' || ev.message === 'request')) s.ip = ev.ip;
@@ -211,8 +228,47 @@ export class SessionTracker {
     }
   }
 
+  /**
+   * A DHCP message from a machine that was handed off: its OS asking for its own address (the
+   * OS arrived), or its firmware or iPXE again soon after, with no sign of the OS (the boot
+   * failed: it loops). Returns true when handled here.
+   */
+  private afterHandoff(s: ClientSession, ev: DhcpEvent): boolean {
+    const after = s.handedOffAt !== undefined ? Math.max(0, ev.at - s.handedOffAt) : undefined;
+    const secs = after !== undefined ? ` ${Math.round(after / 1000)} s after the hand-off` : '';
+    if (!ev.isIpxe && !BOOT_VENDOR.test(ev.vendorClass ?? '')) {
+      if (s.state === 'os-up') return true;
+      const how = ev.vendorClass ? `its DHCP client "${capText(ev.vendorClass)}"` : 'a DHCP client with no vendor class';
+      s.os = { state: 'os-up', at: ev.at, afterMs: after ?? 0, how };
+      this.move(s, 'os-up', `The operating system asked for its own address (${how})${secs}: it is running and its network is up`, ev.at);
+      return true;
+    }
+    if (ev.message !== 'discover' || s.state !== 'handed-off' || after === undefined || after > LOOP_WINDOW_MS) return false;
+    // Back at network boot with no sign of the OS: what it was given did not start.
+    s.loops = (s.loops ?? 0) + 1;
+    const plan = this.opts.planFor(s.mac);
+    const hint =
+      ev.isIpxe && plan?.readAsDisk
+        ? 'The ISO it was given starts iPXE itself (an iPXE or network-boot ISO), which boots from the network again: serve what that ISO would load, not the ISO.'
+        : ev.isIpxe
+          ? 'What it loaded started iPXE again instead of an operating system.'
+          : 'Its screen said why before it restarted: a program for the other firmware, an image cut short, a kernel that stops at once. Check the image with "pxekit inspect" and the machine\'s boot mode.';
+    const looping = s.loops > 1 ? ` (looping: ${s.loops} times)` : '';
+    s.boots += 1;
+    this.diskReads.delete(s.mac);
+    s.transfers = [];
+    s.current = undefined;
+    s.diagnosis = undefined;
+    s.isIpxe = !!ev.isIpxe;
+    delete s.handedOffAt;
+    this.fail(s, { code: 'boot-loop', message: `Back at network boot${secs}${ev.isIpxe ? ' (as iPXE)' : ''}, with no sign of its operating system: what it was given did not start${looping}. ${hint}`, at: ev.at });
+    return true;
+  }
+
   private restart(s: ClientSession, at: number): void {
     s.boots += 1;
+    delete s.handedOffAt;
+    delete s.os;
     this.diskReads.delete(s.mac);
     s.failure = undefined;
     s.diagnosis = undefined;
@@ -250,7 +306,7 @@ export class SessionTracker {
     if (ev.phase === 'done') {
       t.state = 'done';
       if (s.current?.id === t.id) s.current = undefined;
-      if (s.state !== 'handed-off' && this.payloadDelivered(s, plan)) this.move(s, 'handed-off', 'Everything the OS needs was delivered: the machine is starting it', ev.at);
+      if (!BOOTED_STATES.has(s.state) && this.payloadDelivered(s, plan)) this.move(s, 'handed-off', 'Everything the OS needs was delivered: the machine is starting it', ev.at);
       else this.move(s, s.state, `${ev.protocol.toUpperCase()} ${ev.file} done (${formatBytes(t.bytes)})`, ev.at);
       return;
     }
@@ -265,7 +321,15 @@ export class SessionTracker {
     const text = `${ev.protocol.toUpperCase()} ${ev.file}${ev.size !== undefined ? ` (${formatBytes(ev.size)})` : ''}`;
     // Handed off is where PXE Kit's part ends: what the OS fetches next (casper's ISO, a live
     // system's squashfs) is shown, and does not take the machine back to "Downloading OS".
-    if (s.state === 'handed-off') return this.move(s, s.state, `After the hand-off: ${text}`, ev.at);
+    if (BOOTED_STATES.has(s.state)) {
+      // What the loader still fetches (a program chained after its report) is the loader's; anything else is the OS's.
+      const plan = this.opts.planFor(s.mac);
+      const loaders = role === HANDOFF_ROLE || BOOT_PROGRAM_ROLES.has(role) || SCRIPT_ROLES.has(role) || (plan?.payload ?? []).some((f) => sameFile(ev.file, f.path));
+      if (loaders || s.state !== 'handed-off') return this.move(s, s.state, `After the hand-off: ${text}`, ev.at);
+      const after = s.handedOffAt !== undefined ? ` ${Math.round((ev.at - s.handedOffAt) / 1000)} s after the hand-off` : '';
+      s.os = { state: 'os-started', at: ev.at, afterMs: s.handedOffAt !== undefined ? ev.at - s.handedOffAt : 0, how: `it fetched ${capText(ev.file)}` };
+      return this.move(s, 'os-started', `The operating system is running: it fetches ${text}${after}`, ev.at);
+    }
     if (TERMINAL.has(s.state) && s.state === 'failed') s.failure = undefined;
     if (BOOT_PROGRAM_ROLES.has(role)) this.move(s, 'boot-program', text, ev.at);
     else if (SCRIPT_ROLES.has(role)) this.move(s, 'script', text, ev.at);
@@ -328,7 +392,7 @@ export class SessionTracker {
    * once per boot attempt; boot-once is recorded from this.
    */
   private onHandoffSignal(s: ClientSession, ev: TransferEvent): void {
-    if (ev.phase !== 'done' || s.state === 'handed-off') return;
+    if (ev.phase !== 'done' || BOOTED_STATES.has(s.state)) return;
     s.current = undefined;
     this.move(s, 'handed-off', 'The loader reported it is handing over: the machine is starting what it loaded', ev.at);
   }
@@ -348,7 +412,7 @@ export class SessionTracker {
       this.diskReads.set(s.mac, { id, done: 0, running: new Map() });
       s.current = t;
       const text = `${ev.protocol.toUpperCase()} ${ev.file}${total !== undefined ? ` (${formatBytes(total)})` : ''}: read as a disk, by ranges`;
-      return s.state === 'handed-off' ? this.move(s, s.state, text, ev.at) : this.move(s, 'payload', text, ev.at);
+      return BOOTED_STATES.has(s.state) ? this.move(s, s.state, text, ev.at) : this.move(s, 'payload', text, ev.at);
     }
     const reads = this.diskReads.get(s.mac);
     if (!reads || reads.id !== id) return;
@@ -359,7 +423,7 @@ export class SessionTracker {
     const running = [...reads.running.values()].reduce((a, b) => a + b, 0);
     t.bytes = t.size !== undefined ? Math.min(t.size, reads.done + running) : reads.done + running;
     t.rate = t.bytes / (Math.max(1, ev.at - t.startedAt) / 1000);
-    if (s.state !== 'handed-off') s.progress = Math.max(s.progress, this.transferProgress(s));
+    if (!BOOTED_STATES.has(s.state)) s.progress = Math.max(s.progress, this.transferProgress(s));
     this.emit(s, 'progress');
   }
 

@@ -98,7 +98,7 @@ test('job report: steps with durations, transfers of every attempt, failures and
   assert.equal(m.transfers[1].durationMs, 500);
   assert.deepEqual(m.diagnoses.map((d) => d.code), ['tftp-file-not-found']);
   assert.deepEqual(rep.general.map((d) => d.code), ['no-clients']);
-  assert.deepEqual(rep.summary, { machines: 1, handedOff: 1, failed: 1, unfinished: 0 });
+  assert.deepEqual(rep.summary, { machines: 1, handedOff: 1, osUp: 0, failed: 1, looped: 0, boots: 1, unfinished: 0 });
   const html = renderReportHtml(rep);
   assert.match(html, /asked for &lt;pxelinux\.0&gt;/);
   assert.ok(!html.includes('<script>'), 'no raw script tag from data');

@@ -180,7 +180,7 @@ function signalHarness(plan: ReturnType<typeof signalPlan>) {
     tracker.handle({ type: 'transfer', at: now, protocol: 'http', phase: 'start', id: `t${n++}`, clientIp: '10.0.0.50', clientPort: 2000, mac: MAC, file: 'x', bytes: 0, ...e });
   tracker.handle({ type: 'dhcp', at: now, direction: 'in', message: 'discover', mac: MAC, xid: 1, port: 67, arch: 'bios', vendorClass: 'PXEClient:Arch:00000' });
   const handedOffEntries = () => updates.filter((u) => u.reason === 'state' && u.session.state === 'handed-off').length;
-  return { tracker, updates, xfer, advance: (ms: number) => (now += ms), state: () => tracker.get(MAC)!.state, handedOffEntries };
+  return { tracker, updates, xfer, advance: (ms: number) => (now += ms), now: () => now, state: () => tracker.get(MAC)!.state, handedOffEntries };
 }
 
 test('with a reporting loader, files delivered are not the hand-off: the report is, once, and nothing after it takes the machine back', () => {
@@ -195,17 +195,20 @@ test('with a reporting loader, files delivered are not the hand-off: the report 
   assert.equal(h.state(), 'handed-off');
   assert.match(h.tracker.get(MAC)!.timeline.at(-1)!.text, /reported it is handing over/);
   assert.equal(h.tracker.get(MAC)!.progress, 100);
-  // A second report (a retried request), then what the OS fetches after: still handed off, once.
+  // A second report (a retried request), then what the OS fetches after: handed off once, then the OS is seen.
   h.xfer({ id: 's1', file: '/handoff/52-54-00-aa-00-01', role: 'hand-off signal', phase: 'done', bytes: 30 });
+  assert.equal(h.state(), 'handed-off');
   h.xfer({ id: 'iso', file: '/iso/live.iso', role: 'iso', size: 1000 });
   h.xfer({ id: 'iso', file: '/iso/live.iso', role: 'iso', phase: 'done', bytes: 1000 });
-  assert.equal(h.state(), 'handed-off');
+  assert.equal(h.state(), 'os-started');
   assert.equal(h.handedOffEntries(), 1);
-  assert.match(h.tracker.get(MAC)!.timeline.map((e) => e.text).join('\n'), /After the hand-off: HTTP \/iso\/live\.iso/);
-  // Handed off is terminal: no "silent" failure later.
+  assert.match(h.tracker.get(MAC)!.timeline.map((e) => e.text).join('\n'), /The operating system is running: it fetches HTTP \/iso\/live\.iso/);
+  // Terminal: no "silent" failure later; a quiet OS is noted once.
   h.advance(600_000);
   h.tracker.tick();
-  assert.equal(h.state(), 'handed-off');
+  h.tracker.tick();
+  assert.equal(h.state(), 'os-started');
+  assert.equal(h.tracker.get(MAC)!.timeline.filter((e) => /^Quiet for/.test(e.text)).length, 1);
 });
 
 test("a sanboot's many Range reads are one download with progress by bytes of the ISO; the hand-off stays single", () => {
@@ -279,4 +282,66 @@ test('progress held back by the rate limit is sent by the next tick: the last by
   const n = updates.length;
   tracker.tick();
   assert.equal(updates.length, n, 'owed once, sent once');
+});
+
+test('after the hand-off: the OS asking for its own address is "OS network up" with how long it took; no new boot attempt', () => {
+  const h = signalHarness(signalPlan({ payload: [{ path: 'image/vmlinuz', role: 'kernel' }] }));
+  const dhcp = (e: Partial<DhcpEvent>) => h.tracker.handle({ type: 'dhcp', at: h.now(), direction: 'in', message: 'discover', mac: MAC, xid: 9, port: 67, ...e } as DhcpEvent);
+  h.xfer({ id: 's', file: '/handoff/52-54-00-aa-00-01', role: 'hand-off signal', phase: 'done', bytes: 30 });
+  assert.equal(h.state(), 'handed-off');
+  h.advance(23_000);
+  dhcp({ vendorClass: 'udhcp 1.36.1' });
+  const s = h.tracker.get(MAC)!;
+  assert.equal(s.state, 'os-up');
+  assert.equal(s.boots, 1, 'the OS asking is no new boot attempt');
+  assert.deepEqual(s.os, { state: 'os-up', at: h.now(), afterMs: 23_000, how: 'its DHCP client "udhcp 1.36.1"' });
+  assert.match(s.timeline.at(-1)!.text, /The operating system asked for its own address \(its DHCP client "udhcp 1\.36\.1"\) 23 s after the hand-off: it is running and its network is up/);
+  assert.equal(s.vendorClass, 'PXEClient:Arch:00000', "the firmware's vendor class stays the machine's");
+  // Its REQUEST and a DHCP client with no vendor class (dhclient) change nothing more.
+  dhcp({ message: 'request', vendorClass: 'udhcp 1.36.1' });
+  dhcp({ vendorClass: undefined });
+  assert.equal(h.tracker.get(MAC)!.state, 'os-up');
+  assert.equal(h.tracker.get(MAC)!.timeline.filter((e) => e.state === 'os-up').length, 1);
+});
+
+test('back at network boot soon after the hand-off with no sign of the OS: the boot failed; again: looping, N times; every boot counted', () => {
+  const h = signalHarness(signalPlan({ payload: [{ path: 'image/vmlinuz', role: 'kernel' }] }));
+  const pxe = (e: Partial<DhcpEvent> = {}) => h.tracker.handle({ type: 'dhcp', at: h.now(), direction: 'in', message: 'discover', mac: MAC, xid: 9, port: 67, arch: 'bios', vendorClass: 'PXEClient:Arch:00000', ...e } as DhcpEvent);
+  const handOff = () => h.xfer({ id: `s${h.now()}`, file: '/handoff/52-54-00-aa-00-01', role: 'hand-off signal', phase: 'done', bytes: 30 });
+  handOff();
+  h.advance(9_000);
+  pxe();
+  let s = h.tracker.get(MAC)!;
+  assert.equal(s.state, 'failed');
+  assert.equal(s.failure?.code, 'boot-loop');
+  assert.match(s.failure!.message, /^Back at network boot 9 s after the hand-off, with no sign of its operating system: what it was given did not start\. Its screen said why/);
+  assert.equal(s.boots, 2);
+  assert.equal(s.loops, 1);
+  // The next attempt goes on as usual, then comes back again.
+  h.xfer({ id: 'k2', file: '/image/vmlinuz', role: 'kernel', size: 100 });
+  assert.equal(h.tracker.get(MAC)!.state, 'payload');
+  handOff();
+  h.advance(5_000);
+  pxe();
+  s = h.tracker.get(MAC)!;
+  assert.match(s.failure!.message, /\(looping: 2 times\)/);
+  assert.equal(s.boots, 3);
+  // Long after a hand-off (a reboot of a running system), a PXE boot is a new attempt, not a loop.
+  handOff();
+  h.advance(600_000);
+  pxe();
+  s = h.tracker.get(MAC)!;
+  assert.equal(s.state, 'dhcp');
+  assert.equal(s.loops, 2);
+  assert.equal(s.boots, 4);
+});
+
+test('a sanbooted ISO that starts iPXE again is said to be one: it boots the network again and again', () => {
+  const h = signalHarness(signalPlan({ payload: [{ path: 'iso/ipxe.iso', role: 'iso' }], readAsDisk: 'iso/ipxe.iso' }));
+  h.xfer({ id: 'sig', file: '/handoff/52-54-00-aa-00-01', role: 'hand-off signal', phase: 'done', bytes: 30 });
+  h.advance(20_000);
+  h.tracker.handle({ type: 'dhcp', at: h.now(), direction: 'in', message: 'discover', mac: MAC, xid: 3, port: 67, arch: 'bios', vendorClass: 'PXEClient:Arch:00000:UNDI:002001', isIpxe: true } as DhcpEvent);
+  const s = h.tracker.get(MAC)!;
+  assert.equal(s.failure?.code, 'boot-loop');
+  assert.match(s.failure!.message, /\(as iPXE\).*The ISO it was given starts iPXE itself/);
 });

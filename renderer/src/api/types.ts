@@ -28,7 +28,7 @@ export type {
 export { API_VERSION, TOKEN_PROTOCOL_PREFIX } from '../../../src/api/contract.js';
 export type { NetInterface } from '../../../src/net/interfaces.js';
 export type { ClientSession, SessionState, SessionFailure, TimelineEntry, TransferSnapshot } from '../../../src/sessions/session.js';
-export { STATE_LABELS, mergeSessionUpdate } from '../../../src/sessions/session.js';
+export { BOOTED_STATES, STATE_LABELS, mergeSessionUpdate } from '../../../src/sessions/session.js';
 export type { StatusEvent, OtherDhcpServer, EngineState, SiteProblem } from '../../../src/sessions/status.js';
 export type { Diagnosis, DiagnosisEvent } from '../../../src/diagnostics/types.js';
 export type { WireEvent, LogEvent, LogLevel, DhcpEvent, TransferEvent, DropEvent } from '../../../src/sessions/events.js';

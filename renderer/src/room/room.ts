@@ -1,6 +1,6 @@
 // The room view's arithmetic, free of React: which group a machine is in, its step,
 // its progress by bytes, the order (failures and stalls first), search and counts.
-import { STATE_LABELS, type ClientSession, type SessionState } from '../api/types.js';
+import { BOOTED_STATES, STATE_LABELS, type ClientSession, type SessionState } from '../api/types.js';
 import { vendorOf } from '../diagnosis.js';
 
 export type Group = 'failed' | 'stalled' | 'booting' | 'done';
@@ -15,7 +15,8 @@ const STEPS: Array<{ label: string; states: SessionState[] }> = [
   { label: 'Boot program', states: ['boot-program'] },
   { label: 'Boot script', states: ['ipxe', 'script'] },
   { label: 'Downloading OS', states: ['payload'] },
-  { label: 'Handed off', states: ['handed-off'] },
+  // The OS seen running after the hand-off is this step's end: its badge says which (OS started, OS network up).
+  { label: 'Handed off', states: ['handed-off', 'os-started', 'os-up'] },
 ];
 export const STEP_COUNT = STEPS.length;
 
@@ -34,14 +35,14 @@ export function stepText(s: ClientSession): string {
 
 export function groupOf(s: ClientSession, now: number): Group {
   if (s.state === 'failed') return 'failed';
-  if (s.state === 'handed-off') return 'done';
+  if (BOOTED_STATES.has(s.state)) return 'done';
   const moving = s.current?.state === 'running' && s.current.rate > 0;
   return !moving && now - s.lastSeen > STALL_MS ? 'stalled' : 'booting';
 }
 
 /** 0..100: the running download's bytes when its size is known (a sanboot's one download has the ISO's size), else the engine's figure. */
 export function percentOf(s: ClientSession): number {
-  if (s.state === 'handed-off') return 100;
+  if (BOOTED_STATES.has(s.state)) return 100;
   const t = s.current;
   if (t && t.state === 'running' && t.size && t.size > 0) return Math.max(0, Math.min(100, Math.round((t.bytes / t.size) * 100)));
   return Math.max(0, Math.min(100, Math.round(s.progress)));

@@ -5,7 +5,7 @@ import { useSessions } from '../store/sessions.js';
 import { useStatus } from '../store/status.js';
 import { useLibrary } from '../store/library.js';
 import { worstSiteProblem } from '../store/site.js';
-import type { LibraryEntry, StatusEvent } from '../api/types.js';
+import { BOOTED_STATES, type LibraryEntry, type StatusEvent } from '../api/types.js';
 import { errorText } from './common.js';
 
 const STATE_TEXT: Record<string, string> = {
@@ -31,7 +31,7 @@ export function StatusBar() {
   const entries = useLibrary((s) => s.entries);
   const [error, setError] = useState<string>();
   const sessions = Object.values(byMac);
-  const served = sessions.filter((s) => s.state === 'handed-off').length;
+  const served = sessions.filter((s) => BOOTED_STATES.has(s.state)).length;
   const state = status?.state ?? 'stopped';
   const active = state === 'serving' || state === 'probing' || state === 'starting';
   const p = status?.ports;

@@ -117,6 +117,7 @@ export function startNotices(): () => void {
     for (const [mac, s] of Object.entries(st.byMac)) {
       next.set(mac, s.state);
       const before = prev.get(mac);
+      // Once per boot: its failure, or its hand-off (the OS arriving after it is no second notice).
       if ((s.state === 'failed' || s.state === 'handed-off') && before !== undefined && before !== s.state) announce(s);
     }
     prev = next;
