@@ -248,7 +248,7 @@ export class SessionTracker {
     s.loops = (s.loops ?? 0) + 1;
     const plan = this.opts.planFor(s.mac);
     const hint =
-      ev.isIpxe && plan?.readAsDisk
+      ev.isIpxe && (plan?.readAsDisk || plan?.payload.some((f) => f.role === 'iso'))
         ? 'The ISO it was given starts iPXE itself (an iPXE or network-boot ISO), which boots from the network again: serve what that ISO would load, not the ISO.'
         : ev.isIpxe
           ? 'What it loaded started iPXE again instead of an operating system.'
