@@ -3,6 +3,7 @@
 // a strict CSP, no navigation away, no new windows, no permissions but notifications, and IPC
 // accepted only from our own top-level page.
 import { app, type Session, type WebFrameMain, type WebPreferences } from 'electron';
+import { contentSecurityPolicy } from '../src/api/csp.js';
 
 export const WEB_PREFERENCES: WebPreferences = {
   contextIsolation: true,
@@ -42,21 +43,8 @@ export function isTrustedSender(frame: WebFrameMain | null | undefined): boolean
   return Boolean(frame && frame.parent === null && isTrustedUrl(frame.url));
 }
 
-/** Same policy the engine sends with the page; enforced here too in case anything else loads. */
-export function contentSecurityPolicy(port: number): string {
-  return [
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self' 'unsafe-inline'",
-    "img-src 'self' data:",
-    "font-src 'self'",
-    `connect-src 'self' ws://127.0.0.1:${port}`,
-    "object-src 'none'",
-    "base-uri 'none'",
-    "frame-ancestors 'none'",
-    "form-action 'none'",
-  ].join('; ');
-}
+/** The policy the engine sends with the page (src/api/csp.ts), enforced here too in case anything else loads. */
+export { contentSecurityPolicy };
 
 /** The status page shown before the engine is up: no scripts at all. */
 export const STATUS_PAGE_CSP = "default-src 'none'; style-src 'unsafe-inline'";

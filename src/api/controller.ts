@@ -116,7 +116,7 @@ export class Controller extends EventEmitter {
       });
       await this.libraryLoading;
     }
-    if (!this.library) throw new ApiError('not-available', 'The image library is not available in this build of PXE Kit yet: serve an image by its path instead.');
+    if (!this.library) throw new ApiError('not-available', 'This engine runs without an image library: serve an image by its path instead.');
     return this.library;
   }
 

@@ -1,8 +1,8 @@
-// The seam between the API and the image library (src/images, issue 3). The
-// library is built in parallel: the controller talks to it only through this
-// interface, and says "not-available" while no implementation is found.
+// The seam between the API and the image library (src/images): the controller talks to the
+// library only through this interface (tests give it a fake, or none).
 import type { Assignment, LibraryEntry, MenuSettings, StateEvent } from './contract.js';
 import type { ImageSpec } from '../boot/publish-image.js';
+import { createLibraryBackend } from '../images/api-backend.js';
 
 export interface LibraryBackend {
   list(): Promise<LibraryEntry[]>;
@@ -22,19 +22,7 @@ export interface LibraryBackend {
   onChange?(listener: (ev: StateEvent) => void): void;
 }
 
-/**
- * Finds the library implementation if src/images provides one: a module
- * src/images/api-backend.ts exporting `createLibraryBackend(dataDir): LibraryBackend`.
- * TODO(issue 3): wire once the library lands; until then library/assign/menu
- * commands answer with the 'not-available' error code.
- */
-export async function loadLibraryBackend(dataDir: string): Promise<LibraryBackend | undefined> {
-  const modulePath = '../images/api-backend.js';
-  try {
-    const mod = (await import(modulePath)) as { createLibraryBackend?: (dataDir: string) => LibraryBackend | Promise<LibraryBackend> };
-    return mod.createLibraryBackend ? await mod.createLibraryBackend(dataDir) : undefined;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') return undefined;
-    throw err;
-  }
+/** The image library of this data dir (src/images/api-backend.ts). */
+export async function loadLibraryBackend(dataDir: string): Promise<LibraryBackend> {
+  return createLibraryBackend(dataDir);
 }

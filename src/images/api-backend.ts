@@ -1,4 +1,4 @@
-// The library as the API server sees it (src/api/library-backend.ts looks this module up),
+// The library as the API server sees it (src/api/library-backend.ts opens it),
 // with the images folder (<dataDir>/images) watched: files dropped there join the library.
 import { join } from 'node:path';
 import type { LibraryBackend } from '../api/library-backend.js';

@@ -61,7 +61,7 @@ export interface TftpServerOptions {
   maxBlksizeFor?: (clientIp: string) => number | undefined;
   /**
    * Move the data phase of transfers onto pump threads (src/tftp/offload; Linux; default on;
-   * PXK_TFTP_OFFLOAD=0 turns it off too). Off, or where it cannot run, node:dgram carries them.
+   * PXEKIT_TFTP_OFFLOAD=0 turns it off too). Off, or where it cannot run, node:dgram carries them.
    */
   offload?: boolean;
 }

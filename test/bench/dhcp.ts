@@ -92,7 +92,7 @@ function runPerfdhcp(lab: Lab, rate: number, seconds: number, clients: number): 
     c.stderr?.on('data', (d: Buffer) => (out += d.toString()));
     c.on('error', reject);
     // perfdhcp exits 3 when it saw drops: that is a result, not a failure.
-    c.on('close', (code) => (process.env.PXK_BENCH_VERBOSE && console.log(out), code === 0 || code === 3 ? resolve(parsePerfdhcp(out, seconds)) : reject(new Error(`perfdhcp exit ${code}: ${out.slice(-500)}`))));
+    c.on('close', (code) => (process.env.PXEKIT_BENCH_VERBOSE && console.log(out), code === 0 || code === 3 ? resolve(parsePerfdhcp(out, seconds)) : reject(new Error(`perfdhcp exit ${code}: ${out.slice(-500)}`))));
   });
 }
 

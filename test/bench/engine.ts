@@ -34,8 +34,8 @@ export async function writeBootFiles(dir: string, initrdMiB: number): Promise<{ 
 
 export async function startEngine(lab: Lab, ns: string | null, iface: string, dataDir: string, files: { kernel: string; initrd: string }, extra: string[] = []): Promise<BenchEngine> {
   const args = [CLI, 'serve', '--json', '--mode', 'dhcp', '--force', '--probe-seconds', '0', '--iface', iface, '--data-dir', dataDir, '--initrd', files.initrd, ...extra, files.kernel];
-  // PXK_BENCH_PROFILE=DIR: the engine writes a V8 CPU profile there when it stops (open it in Chrome DevTools).
-  const prof = process.env.PXK_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PXK_BENCH_PROFILE}`] : [];
+  // PXEKIT_BENCH_PROFILE=DIR: the engine writes a V8 CPU profile there when it stops (open it in Chrome DevTools).
+  const prof = process.env.PXEKIT_BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PXEKIT_BENCH_PROFILE}`] : [];
   const child = lab.spawn(ns, process.execPath, [...prof, ...args]);
   const events = new Map<string, number>();
   let stderr = '';

@@ -180,7 +180,7 @@ export async function benchTftp(opts: TftpBenchOptions = {}): Promise<TftpBenchR
     // PXE Kit, in a process of its own. maxPerClient is raised: every bench client shares
     // one source address here, where a classroom has one address per machine.
     const child = fileURLToPath(new URL('./tftp-child.js', import.meta.url));
-    pxk = lab.spawn(null, process.execPath, [...(process.env.PXK_BENCH_NODE_FLAGS ? process.env.PXK_BENCH_NODE_FLAGS.split(' ') : []), child, lab.serverIf, lab.serverIp, root, '69', '100'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    pxk = lab.spawn(null, process.execPath, [...(process.env.PXEKIT_BENCH_NODE_FLAGS ? process.env.PXEKIT_BENCH_NODE_FLAGS.split(' ') : []), child, lab.serverIf, lab.serverIp, root, '69', '100'], { stdio: ['pipe', 'pipe', 'pipe'] });
     const pxkLines = createInterface({ input: pxk.stdout! });
     await new Promise<void>((resolve, reject) => {
       pxkLines.once('line', (l) => (l === 'ready' ? resolve() : reject(new Error(`PXE Kit child: ${l}`))));

@@ -1,7 +1,7 @@
 // The HTTP file server against real curl, in a private lab: the server binds the lab's
 // veth address in the root namespace, curl runs inside the client namespace. Every test
 // runs twice: with bodies sent by sendfile (main thread, then a sending thread) and with
-// bodies copied through user space (other OSes, PXK_HTTP_OFFLOAD=0).
+// bodies copied through user space (other OSes, PXEKIT_HTTP_OFFLOAD=0).
 import { test, before, after, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';

@@ -10,7 +10,7 @@ import { AckSpin, spinBudgetMs } from '../../src/tftp/offload/ack-spin.js';
 import type { LibcIo } from '../../src/net/libc-io.js';
 import type { FromPump } from '../../src/tftp/offload/protocol.js';
 
-test('PXK_TFTP_SPIN_US: unset or unreadable is the default, 0 turns polling off, the rest is taken in µs', () => {
+test('PXEKIT_TFTP_SPIN_US: unset or unreadable is the default, 0 turns polling off, the rest is taken in µs', () => {
   assert.equal(spinBudgetMs(undefined), 0.1);
   assert.equal(spinBudgetMs(''), 0.1);
   assert.equal(spinBudgetMs('fast'), 0.1);
@@ -118,7 +118,7 @@ function scriptedIo(recvScript: Array<number | 'ack1'>, recvBuf: () => Buffer) {
 }
 
 async function lonePump(recvScript: Array<number | 'ack1'>, windowsize = 1) {
-  process.env.PXK_TFTP_SPIN_US = '100000'; // 10 ms (the cap): the script, not the clock, ends each wait
+  process.env.PXEKIT_TFTP_SPIN_US = '100000'; // 10 ms (the cap): the script, not the clock, ends each wait
   const { DataPump } = await import('../../src/tftp/offload/pump.js');
   const { PumpMemory } = await import('../../src/tftp/offload/pump-memory.js');
   const mem = new PumpMemory();

@@ -14,7 +14,7 @@
 // faster and, between runs, tries the other for a while. What is compared is the mean
 // round trip over each way's last phase, long enough (a few ms) to include the stalls
 // that contention causes; a client slower than twice the budget is not polled for.
-// PXK_TFTP_SPIN_US sets the budget (0 turns polling off).
+// PXEKIT_TFTP_SPIN_US sets the budget (0 turns polling off).
 //
 // A transfer with a window (RFC 7440) starts asleep: its round is the client taking in a
 // whole window (16 blocks where a lockstep round has one), far past the budget, and polling
@@ -29,8 +29,8 @@ const TRIAL = 128;
 /** Rounds run the chosen way between trials. */
 const RUN = 384;
 
-/** The budget from PXK_TFTP_SPIN_US (µs), in ms; the default when unset or not a number >= 0. */
-export function spinBudgetMs(env: string | undefined = process.env.PXK_TFTP_SPIN_US): number {
+/** The budget from PXEKIT_TFTP_SPIN_US (µs), in ms; the default when unset or not a number >= 0. */
+export function spinBudgetMs(env: string | undefined = process.env.PXEKIT_TFTP_SPIN_US): number {
   const us = env === undefined || env.trim() === '' ? NaN : Number(env);
   return (Number.isFinite(us) && us >= 0 ? Math.min(us, 10_000) : DEFAULT_BUDGET_US) / 1000;
 }
