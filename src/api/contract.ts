@@ -39,6 +39,8 @@ export interface ServeOptions {
   bootOnce?: boolean;
   /** UEFI x64 machines: the signed chain when it can boot the image ('auto'), always ('signed'), or iPXE ('ipxe'). */
   secureBoot?: SecureBootOption;
+  /** Windows: add PXE Kit's inbound firewall rules while serving, removed at stop (the technician's consent). */
+  openFirewall?: boolean;
 }
 
 /** One entry of the image library (filled in by the library module, issue 3). */

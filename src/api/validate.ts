@@ -79,7 +79,7 @@ const validators: { [N in CommandName]: (p: unknown) => Commands[N]['params'] } 
   },
   'wimboot.install': (p) => ({ path: str(fields(p, ['path'], 'wimboot.install'), 'path', { nonEmpty: true }) as string }),
   'serve.start': (p) => {
-    const o = fields(p, ['iface', 'mode', 'range', 'force', 'imageId', 'imagePath', 'initrds', 'cmdline', 'httpPort', 'probeSeconds', 'bootOnce', 'secureBoot'], 'serve.start');
+    const o = fields(p, ['iface', 'mode', 'range', 'force', 'imageId', 'imagePath', 'initrds', 'cmdline', 'httpPort', 'probeSeconds', 'bootOnce', 'secureBoot', 'openFirewall'], 'serve.start');
     const mode = str(o, 'mode');
     if (mode !== 'auto' && mode !== 'dhcp' && mode !== 'proxy') throw new ValidationError('"mode" must be auto, dhcp or proxy');
     const out: ServeOptions = {
@@ -95,6 +95,7 @@ const validators: { [N in CommandName]: (p: unknown) => Commands[N]['params'] } 
       probeSeconds: int(o, 'probeSeconds', 0, 60, true),
       bootOnce: bool(o, 'bootOnce', true),
     };
+    if (o.openFirewall !== undefined) out.openFirewall = bool(o, 'openFirewall');
     const secureBoot = str(o, 'secureBoot', { optional: true });
     if (secureBoot !== undefined) {
       if (secureBoot !== 'auto' && secureBoot !== 'signed' && secureBoot !== 'ipxe') throw new ValidationError('"secureBoot" must be auto, signed or ipxe');

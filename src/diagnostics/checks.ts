@@ -9,6 +9,7 @@ import { NetError } from '../net/errors.js';
 import { openUdpSocket, privilegeHelp } from '../net/udp.js';
 import { describePortOwners } from '../net/port-owner.js';
 import { evaluateFirewall, firewallFixCommands, formatCommand, readWindowsFirewall, type FirewallRule } from './windows-firewall.js';
+import { CONSENT_HINT, blockingRuleNames, readBlockingRules } from './windows-firewall-rules.js';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skip';
 
@@ -20,6 +21,10 @@ export interface HostCheck {
   fix?: string;
   /** Commands that apply the fix (Windows Firewall rules), for a UI's "fix it" button. */
   fixCommands?: string[][];
+  /** Firewall check: the enabled inbound block rules that hit a port PXE Kit needs (by name). */
+  blocking?: string[];
+  /** Firewall check: what has no inbound allow rule, e.g. "HTTP (TCP 8080)". */
+  missing?: string[];
 }
 
 export interface HostCheckOptions {
@@ -29,6 +34,8 @@ export interface HostCheckOptions {
   /** For tests: pretend to be another OS (the firewall check), and give its rule listing. */
   platform?: NodeJS.Platform;
   firewallRules?: FirewallRule[];
+  /** For tests: the block rules as PowerShell lists them (windows-firewall-rules.ts parseBlockingRules). */
+  firewallBlockRules?: FirewallRule[];
   interfaces?: NetInterface[];
 }
 
@@ -98,29 +105,36 @@ async function tcpPortCheck(nic: NetInterface & { ipv4: NonNullable<NetInterface
   }
 }
 
-export async function firewallCheck(platform: NodeJS.Platform, httpPort: number, rules?: FirewallRule[], program = process.execPath): Promise<HostCheck> {
+export async function firewallCheck(platform: NodeJS.Platform, httpPort: number, rules?: FirewallRule[], program = process.execPath, blockRules?: FirewallRule[]): Promise<HostCheck> {
   const title = 'Windows Firewall lets DHCP, TFTP and HTTP in';
   if (platform !== 'win32') return { id: 'firewall', status: 'skip', title, detail: 'not Windows' };
   const listing = rules ?? (await readWindowsFirewall());
+  // PowerShell's listing of block rules is not translated (netsh's is): it names a blocking rule on any UI language.
+  const blockListing = blockRules ?? (rules === undefined ? await readBlockingRules(undefined, platform) : undefined);
   const verdict = evaluateFirewall(listing ?? [], program, httpPort);
+  const blocking = [...new Set([...verdict.blocking, ...blockingRuleNames(blockListing ?? [], program, httpPort)])];
   const fixCommands = firewallFixCommands(program, httpPort);
-  if (verdict.state === 'ok') return { id: 'firewall', status: 'ok', title, detail: verdict.programRule ? `allowed by rule "${verdict.programRule}"` : 'inbound rules allow every port PXE Kit uses' };
+  const missing = verdict.missing.map((n) => `${n.what} (${n.protocol.toUpperCase()} ${n.port})`);
+  const permanent = `or add permanent rules in an elevated prompt: ${fixCommands.map(formatCommand).join(' && ')}`;
+  const unblock = blocking.length
+    ? `Disable the blocking rule(s) ${blocking.map((b) => `"${b}"`).join(', ')} while serving (Windows Defender Firewall with Advanced Security, Inbound Rules): a block rule wins over every allow rule, PXE Kit's too. `
+    : '';
+  if (verdict.state === 'ok' && blocking.length === 0) return { id: 'firewall', status: 'ok', title, detail: verdict.programRule ? `allowed by rule "${verdict.programRule}"` : 'inbound rules allow every port PXE Kit uses', blocking: [], missing: [] };
   if (verdict.state === 'unknown') {
     return {
-      id: 'firewall', status: 'warn', title, detail: 'could not read the firewall rules (netsh failed, or its output is not in English)',
-      fix: `If machines get no answer, add the rules in an elevated prompt: ${fixCommands.map(formatCommand).join(' && ')}`, fixCommands,
+      id: 'firewall', status: blocking.length ? 'fail' : 'warn', title,
+      detail: `could not read the allow rules (netsh failed, or its output is not in English)${blocking.length ? `; blocked by rule(s) ${blocking.map((b) => `"${b}"`).join(', ')}` : ''}`,
+      fix: `${unblock}If machines get no answer, ${CONSENT_HINT}, ${permanent}`, fixCommands, blocking, missing: [],
     };
   }
   const parts = [
-    ...(verdict.missing.length ? [`no inbound allow rule for ${verdict.missing.map((n) => `${n.what} (${n.protocol.toUpperCase()} ${n.port})`).join(', ')}`] : []),
-    ...(verdict.blocking.length ? [`blocked by rule(s) ${verdict.blocking.map((b) => `"${b}"`).join(', ')}`] : []),
+    ...(missing.length ? [`no inbound allow rule for ${missing.join(', ')}`] : []),
+    ...(blocking.length ? [`blocked by rule(s) ${blocking.map((b) => `"${b}"`).join(', ')}`] : []),
   ];
   return {
     id: 'firewall', status: 'fail', title, detail: parts.join('; '),
-    fix:
-      `Add the rules (PXE Kit can do it when run as Administrator): ${fixCommands.map(formatCommand).join(' && ')}` +
-      (verdict.blocking.length ? '; and disable the blocking rule(s) (a block rule wins over any allow rule).' : ''),
-    fixCommands,
+    fix: `${unblock}${missing.length ? `${CONSENT_HINT[0].toUpperCase()}${CONSENT_HINT.slice(1)}, ${permanent}` : ''}`.trim(),
+    fixCommands, blocking, missing,
   };
 }
 
@@ -158,7 +172,7 @@ export async function runHostChecks(o: HostCheckOptions = {}): Promise<HostCheck
       checks.push({ id, status: 'skip', title: `${what} free`, detail: nic ? 'needs the privilege above first' : 'needs a usable interface first' });
     }
   }
-  checks.push(await firewallCheck(platform, httpPort, o.firewallRules));
+  checks.push(await firewallCheck(platform, httpPort, o.firewallRules, undefined, o.firewallBlockRules));
   return checks;
 }
 

@@ -9,6 +9,7 @@ import type { OtherDhcpServer } from '../sessions/status.js';
 import { DEFAULT_TIMINGS, type Diagnosis, type DiagnosisCode, type DiagnosisTimings } from './types.js';
 import { SESSIONS_MAX } from '../sessions/session.js';
 import { RecentMap } from '../util/recent-map.js';
+import { CONSENT_HINT } from './windows-firewall-rules.js';
 
 /** Diagnoses kept for the job report; the oldest go first (a flood gives one per made-up MAC). */
 const DIAGNOSES_KEPT = 2000;
@@ -101,6 +102,7 @@ export class Diagnostician {
   private readonly now: () => number;
   private servingSince?: number;
   private noClientsGiven = false;
+  private firewall?: { blocking: string[]; missing: string[] };
   private pxeClientsSeen = 0;
   /** Counted up to the client limit only: its size is all that is used. */
   private readonly otherClientsSeen = new Set<string>();
@@ -123,6 +125,14 @@ export class Diagnostician {
   /** The TFTP blksize ceiling for this machine (TftpServerOptions.maxBlksizeFor), after an MTU-like stall. */
   blksizeCap(mac: string | undefined): number | undefined {
     return mac ? this.blksizeCaps.peek(mac) : undefined;
+  }
+
+  /**
+   * What the Windows Firewall check found (engine, on win32): the no-clients
+   * diagnosis names the blocking rules, or says how to add PXE Kit's rules.
+   */
+  firewallFinding(f: { blocking: string[]; missing: string[] } | undefined): void {
+    this.firewall = f && (f.blocking.length || f.missing.length) ? { blocking: [...f.blocking], missing: [...f.missing] } : undefined;
   }
 
   /** The engine started answering: the no-clients clock starts. */
@@ -548,17 +558,24 @@ export class Diagnostician {
       this.noClientsGiven = true;
       const seen = this.otherClientsSeen.size;
       const others = `${seen}${seen >= this.clients.limit ? ' or more' : ''}`;
+      const fw = this.firewall;
+      const blocking = fw?.blocking.length ? fw.blocking.map((b) => `"${b}"`).join(', ') : '';
       this.give(
         undefined,
         {
           code: 'no-clients',
           title: `No machine has asked to boot from the network in ${Math.round((t - this.servingSince) / 1000)} s`,
           causes: [
+            ...(blocking.length ? [`the Windows Firewall rule(s) ${blocking} block(s) DHCP/TFTP/HTTP coming in on this laptop, so requests never reach PXE Kit`] : []),
+            ...(fw?.missing.length ? [`Windows Firewall has no inbound allow rule for ${fw.missing.join(', ')}: requests may be dropped before PXE Kit sees them`] : []),
             'the machine is not set to boot from the network (enable "Network boot"/"PXE" and the network stack in its firmware setup, or press F12/F8 for a boot menu)',
             'the cable goes to another switch or VLAN, or the laptop serves on the wrong NIC',
             ...(seen ? [`${others} other device(s) asked for an address without a PXEClient vendor class: the network works, but none of them is network-booting`] : ['no DHCP traffic at all reached this NIC: check the cable and the link lights']),
           ],
-          fix: 'Check the link lights on both ends, check on the Network screen that the NIC PXE Kit serves on is the one cabled to the machines, and enable network boot (and its IPv4 PXE stack, on UEFI) in the machine\'s firmware setup.',
+          fix:
+            (blocking.length ? `Disable the Windows Firewall rule(s) ${blocking} while serving (a block rule wins over every allow rule, PXE Kit's too). ` : '') +
+            (fw?.missing.length ? `To let the requests in, ${CONSENT_HINT}. ` : '') +
+            'Check the link lights on both ends, check on the Network screen that the NIC PXE Kit serves on is the one cabled to the machines, and enable network boot (and its IPv4 PXE stack, on UEFI) in the machine\'s firmware setup.',
           evidence: [`serving since ${new Date(this.servingSince).toISOString()}; ${others} non-PXE DHCP client(s) seen`],
         },
         t,

@@ -276,6 +276,7 @@ export function Library() {
   const status = useStatus((s) => s.status);
   const [serveError, setServeError] = useState<string>();
   const [starting, setStarting] = useState(false);
+  const [openFirewall, setOpenFirewall] = useState(false);
 
   const serve = async (e: LibraryEntry) => {
     setServeError(undefined);
@@ -288,7 +289,7 @@ export function Library() {
       // One engine at a time: serving another image (or on another NIC) restarts it.
       const cur = useStatus.getState().status?.state;
       if (cur === 'serving' || cur === 'probing' || cur === 'starting') await command('serve.stop', {});
-      const st = await command('serve.start', { iface: ui.iface, mode: ui.mode, secureBoot: ui.secureBoot, imageId: e.id, ...(ui.range.trim() ? { range: ui.range.trim() } : {}) });
+      const st = await command('serve.start', { iface: ui.iface, mode: ui.mode, secureBoot: ui.secureBoot, imageId: e.id, ...(ui.range.trim() ? { range: ui.range.trim() } : {}), ...(openFirewall ? { openFirewall: true } : {}) });
       if (st.state === 'error') setServeError(st.message ?? 'The engine could not start serving.');
       else useUi.setState({ screen: 'clients' });
     } catch (err) {
@@ -307,6 +308,10 @@ export function Library() {
       <ServingSummary />
       <AddImage />
       <ErrorNote text={error ?? serveError} />
+      <label className="inline" title="Windows only: adds inbound rules for UDP 67, 69, 4011 and the HTTP port, for PXE Kit's engine on the chosen NIC; removed when serving stops">
+        <input type="checkbox" checked={openFirewall} onChange={(ev) => setOpenFirewall(ev.target.checked)} />
+        Open the Windows firewall while serving (PXE Kit's rules, removed at stop)
+      </label>
       {starting && <p role="status">Starting… (checking for other DHCP servers first)</p>}
       <table className="grid" aria-label="Image library">
         <thead>
