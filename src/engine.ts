@@ -2,7 +2,7 @@
 // the DHCP / TFTP / HTTP servers, and turns their wire events into sessions.
 // Plain Node, no Electron: the CLI, the API server and the tests all drive this.
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { resolveInterface, defaultInterface } from './net/interfaces.js';
 import { NetError } from './net/errors.js';
 import { PublishedFiles } from './files/published.js';
@@ -33,6 +33,7 @@ import { SiteBoard, fromFirewallCheck, linkDown, noMachinesYet, otherDhcpServer,
 import { firewallCheck } from './diagnostics/checks.js';
 import { LinkWatcher, waitForNic } from './net/link.js';
 import type { SiteProblem } from './sessions/status.js';
+import { dropPrivileges, type DropTarget } from './net/privilege.js';
 
 export type ServeMode = 'auto' | 'dhcp' | 'proxy';
 
@@ -63,6 +64,8 @@ export interface EngineOptions {
   maxClients?: number;
   /** UEFI x64 machines: the signed chain (shim -> GRUB) when it can boot the image ('auto', default), always ('signed'), or iPXE ('ipxe'). */
   secureBoot?: SecureBootChoice;
+  /** Linux, started as root: the user to run as once the ports are bound (src/net/privilege.ts), or why it stays root; `writable`: folders that user must write (--evidence). */
+  privilege?: { target?: DropTarget; note?: string; writable?: string[] };
   /** Where to look for the signed shim and GRUB (tests); default resources/secureboot, then Debian's packages. */
   signedChainDirs?: string[];
   /** Windows setup media served through wimboot are shared over SMB for setup to read (default true; src/share/). */
@@ -294,6 +297,7 @@ export class Engine extends EventEmitter {
       const nic = o.iface ? await this.waitForInterface(o.iface) : defaultInterface();
       const ipv4 = nic.ipv4 ?? resolveInterface(nic.name).ipv4;
       const dataDir = o.dataDir ?? defaultDataDir();
+      const dataDirCreated = !existsSync(dataDir);
       mkdirSync(dataDir, { recursive: true });
       const httpPort = o.httpPort ?? 8080;
 
@@ -411,6 +415,7 @@ export class Engine extends EventEmitter {
       this.checkStillWanted();
       await this.field.start();
       this.checkStillWanted();
+      this.dropRoot(dataDir, dataDirCreated, media !== undefined && o.setupShare !== false);
       this.ticker = setInterval(() => {
         this.tracker?.tick();
         this.field?.tick();
@@ -459,6 +464,26 @@ export class Engine extends EventEmitter {
     return { shim: SIGNED_NAMES.shim };
   }
   private unpublishSignedChain?: () => void;
+
+  /** Linux: every privileged port is bound; the engine goes on as the user (src/net/privilege.ts). */
+  private dropRoot(dataDir: string, dataDirCreated: boolean, sharing: boolean): void {
+    const p = this.opts.privilege;
+    const log = (level: 'info' | 'warn', message: string) => this.publish({ type: 'log', at: Date.now(), level, source: 'engine', message });
+    if (!p?.target) {
+      if (p?.note) log('info', p.note);
+      return;
+    }
+    if (process.getuid?.() === p.target.uid) return; // dropped in an earlier start
+    if (sharing) {
+      const why = 'the Windows setup share (smbd and its loop-mounted ISO) needs root to be stopped and unmounted';
+      if (p.target.via === '--user') throw new EngineError(`--user ${p.target.name}: ${why}, so PXE Kit cannot give up root while it runs; add --no-setup-share, or leave out --user`);
+      log('warn', `running as root: ${why}; with --no-setup-share PXE Kit runs as ${p.target.name} after binding`);
+      return;
+    }
+    const img = this.opts.image;
+    const readable = !img ? [] : 'kernel' in img ? [img.kernel, ...img.initrds] : [img.path, ...('initrds' in img ? (img.initrds ?? []) : [])];
+    log('info', dropPrivileges(p.target, { dataDir, dataDirCreated, readable, writable: p.writable }).message);
+  }
   private setupMedia?: SetupMediaShare;
 
   /** Decides DHCP or proxyDHCP from what answers on the segment. */

@@ -320,6 +320,11 @@ async function checkFile(path: string, what: string, role?: string): Promise<voi
   try {
     await fsp.access(path, constants.R_OK);
   } catch {
+    // After binding the engine runs as the user (src/net/privilege.ts), who may not read what root could.
+    if (process.env.PXEKIT_RUNS_AS) {
+      const user = process.env.PXEKIT_RUNS_AS;
+      throw new Error(`PXE Kit runs as ${user} after binding; ${user} cannot read ${path}${r}: give ${user} read access to it (and to its folders), or start PXE Kit with --user root`);
+    }
     throw new Error(`${path}${r} cannot be read (permissions) — ${what}`);
   }
 }

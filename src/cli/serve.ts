@@ -9,11 +9,13 @@ import { noWimbootWarning } from '../images/wimboot.js';
 import { LineWriter } from './line-writer.js';
 import { parseBootFiles } from './boot-files.js';
 import { SECURE_BOOT_CHOICES, type SecureBootChoice } from '../boot/signed-chain.js';
+import { chooseDropTarget, makeDirsFor, userDataDir, PrivilegeError } from '../net/privilege.js';
 
 export const SERVE_USAGE = `usage: pxekit serve [--iface NAME] [--mode auto|dhcp|proxy] [--range A-B] [--data-dir DIR]
                     [--json] [--verbose] [--force] [--http-port N] [--initrd FILE]... [--cmdline ARGS]
                     [--boot-once] [--wimboot FILE] [--library] [--evidence DIR]
-                    [--secure-boot auto|signed|ipxe] [--no-setup-share] [--boot-file bios=P,uefi=P] IMAGE
+                    [--secure-boot auto|signed|ipxe] [--no-setup-share] [--boot-file bios=P,uefi=P]
+                    [--user NAME] IMAGE
 
 IMAGE is an ISO (served in place: Windows/WinPE, Ubuntu, Debian live, Fedora/RHEL, Arch, or
 any bootable ISO), a Linux kernel (with --initrd and --cmdline), an iPXE script, or an EFI/PXE
@@ -39,6 +41,9 @@ trees: served as the machines' TFTP/HTTP root, each firmware getting the folder'
                 machine's screen, with why.   --secure-boot ipxe  always iPXE.
   --no-setup-share  Windows setup media (served through wimboot) are shared read-only over SMB on
                 the served NIC, and WinPE connects the share and starts setup; this turns that off.
+  --user NAME   (Linux, as root) once its ports are bound, run as NAME, keeping only the
+                capabilities it still needs; files are then read with NAME's rights. Default: the
+                user who ran sudo or pkexec (and their data dir); --user root keeps root.
   --evidence DIR  at stop, write a pcapng of the DHCP/TFTP/HTTP traffic PXE Kit saw and a
                 job report (HTML + JSON: who booted what, step times, failures, diagnoses).
 
@@ -78,6 +83,7 @@ export const SERVE_OPTIONS = {
   'secure-boot': { type: 'string', default: 'auto' },
   'no-setup-share': { type: 'boolean', default: false },
   'boot-file': { type: 'string' },
+  user: { type: 'string' },
 } as const;
 
 function parseServeOptions(argv: string[]) {
@@ -125,6 +131,7 @@ export function parseServeArgs(argv: string[]) {
     json: values.json as boolean,
     verbose: values.verbose as boolean,
     evidence: values.evidence as string | undefined,
+    user: values.user as string | undefined,
   };
 }
 
@@ -147,8 +154,20 @@ export async function serve(argv: string[]): Promise<number> {
   // --ui: the API and the browser UI on 127.0.0.1 (IMAGE optional: chosen in the UI).
   if (argv.includes('--ui')) return (await import('../api/ui-serve.js')).serveUi(argv);
   const args = parseServeArgs(argv);
+  // Linux, as root: who the engine becomes once its ports are bound (src/net/privilege.ts).
+  let privilege: NonNullable<EngineOptions['privilege']>;
+  try {
+    privilege = chooseDropTarget(args.user);
+    const t = privilege.target;
+    if (t && !args.engine.dataDir && !process.env.PXEKIT_DATA_DIR) makeDirsFor((args.engine.dataDir = userDataDir(t)), t);
+    if (t && args.evidence) makeDirsFor(args.evidence, t);
+    if (t && args.evidence) privilege.writable = [args.evidence];
+  } catch (err) {
+    if (err instanceof PrivilegeError) throw new UsageError(err.message);
+    throw err;
+  }
   // An ISO is recognised here so its options (wimboot) go with it; other kinds are detected by the engine.
-  const opts: EngineOptions = { ...args.engine };
+  const opts: EngineOptions = { ...args.engine, privilege };
   const img = args.engine.image;
   if (img && img.kind === undefined && (/\.iso$/i.test(img.path) || (await looksLikeIso(img.path)))) {
     if (img.initrds?.length) throw new UsageError(`${img.path} is an ISO image: --initrd goes with a kernel only`);

@@ -33,6 +33,8 @@ export class LabEngine {
     this.argv = [CLI_MAIN, 'serve', '--iface', lab.bridge, '--mode', o.mode, '--data-dir', o.dataDir, '--json'];
     if (o.initrd) this.argv.push('--initrd', o.initrd);
     if (o.cmdline) this.argv.push('--cmdline', o.cmdline);
+    // The lab's fixtures live in root's folders: the engine stays root unless the caller picks a user.
+    if (!o.args?.includes('--user')) this.argv.push('--user', 'root');
     this.argv.push(...(o.args ?? []), o.kernel);
     this.child = lab.spawn(process.execPath, this.argv);
     this.exited = new Promise((resolve) => {
