@@ -36,10 +36,15 @@ if (files.length === 0) {
 const work = mkdtempSync(join(tmpdir(), 'pxk-skip-guard-'));
 const report = join(work, 'skips.jsonl');
 const guard = new URL('./skip-guard.mjs', import.meta.url).href;
+// Under `sudo npm test` the engines the tests start would drop to the invoking user after
+// binding (src/net/privilege.ts) and could not read the tests' root-owned files: the tests run
+// as plain root, and the privilege drop is tested on its own (test/integration/privilege-drop.test.ts).
+const env = { ...process.env };
+for (const k of ['SUDO_UID', 'SUDO_GID', 'SUDO_USER', 'SUDO_COMMAND', 'PKEXEC_UID']) delete env[k];
 const r = spawnSync(
   process.execPath,
   ['--test', '--test-concurrency=1', '--test-reporter=spec', '--test-reporter-destination=stdout', `--test-reporter=${guard}`, `--test-reporter-destination=${report}`, ...files],
-  { stdio: 'inherit' },
+  { stdio: 'inherit', env },
 );
 const recorded = existsSync(report) ? readFileSync(report, 'utf8') : undefined;
 rmSync(work, { recursive: true, force: true });
