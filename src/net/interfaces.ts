@@ -1,8 +1,11 @@
 // The machine's NICs as a technician needs to see them: name, MAC, IPv4,
 // link state, and whether PXE Kit can serve on it (and if not, why).
 import os from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { NetError } from './errors.js';
+import { parseWindowsAdapters, windowsAdaptersCommand } from './adapters-windows.js';
+import { MACOS_COMMANDS, parseMacAdapters } from './adapters-macos.js';
 
 export interface NetInterface {
   name: string;
@@ -20,7 +23,34 @@ export interface NetInterface {
   virtualKind?: string;
   /** 0 is the best to serve on; the list comes sorted by it (rankInterfaces). */
   rank?: number;
+  /** Windows and macOS: the OS's own name for the hardware ("Realtek USB GbE Family Controller", "Thunderbolt Ethernet Slot 1"). */
+  description?: string;
+  /** Windows and macOS: a USB network adapter. */
+  usb?: boolean;
 }
+
+/** What Windows (Get-NetAdapter) or macOS (networksetup, ifconfig) says about one adapter. */
+export interface OsAdapter {
+  name: string;
+  mac?: string;
+  ipv4: { address: string; prefix: number; netmask: string } | null;
+  linkUp: boolean;
+  hardware: NonNullable<NetInterface['hardware']>;
+  virtualKind?: string;
+  usb?: boolean;
+  description?: string;
+  /** The OS's word for its state: "Up", "Disconnected", "Disabled", "Not Present" (Windows), "active"/"inactive" (macOS). */
+  status?: string;
+  /** Its only IPv4 address is self-assigned (169.254.x.x): no DHCP server answered. */
+  selfAssigned?: boolean;
+  /** macOS: it carries the default route. */
+  defaultRoute?: boolean;
+  /** A warning of the OS's own (duplicate address, External switch). */
+  note?: string;
+}
+
+/** Runs a program and returns its stdout; throws when it fails or takes longer than timeoutMs. */
+export type CommandRunner = (file: string, args: string[], timeoutMs: number) => string;
 
 /** Where Linux describes the NICs; tests point it at a fake tree. */
 export interface SysSource {
@@ -29,6 +59,8 @@ export interface SysSource {
   /** Default os.networkInterfaces(). */
   osInterfaces?: NodeJS.Dict<os.NetworkInterfaceInfo[]>;
   platform?: NodeJS.Platform;
+  /** Windows and macOS: how to run Get-NetAdapter / networksetup / ifconfig (tests hand recorded outputs). */
+  run?: CommandRunner;
 }
 
 let SYS_NET = '/sys/class/net';
@@ -54,13 +86,25 @@ const VIRTUAL_NAMES: Array<[RegExp, string]> = [
   [/^(lxc|lxd|cni|flannel|cali|podman|incusbr)/, 'container network'],
 ];
 
+/** Windows and macOS names, for when the OS's description of its adapters is not available. */
+const OTHER_OS_VIRTUAL_NAMES: Array<[RegExp, string]> = [
+  [/^vEthernet \(/i, 'Hyper-V virtual switch'],
+  [/VMware Network Adapter/i, 'VMware network'],
+  [/VirtualBox/i, 'VirtualBox network'],
+  [/^(utun|ipsec)\d+$/, 'VPN'],
+  [/^(awdl|llw|anpi|bridge|gif|stf|ap)\d+$/, 'virtual interface'],
+  [/Bluetooth/i, 'Bluetooth network'],
+];
+
 /** Physical or virtual, from /sys: "device" for hardware, "wireless"/"phy80211" for Wi-Fi, "brport" for bridge ports, "bridge" for bridges, "tun_flags" for taps. */
 function hardwareOf(name: string, loopback: boolean, platform: NodeJS.Platform): { hardware: NonNullable<NetInterface['hardware']>; virtualKind?: string } {
   if (loopback) return { hardware: 'loopback' };
   const wifi = has(name, 'wireless') || has(name, 'phy80211');
   if (platform !== 'linux') {
-    const byName = VIRTUAL_NAMES.find(([re]) => re.test(name));
-    return byName ? { hardware: 'virtual', virtualKind: byName[1] } : { hardware: wifi ? 'wifi' : 'wired' };
+    // Only when the OS's own description failed (see osAdapters): a guess from the name.
+    const byName = [...VIRTUAL_NAMES, ...OTHER_OS_VIRTUAL_NAMES].find(([re]) => re.test(name));
+    if (byName) return { hardware: 'virtual', virtualKind: byName[1] };
+    return { hardware: wifi || /^(Wi-?Fi|WLAN|Wireless)/i.test(name) ? 'wifi' : 'wired' };
   }
   const master = (() => {
     const link = readSys(name, 'brport/bridge/uevent');
@@ -123,6 +167,7 @@ export function listInterfaces(src: SysSource = {}): NetInterface[] {
 function listUnranked(src: SysSource): NetInterface[] {
   const osIfs = src.osInterfaces ?? os.networkInterfaces();
   const platform = src.platform ?? process.platform;
+  if (platform === 'win32' || platform === 'darwin') return listFromOs(osIfs, platform, src.run);
   return names(osIfs, platform).map((name) => {
     const addrs = osIfs[name] ?? [];
     const v4 = addrs.find((a) => a.family === 'IPv4');
@@ -142,7 +187,91 @@ function listUnranked(src: SysSource): NetInterface[] {
   });
 }
 
-function noIpv4Help(name: string): string {
+const defaultRunner: CommandRunner = (file, args, timeoutMs) =>
+  execFileSync(file, args, { encoding: 'utf8', timeout: timeoutMs, windowsHide: true, maxBuffer: 8 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] });
+
+/** PowerShell starts slowly; a Mac answers at once. Past this, the OS's view is dropped with a note. */
+const OS_COMMAND_TIMEOUT_MS = 6000;
+/** The default runner's answer is reused this long: the listing blocks the engine while it runs. */
+const OS_CACHE_MS = 5000;
+let osCache: { platform: NodeJS.Platform; at: number; result: { adapters: OsAdapter[]; error?: string } } | undefined;
+
+/** The OS's description of its adapters (Get-NetAdapter; networksetup + ifconfig + route), or why not. */
+export function osAdapters(platform: 'win32' | 'darwin', run?: CommandRunner): { adapters: OsAdapter[]; error?: string } {
+  if (!run && osCache && osCache.platform === platform && Date.now() - osCache.at < OS_CACHE_MS) return osCache.result;
+  const runner = run ?? defaultRunner;
+  let result: { adapters: OsAdapter[]; error?: string };
+  try {
+    if (platform === 'win32') {
+      const cmd = windowsAdaptersCommand();
+      result = { adapters: parseWindowsAdapters(runner(cmd.file, cmd.args, OS_COMMAND_TIMEOUT_MS)) };
+    } else {
+      const c = MACOS_COMMANDS;
+      const hardwarePorts = runner(c.hardwarePorts.file, c.hardwarePorts.args, OS_COMMAND_TIMEOUT_MS);
+      const ifconfig = runner(c.ifconfig.file, c.ifconfig.args, OS_COMMAND_TIMEOUT_MS);
+      let defaultRoute = '';
+      try {
+        defaultRoute = runner(c.defaultRoute.file, c.defaultRoute.args, OS_COMMAND_TIMEOUT_MS);
+      } catch {
+        /* no default route: nothing to mark */
+      }
+      result = { adapters: parseMacAdapters({ hardwarePorts, ifconfig, defaultRoute }) };
+    }
+  } catch (err) {
+    const what = platform === 'win32' ? 'Get-NetAdapter' : 'networksetup/ifconfig';
+    result = { adapters: [], error: `${what} failed (${(err as Error).message.split('\n')[0]})` };
+  }
+  if (!run) osCache = { platform, at: Date.now(), result };
+  return result;
+}
+
+/** Windows and macOS: the OS's own facts per adapter, with Node's addresses (what the sockets bind). */
+function listFromOs(osIfs: NodeJS.Dict<os.NetworkInterfaceInfo[]>, platform: 'win32' | 'darwin', run?: CommandRunner): NetInterface[] {
+  const { adapters, error } = osAdapters(platform, run);
+  const byName = new Map(adapters.map((a) => [a.name, a]));
+  const all = [...new Set([...Object.keys(osIfs), ...adapters.map((a) => a.name)])].sort();
+  return all.map((name) => {
+    const f = byName.get(name);
+    const addrs = osIfs[name] ?? [];
+    const v4 = addrs.find((a) => a.family === 'IPv4');
+    const mac = f?.mac || addrs[0]?.mac || '00:00:00:00:00:00';
+    const loopback = f ? f.hardware === 'loopback' || (v4?.internal ?? false) : name === 'lo' || name === 'lo0' || (v4?.internal ?? false);
+    const hw = f ? { hardware: f.hardware, ...(f.virtualKind ? { virtualKind: f.virtualKind } : {}) } : hardwareOf(name, loopback, platform);
+    const wireless = hw.hardware === 'wifi';
+    const linkUp = f ? f.linkUp : Boolean(v4);
+    const ipv4 = v4 ? { address: v4.address, prefix: v4.cidr ? Number(v4.cidr.split('/')[1]) : 0, netmask: v4.netmask } : f?.ipv4 ?? null;
+    const selfAssigned = Boolean(ipv4?.address.startsWith('169.254.'));
+    let usable = true;
+    let note = '';
+    if (loopback) [usable, note] = [false, 'loopback: no machine can boot from it'];
+    else if (!linkUp) [usable, note] = [false, downNote(f?.status, platform)];
+    else if (!ipv4) [usable, note] = [false, noIpv4Help(name, platform, f?.description)];
+    else if (selfAssigned) [usable, note] = [false, `only a self-assigned address (${ipv4.address}, no DHCP server answered): ${noIpv4Help(name, platform, f?.description).replace(/^no IPv4 address: /, '')}`];
+    else if (wireless) note = 'Wi-Fi: firmware cannot network-boot over Wi-Fi; pick the wired NIC on the boot switch';
+    if (f?.note) note = note ? `${note}; ${f.note}` : f.note;
+    if (error && !loopback) {
+      const guess = `${error}: link, Wi-Fi and virtual adapters are guessed from names`;
+      note = note ? `${note} (${guess})` : guess;
+    }
+    const extra = { ...(f?.description ? { description: f.description } : {}), ...(f?.usb ? { usb: true } : {}) };
+    return { name, mac, ipv4, linkUp, wireless, loopback, usable, note, ...hw, ...extra };
+  });
+}
+
+function downNote(status: string | undefined, platform: NodeJS.Platform): string {
+  if (platform === 'win32' && status === 'Disabled') return 'disabled in Windows: enable it in Network Connections (ncpa.cpl)';
+  if (platform === 'win32' && status === 'Not Present') return 'not present: the adapter is unplugged (USB or dock)';
+  return 'link down: plug the cable into the switch with the machines to boot';
+}
+
+function noIpv4Help(name: string, platform: NodeJS.Platform = 'linux', description?: string): string {
+  if (platform === 'win32') {
+    return `no IPv4 address: give ${name} a static address on the boot network, e.g. as Administrator: netsh interface ipv4 set address name="${name}" static 192.168.50.1 255.255.255.0, or in the adapter's IPv4 settings`;
+  }
+  if (platform === 'darwin') {
+    const service = description ?? name;
+    return `no IPv4 address: give ${name} a static address on the boot network, e.g. sudo networksetup -setmanual "${service}" 192.168.50.1 255.255.255.0, or in System Settings > Network`;
+  }
   return (
     `no IPv4 address: give ${name} a static address on the boot network, e.g. ` +
     `"sudo ip addr add 192.168.50.1/24 dev ${name}" (Linux) or set it in the adapter's IPv4 settings`
@@ -166,6 +295,20 @@ export function resolveInterface(name: string, all: NetInterface[] = listInterfa
 /** Picks the NIC when the user did not: the only usable wired one, else an error listing the choices. */
 export function defaultInterface(all: NetInterface[] = listInterfaces()): NetInterface {
   const wired = all.filter((n) => n.usable && !n.wireless);
+  // A laptop with Hyper-V, WSL, VMware, a VPN or Docker has usable virtual adapters beside
+  // its one physical wired NIC: that NIC is the choice, never a virtual one; and with its
+  // cable out, no virtual one is chosen in its place. (A host with no physical NIC at all,
+  // such as the lab's namespace, keeps picking its only usable one.)
+  const physical = wired.filter((n) => n.hardware === 'wired');
+  if (physical.length === 1) return physical[0];
+  const hasPhysical = all.some((n) => n.hardware === 'wired' || n.hardware === 'wifi');
+  if (physical.length === 0 && hasPhysical && wired.length > 0) {
+    throw new NetError(
+      'NO_SUCH_INTERFACE',
+      `No usable wired interface: connect the laptop to the boot switch and give the NIC an IPv4 address ` +
+        `(${wired.map((n) => n.name).join(', ')} ${wired.length === 1 ? 'is' : 'are'} virtual: choose one with --iface only if the machines to boot are on it).`,
+    );
+  }
   if (wired.length === 1) return wired[0];
   const list = all.filter((n) => n.usable).map((n) => `${n.name} (${n.ipv4?.address})`);
   throw new NetError(
