@@ -31,6 +31,7 @@ import type { Diagnosis, DiagnosisTimings } from './diagnostics/types.js';
 import type { EvidenceFiles, JobReport } from './diagnostics/report.js';
 import { SiteBoard, fromFirewallCheck, linkDown, noMachinesYet, otherDhcpServer, portBlocked, siteLogLine, waitingForAddress, waitingForLink, type SiteActionId } from './diagnostics/site.js';
 import { firewallCheck } from './diagnostics/checks.js';
+import { closeFirewall, openFirewall, removeLeftoverRules, type FirewallAction } from './diagnostics/windows-firewall-rules.js';
 import { LinkWatcher, waitForNic } from './net/link.js';
 import type { SiteProblem } from './sessions/status.js';
 import { dropPrivileges, type DropTarget } from './net/privilege.js';
@@ -70,6 +71,8 @@ export interface EngineOptions {
   signedChainDirs?: string[];
   /** Windows setup media served through wimboot are shared over SMB for setup to read (default true; src/share/). */
   setupShare?: boolean;
+  /** Windows: the technician's consent to add PXE Kit's inbound firewall rules while serving (removed at stop; src/diagnostics/windows-firewall-rules.ts). */
+  openFirewall?: boolean;
 }
 
 export class EngineError extends Error {
@@ -284,6 +287,13 @@ export class Engine extends EventEmitter {
     this.field?.note(rogueDiagnosis(s, iface, reaction));
   }
 
+  /** The data dir whose firewall-rules.json lists rules this run added (removed at stop). */
+  private firewallDataDir?: string;
+
+  private logFirewall(r: FirewallAction): void {
+    this.publish({ type: 'log', at: Date.now(), level: r.ok ? 'info' : 'warn', source: 'engine', message: `Windows Firewall: ${r.message}` });
+  }
+
   private checkStillWanted(): void {
     if (this.stopRequested) throw new EngineError('stopped while starting');
   }
@@ -300,6 +310,11 @@ export class Engine extends EventEmitter {
       const dataDirCreated = !existsSync(dataDir);
       mkdirSync(dataDir, { recursive: true });
       const httpPort = o.httpPort ?? 8080;
+      // Rules a crash left behind (firewall-rules.json) go before anything else.
+      if (process.platform === 'win32') {
+        const left = await removeLeftoverRules({ dataDir });
+        if (left.changed || !left.ok) this.logFirewall(left);
+      }
 
       const binaries = locateIpxeBinaries();
       publishBootPrograms(this.files, binaries);
@@ -415,6 +430,11 @@ export class Engine extends EventEmitter {
       this.checkStillWanted();
       await this.field.start();
       this.checkStillWanted();
+      if (o.openFirewall && process.platform === 'win32') {
+        this.firewallDataDir = dataDir;
+        this.logFirewall(await openFirewall({ consent: true, nic: nic.name, program: process.execPath, httpPort: this.http?.port ?? httpPort, tftpPort: o.tftpPort, dataDir }));
+        this.checkStillWanted();
+      }
       this.dropRoot(dataDir, dataDirCreated, media !== undefined && o.setupShare !== false);
       this.ticker = setInterval(() => {
         this.tracker?.tick();
@@ -427,6 +447,7 @@ export class Engine extends EventEmitter {
       // The preflight's firewall check knows Windows Firewall only (src/diagnostics/checks.ts).
       if (process.platform === 'win32') {
         void firewallCheck(process.platform, httpPort).then((c) => {
+          this.field?.rules.firewallFinding({ blocking: c.blocking ?? [], missing: c.missing ?? [] });
           const p = fromFirewallCheck(c);
           if (p && this.status.state === 'serving') this.site.set(p);
         }, () => undefined);
@@ -523,6 +544,11 @@ export class Engine extends EventEmitter {
     this.setupMedia = undefined;
     await this.history?.flush();
     this.history = undefined;
+    if (this.firewallDataDir) {
+      const dataDir = this.firewallDataDir;
+      this.firewallDataDir = undefined;
+      this.logFirewall(await closeFirewall({ dataDir }));
+    }
   }
 
   async stop(): Promise<void> {

@@ -260,6 +260,7 @@ export class Controller extends EventEmitter {
       secureBoot: p.secureBoot ?? extra.secureBoot ?? this.opts.engineDefaults?.secureBoot,
       httpPort: p.httpPort ?? extra.httpPort ?? this.opts.engineDefaults?.httpPort,
       probeSeconds: p.probeSeconds ?? extra.probeSeconds ?? this.opts.engineDefaults?.probeSeconds,
+      ...((p.openFirewall ?? extra.openFirewall ?? this.opts.engineDefaults?.openFirewall) !== undefined ? { openFirewall: p.openFirewall ?? extra.openFirewall ?? this.opts.engineDefaults?.openFirewall } : {}),
       dataDir: this.dataDir,
       image,
     };

@@ -93,6 +93,7 @@ export async function serveUi(argv: string[]): Promise<number> {
       httpPort: v['http-port'] ? port(v['http-port'], '--http-port') : undefined,
       probeSeconds: v['probe-seconds'] ? port(v['probe-seconds'], '--probe-seconds') : undefined,
       bootOnce: v['boot-once'],
+      ...(v['open-firewall'] ? { openFirewall: true } : {}),
     },
   });
   const server = new ApiServer({ controller, token, port: uiPort, rendererDir: v['renderer-dir'] ?? defaultRendererDir(), extraOrigins: [...v['ui-allow-origin']] });

@@ -15,7 +15,7 @@ export const SERVE_USAGE = `usage: pxekit serve [--iface NAME] [--mode auto|dhcp
                     [--json] [--verbose] [--force] [--http-port N] [--initrd FILE]... [--cmdline ARGS]
                     [--boot-once] [--wimboot FILE] [--library] [--evidence DIR]
                     [--secure-boot auto|signed|ipxe] [--no-setup-share] [--boot-file bios=P,uefi=P]
-                    [--user NAME] IMAGE
+                    [--user NAME] [--open-firewall] IMAGE
 
 IMAGE is an ISO (served in place: Windows/WinPE, Ubuntu, Debian live, Fedora/RHEL, Arch, or
 any bootable ISO), a Linux kernel (with --initrd and --cmdline), an iPXE script, or an EFI/PXE
@@ -44,6 +44,9 @@ trees: served as the machines' TFTP/HTTP root, each firmware getting the folder'
   --user NAME   (Linux, as root) once its ports are bound, run as NAME, keeping only the
                 capabilities it still needs; files are then read with NAME's rights. Default: the
                 user who ran sudo or pkexec (and their data dir); --user root keeps root.
+  --open-firewall  (Windows) add inbound firewall rules for UDP 67, 69, 4011 and the HTTP port, for
+                PXE Kit's engine on the served NIC and its network profile, while serving; removed
+                at stop (and at the next start after a crash). Without it the firewall is not touched.
   --evidence DIR  at stop, write a pcapng of the DHCP/TFTP/HTTP traffic PXE Kit saw and a
                 job report (HTML + JSON: who booted what, step times, failures, diagnoses).
 
@@ -84,6 +87,7 @@ export const SERVE_OPTIONS = {
   'no-setup-share': { type: 'boolean', default: false },
   'boot-file': { type: 'string' },
   user: { type: 'string' },
+  'open-firewall': { type: 'boolean', default: false },
 } as const;
 
 function parseServeOptions(argv: string[]) {
@@ -126,6 +130,7 @@ export function parseServeArgs(argv: string[]) {
       bootOnce: values['boot-once'] as boolean,
       secureBoot,
       setupShare: !values['no-setup-share'],
+      ...(values['open-firewall'] ? { openFirewall: true } : {}),
     },
     wimboot: values.wimboot as string | undefined,
     json: values.json as boolean,
