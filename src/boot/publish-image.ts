@@ -8,7 +8,7 @@ import type { LinuxBoot } from './linux-boot.js';
 import type { SignedLoaders } from './signed-chain.js';
 import { ipxeHandoffLine, type PlanFile } from './boot-plan.js';
 import { identifyBytes, identifyFile, NotAnImage, refusal } from '../images/identify.js';
-import { publishTreeImage, safeId, type HelperPaths, type SetupFilesFor } from '../images/publish-iso.js';
+import { openImage, publishTreeImage, safeId, type HelperPaths, type SetupFilesFor } from '../images/publish-iso.js';
 import {
   isNetbootArchive,
   isNetbootFolder,
@@ -86,7 +86,15 @@ export async function imageSpecFromPath(path: string, extra: { initrds?: string[
       treeOnly('a netboot folder');
       return { kind: 'netboot', path, bootFiles: extra.bootFiles };
     }
-    if (extra.bootFiles) throw new Error(`--boot-file goes with a netboot folder or archive; ${path} has no network boot loader`);
+    // An unpacked ISO: refused here when it has no layout PXE Kit knows, instead of serving "not bootable".
+    const opened = await openImage(path).catch(() => undefined);
+    const recipe = opened?.plan.recipe;
+    await opened?.tree.close();
+    if (recipe === 'none') {
+      throw new Error(
+        `${path} holds no network boot loader (pxelinux.0, a GRUB EFI with tftp, syslinux.efi, a shim beside its GRUB, iPXE) and no OS layout PXE Kit knows (an unpacked Ubuntu, Debian, Fedora, Arch or Windows ISO): give the folder that holds the boot loader (or name it with --boot-file bios=PATH,uefi=PATH), or the ISO itself`,
+      );
+    }
     return { kind: 'folder', path, cmdline: extra.cmdline || undefined };
   }
   if (st?.isFile() && (await isNetbootArchive(path))) {
@@ -94,6 +102,10 @@ export async function imageSpecFromPath(path: string, extra: { initrds?: string[
     return { kind: 'netboot', path, bootFiles: extra.bootFiles };
   }
   if (extra.bootFiles) throw new Error(`--boot-file goes with a netboot folder or archive, not ${path}`);
+  // `--initrd vmlinuz initrd.img`: the kernel given as the initrd, the initrd as the image.
+  const image = st?.isFile() ? await identifyFile(path) : undefined;
+  const kernelGivenAsInitrd = image && !image.ok ? await firstKernel(extra.initrds ?? []) : undefined;
+  if (kernelGivenAsInitrd) throw new Error(`${path} is not a Linux kernel (it looks like ${image!.what}) and ${kernelGivenAsInitrd} is one: they are given the wrong way round. Give the kernel as the image and the initramfs with --initrd`);
   const kind = await detectImageKind(path);
   if (kind === 'efi' || kind === 'pxe') {
     // pxelinux.0, syslinux.efi, a GRUB or a shim reads its modules and menus from beside it: serve that folder, this loader first.
@@ -225,6 +237,7 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
   } else if (spec.kind === 'kernel') {
     await checkFile(spec.kernel, WHAT_TO_GIVE);
     for (const i of spec.initrds) await checkFile(i, 'give the path to an initrd (initramfs) image', 'initrd');
+    await checkKernelAndInitrds(spec.kernel, spec.initrds);
     added.push(diskFile(`${fp}vmlinuz`, spec.kernel, 'kernel'));
     const initrds = spec.initrds.map((p, n) => {
       const name = `initrd-${n}.img`;
@@ -286,6 +299,33 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
       void unpublishTree?.();
     },
   };
+}
+
+async function firstKernel(paths: string[]): Promise<string | undefined> {
+  for (const p of paths) {
+    const id = await identifyFile(p).catch(() => undefined);
+    if (id?.ok && id.kind === 'kernel') return p;
+  }
+  return undefined;
+}
+
+/**
+ * The kernel must be a kernel and no initrd may be one: given the wrong way round, the machine
+ * loads the initrd as its kernel and stops there (its screen, not PXE Kit, said why).
+ */
+async function checkKernelAndInitrds(kernel: string, initrds: string[]): Promise<void> {
+  const isKernel = async (p: string) => {
+    const id = await identifyFile(p);
+    return { id, yes: id.ok && id.kind === 'kernel' };
+  };
+  const k = await isKernel(kernel);
+  let kernelAmongInitrds: string | undefined;
+  for (const i of initrds) if ((await isKernel(i)).yes) kernelAmongInitrds ??= i;
+  if (!k.yes) {
+    const swapped = kernelAmongInitrds ? `: ${basename(kernelAmongInitrds)} is the kernel, so the two are given the wrong way round` : '';
+    throw new Error(`${kernel} is not a Linux kernel: it looks like ${k.id.what}${swapped}`);
+  }
+  if (kernelAmongInitrds) throw new Error(`${kernelAmongInitrds} is a Linux kernel, not an initrd: give it as the kernel (the image), and the initramfs with --initrd`);
 }
 
 export function describeKind(kind: ImageKind): string {

@@ -226,7 +226,6 @@ test(
   {
     skip,
     timeout: 60_000,
-    todo: 'src/boot/publish-image.ts imageSpecFromPath: a folder without a loader becomes kind "folder" (an unpacked ISO) and the engine serves it as "not bootable: no known OS layout and no El Torito boot entry" instead of refusing',
   },
   async (t) => {
     const dir = mkdtempSync(join(tmpdir(), 'pxk-netboot-serve-'));

@@ -1,4 +1,5 @@
 import { test } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, mkdirSync, rmSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -119,8 +120,8 @@ test(
     const files = new PublishedFiles();
     await assert.rejects(imageSpecFromPath(join(dir, 'nope')), /^Error: no such file: .*nope — give the path to a kernel \(vmlinuz\), an iPXE script or an EFI binary$/);
     mkdirSync(join(dir, 'd'));
-    // A folder with no network loader is an unpacked ISO (served by its recipe, or said to be unbootable).
-    assert.deepEqual(await imageSpecFromPath(join(dir, 'd')), { kind: 'folder', path: join(dir, 'd'), cmdline: undefined });
+    // A folder with no network loader and no OS layout is refused with what to give.
+    await assert.rejects(imageSpecFromPath(join(dir, 'd')), /holds no network boot loader .* and no OS layout PXE Kit knows/);
     // --boot-file makes it a netboot folder; the loader it names must then be there.
     const given = await imageSpecFromPath(join(dir, 'd'), { bootFiles: { bios: 'x.0' } });
     assert.equal(given.kind, 'netboot');
@@ -135,6 +136,18 @@ test(
     assert.equal(files.list().length, 0, 'nothing published when the image is bad');
     writeFileSync(join(dir, 's.ipxe'), '#!ipxe\n');
     await assert.rejects(imageSpecFromPath(join(dir, 's.ipxe'), { initrds: ['x'] }), /not a kernel/);
+    // A kernel and an initrd given the wrong way round: said so, before any machine stalls on it.
+    writeFileSync(join(dir, 'initrd.img'), gzipSync(Buffer.alloc(4096, 7)));
+    await assert.rejects(imageSpecFromPath(join(dir, 'initrd.img'), { initrds: [join(dir, 'k')] }), /initrd\.img is not a Linux kernel \(it looks like a gzip-compressed file\) and .*k is one: they are given the wrong way round/);
+    await assert.rejects(
+      publishImage(files, { kind: 'kernel', kernel: join(dir, 'initrd.img'), initrds: [join(dir, 'k')], cmdline: '' }, { serverIp: '1.1.1.1', httpPort: 1 }),
+      /initrd\.img is not a Linux kernel: it looks like a gzip-compressed file: k is the kernel, so the two are given the wrong way round/,
+    );
+    await assert.rejects(
+      publishImage(files, { kind: 'kernel', kernel: join(dir, 'k'), initrds: [join(dir, 'k')], cmdline: '' }, { serverIp: '1.1.1.1', httpPort: 1 }),
+      /k is a Linux kernel, not an initrd/,
+    );
+    assert.equal(files.list().length, 0);
   }),
 );
 
