@@ -64,7 +64,7 @@ function parseOrExplain(argv: string[]) {
   }
 }
 
-/** The options of `pxekit serve` (shared with `pxekit serve --ui`, src/api/ui-serve.ts). */
+/** The options of `pxekit serve` (shared with `pxekit serve --ui`, src/cli/ui-serve.ts). */
 export const SERVE_OPTIONS = {
   iface: { type: 'string' },
   mode: { type: 'string', default: 'auto' },
@@ -157,7 +157,7 @@ export async function windowsWithoutWimboot(path: string, helpers: HelperPaths):
 
 export async function serve(argv: string[]): Promise<number> {
   // --ui: the API and the browser UI on 127.0.0.1 (IMAGE optional: chosen in the UI).
-  if (argv.includes('--ui')) return (await import('../api/ui-serve.js')).serveUi(argv);
+  if (argv.includes('--ui')) return (await import('./ui-serve.js')).serveUi(argv);
   const args = parseServeArgs(argv);
   // Linux, as root: who the engine becomes once its ports are bound (src/net/privilege.ts).
   let privilege: NonNullable<EngineOptions['privilege']>;

@@ -5,14 +5,14 @@
 import { parseArgs } from 'node:util';
 import { readFileSync, unlinkSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { SERVE_OPTIONS, UsageError } from '../cli/serve.js';
+import { SERVE_OPTIONS, UsageError } from './serve.js';
 import { formatEvent } from '../sessions/format.js';
-import type { ServeModeOption } from './contract.js';
-import { Controller } from './controller.js';
-import { ApiServer, generateToken } from './ws-server.js';
-import { defaultRendererDir } from './static-files.js';
-import { isWellFormedToken } from './validate.js';
-import { LineWriter } from '../cli/line-writer.js';
+import type { ServeModeOption } from '../api/contract.js';
+import { Controller } from '../api/controller.js';
+import { ApiServer, generateToken } from '../api/ws-server.js';
+import { defaultRendererDir } from '../api/static-files.js';
+import { isWellFormedToken } from '../api/validate.js';
+import { LineWriter } from './line-writer.js';
 import { findHelpers } from '../images/publish-iso.js';
 
 const UI_OPTIONS = {
