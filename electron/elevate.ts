@@ -7,8 +7,19 @@
 //     stdin also stays open as the engine's lifeline (EOF = the app died);
 //   - macOS administrator prompt / Windows UAC: a file only this user can read,
 //     in a private temp folder; the engine reads it and deletes it (--token-file).
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+//
+// The prompts name PXE Kit: macOS's carries our own text ("with prompt"); Windows' UAC
+// names the program it elevates, which is PXE Kit's own executable run as a small stub
+// (runElevatedEngineStub), not cmd.exe ("Windows Command Processor") or PowerShell.
+// Neither prompt was ever run here (Linux only): see docs/desktop.md.
+//
+// Early errors: neither prompt passes the engine's stderr back while it runs (osascript
+// hands it over only at the end, Start-Process -Verb RunAs cannot redirect at all), so the
+// engine's stderr goes to a file the lifecycle reads when the engine exits before its API
+// is up (LaunchOptions.stderrFile). The file is created exclusively by the elevated side
+// (never appended to something already there: the folder is the user's).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -20,10 +31,19 @@ export interface EngineCommand {
   env?: Record<string, string>;
 }
 
+export interface LaunchOptions {
+  /**
+   * A path that does not exist yet, in a folder of the user's: where the engine's stderr
+   * goes when the prompt gives no pipe for it (macOS, Windows). Elevators whose child's
+   * stderr is the engine's own (direct, pkexec) leave it alone.
+   */
+  stderrFile?: string;
+}
+
 export interface Elevator {
   readonly name: string;
   /** Spawns the engine elevated; the child's exit is the engine's exit. */
-  launch(cmd: EngineCommand, token: string): ChildProcess;
+  launch(cmd: EngineCommand, token: string, opts?: LaunchOptions): ChildProcess;
   /** Whether an exit before the engine came up means the user declined the prompt. */
   declined(code: number | null, stderr: string): boolean;
   /** What to tell the user when they declined. */
@@ -67,14 +87,30 @@ function privateTokenFile(token: string): { dir: string; file: string } {
 const shq = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
 const appleScriptString = (s: string) => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
 
+/** The text of the macOS administrator prompt. */
+export const MAC_PROMPT = 'PXE Kit needs an administrator password to answer DHCP and TFTP (ports 67, 69 and 4011) on the network card you choose.';
+
+/**
+ * The shell line the macOS prompt runs as root: stderr into `stderrFile` (created
+ * exclusively: `set -C` makes `>` refuse an existing file or link), then the engine.
+ */
+export function macShellLine(cmd: EngineCommand, tokenFile: string, stderrFile?: string): string {
+  const env = Object.entries(cmd.env ?? {}).map(([k, v]) => `${k}=${shq(v)}`);
+  const run = [...env, ...[cmd.command, ...cmd.args, '--token-file', tokenFile].map(shq)].join(' ');
+  return stderrFile ? `set -C; exec 2>${shq(stderrFile)}; ${run}` : run;
+}
+
+/** osascript's arguments: `do shell script "…" with prompt "PXE Kit needs …" with administrator privileges`. */
+export function osascriptArgs(shellLine: string): string[] {
+  return ['-e', `do shell script ${appleScriptString(shellLine)} with prompt ${appleScriptString(MAC_PROMPT)} with administrator privileges`];
+}
+
 /** macOS: the system administrator prompt via AppleScript's "with administrator privileges". */
 export const osascriptElevator: Elevator = {
   name: 'osascript',
-  launch(cmd, token) {
+  launch(cmd, token, opts) {
     const { dir, file } = privateTokenFile(token);
-    const env = Object.entries(cmd.env ?? {}).map(([k, v]) => `${k}=${shq(v)}`);
-    const shell = [...env, ...[cmd.command, ...cmd.args, '--token-file', file].map(shq)].join(' ');
-    const child = spawn('osascript', ['-e', `do shell script ${appleScriptString(shell)} with administrator privileges`], { stdio: STDIO });
+    const child = spawn('osascript', osascriptArgs(macShellLine(cmd, file, opts?.stderrFile)), { stdio: STDIO });
     child.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     return child;
   },
@@ -85,23 +121,95 @@ export const osascriptElevator: Elevator = {
 
 const psq = (s: string) => `'${s.replace(/'/g, "''")}'`;
 
-/** Windows: UAC through PowerShell's Start-Process -Verb RunAs; a .cmd sets the engine's variables. */
+/** The argument that makes PXE Kit's executable act as the elevated stub (runElevatedEngineStub). */
+export const STUB_FLAG = '--pxekit-elevated-engine=';
+
+/** What the stub runs: the engine command, its variables, and where its stderr goes. */
+export interface StubPlan {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+  stderrFile?: string;
+}
+
+/** One argument, base64url: no spaces or quotes for Start-Process's -ArgumentList to mangle. */
+export function stubArgument(plan: StubPlan): string {
+  return STUB_FLAG + Buffer.from(JSON.stringify(plan)).toString('base64url');
+}
+
+/**
+ * The PowerShell line that raises the UAC prompt for `stubExe` (PXE Kit's own executable,
+ * so the prompt names PXE Kit) and waits for it: Start-Process -Verb RunAs cannot pass
+ * variables (the elevated process gets a fresh environment) nor redirect output, so both
+ * travel in the stub's one argument.
+ */
+export function uacPowerShell(stubExe: string, plan: StubPlan): string {
+  return `$p = Start-Process -FilePath ${psq(stubExe)} -ArgumentList ${psq(stubArgument(plan))} -Verb RunAs -WindowStyle Hidden -Wait -PassThru; exit $p.ExitCode`;
+}
+
+/**
+ * Windows: UAC through PowerShell's Start-Process -Verb RunAs on PXE Kit's own executable
+ * (`stubExe`, default: this process's, i.e. "PXE Kit.exe" in the packaged app), which then
+ * runs the engine with its variables and its stderr in the file.
+ */
+export function makeUacElevator(stubExe: string = process.execPath): Elevator {
+  return {
+    name: 'uac',
+    launch(cmd, token, opts) {
+      const { dir, file } = privateTokenFile(token);
+      const plan: StubPlan = { command: cmd.command, args: [...cmd.args, '--token-file', file], env: cmd.env ?? {}, ...(opts?.stderrFile ? { stderrFile: opts.stderrFile } : {}) };
+      const child = spawn('powershell.exe', ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-Command', uacPowerShell(stubExe, plan)], { stdio: STDIO, windowsHide: true });
+      child.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+      return child;
+    },
+    declined: uacDeclined,
+    declinedMessage: UAC_DECLINED,
+  };
+}
+
+const uacDeclined = (code: number | null, stderr: string) => code !== 0 && /canceled by the user|cancelled by the user/i.test(stderr);
+const UAC_DECLINED = 'PXE Kit needs administrator rights to answer DHCP and TFTP, and the Windows permission prompt was declined. Click "Start engine" to be asked again.';
+
+/**
+ * The elevated side of the Windows prompt: when PXE Kit's executable is started with
+ * STUB_FLAG, it runs the engine it describes (its variables set, its stderr into the file,
+ * created exclusively) and exits with the engine's exit code, before any window exists.
+ * Returns false (and does nothing) for any other command line. `exit` is process.exit
+ * except in tests.
+ */
+export function runElevatedEngineStub(argv: string[] = process.argv, exit: (code: number) => void = (c) => process.exit(c)): boolean {
+  const arg = argv.find((a) => a.startsWith(STUB_FLAG));
+  if (!arg) return false;
+  let plan: StubPlan;
+  try {
+    plan = JSON.parse(Buffer.from(arg.slice(STUB_FLAG.length), 'base64url').toString('utf8')) as StubPlan;
+  } catch {
+    exit(2);
+    return true;
+  }
+  let errFd: number | 'ignore' = 'ignore';
+  try {
+    if (plan.stderrFile) errFd = openSync(plan.stderrFile, 'wx', 0o644);
+  } catch {
+    errFd = 'ignore'; // exists already (or a link put there): never written through
+  }
+  const r = spawnSync(plan.command, plan.args, { env: { ...process.env, ...plan.env }, stdio: ['ignore', 'ignore', errFd], windowsHide: true });
+  if (typeof errFd === 'number') closeSync(errFd);
+  exit(r.status ?? 1);
+  return true;
+}
+
+// PXE Kit's executable started by the UAC prompt with STUB_FLAG: be the stub, before
+// main.ts (which imports this module) opens any window. Only inside Electron proper.
+if (process.versions.electron && !process.env.ELECTRON_RUN_AS_NODE) runElevatedEngineStub();
+
+/** Windows: UAC through PowerShell's Start-Process -Verb RunAs on PXE Kit's own executable. */
 export const uacElevator: Elevator = {
   name: 'uac',
-  launch(cmd, token) {
-    const { dir, file } = privateTokenFile(token);
-    const script = join(dir, 'engine.cmd');
-    const quote = (a: string) => `"${a.replace(/"/g, '""')}"`;
-    const lines = ['@echo off', ...Object.entries(cmd.env ?? {}).map(([k, v]) => `set "${k}=${v}"`), [cmd.command, ...cmd.args, '--token-file', file].map(quote).join(' '), 'exit /b %ERRORLEVEL%'];
-    writeFileSync(script, lines.join('\r\n') + '\r\n');
-    const ps = `$p = Start-Process -FilePath ${psq(script)} -Verb RunAs -WindowStyle Hidden -Wait -PassThru; exit $p.ExitCode`;
-    const child = spawn('powershell.exe', ['-NoProfile', '-NonInteractive', '-ExecutionPolicy', 'Bypass', '-Command', ps], { stdio: STDIO, windowsHide: true });
-    child.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    return child;
-  },
+  launch: (cmd, token, opts) => makeUacElevator().launch(cmd, token, opts),
   // "This command cannot be run due to the error: The operation was canceled by the user."
-  declined: (code, stderr) => code !== 0 && /canceled by the user|cancelled by the user/i.test(stderr),
-  declinedMessage: 'PXE Kit needs administrator rights to answer DHCP and TFTP, and the Windows permission prompt was declined. Click "Start engine" to be asked again.',
+  declined: uacDeclined,
+  declinedMessage: UAC_DECLINED,
 };
 
 /** The right prompt for this OS; none when the app already runs as root. */

@@ -8,6 +8,9 @@
 import { EventEmitter } from 'node:events';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { connect, createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
@@ -27,6 +30,12 @@ export interface EngineLifecycleOptions {
   readyTimeoutMs?: number;
   restart?: { initialDelayMs?: number; maxDelayMs?: number; maxAttempts?: number; healthyAfterMs?: number };
   stopTimeoutMs?: number;
+  /**
+   * Where the folder for the engine's early stderr is made (default: the system's temp
+   * folder). The macOS and Windows prompts give no pipe for it; the elevated side writes
+   * it to a file there, read when the engine exits (see elevate.ts).
+   */
+  earlyErrorDir?: string;
 }
 
 export interface EngineEndpoint {
@@ -60,8 +69,18 @@ export function portClosed(port: number): Promise<boolean> {
   });
 }
 
+/** What the engine wrote to its stderr file (LaunchOptions.stderrFile), or '' when there is none. */
+export function readEarlyErrors(file: string, maxBytes = 8192): string {
+  try {
+    const text = readFileSync(file, 'utf8');
+    return text.length > maxBytes ? text.slice(-maxBytes) : text;
+  } catch {
+    return '';
+  }
+}
+
 /** The engine's own error line ("pxekit: ..."), else its last line of stderr. */
-function lastError(stderr: string): string {
+export function lastError(stderr: string): string {
   const lines = stderr.trim().split('\n');
   return lines.filter((l) => l.startsWith('pxekit:')).at(-1) ?? lines.at(-1) ?? '';
 }
@@ -119,7 +138,16 @@ export class EngineLifecycle extends EventEmitter {
     this.port = await freePort(this.port || this.o.port || 0);
     this.stderr = '';
     const args = [...this.o.engine.args, 'serve', '--ui', '--json', '--exit-with-parent', '--ui-port', String(this.port), ...(this.o.extraArgs ?? [])];
-    const child = this.o.elevator.launch({ ...this.o.engine, args }, this.token);
+    // The engine's stderr where the prompt gives no pipe for it (macOS, Windows): a file in a folder of ours.
+    const errDir = mkdtempSync(join(this.o.earlyErrorDir ?? tmpdir(), 'pxekit-engine-'));
+    const stderrFile = join(errDir, 'stderr.txt');
+    let child: ChildProcess;
+    try {
+      child = this.o.elevator.launch({ ...this.o.engine, args }, this.token, { stderrFile });
+    } catch (err) {
+      rmSync(errDir, { recursive: true, force: true });
+      throw err;
+    }
     this.child = child;
     const startedAt = Date.now();
     let ready = false;
@@ -128,6 +156,14 @@ export class EngineLifecycle extends EventEmitter {
     if (child.stdout) createInterface({ input: child.stdout }).on('line', (line) => this.emit('output', line));
     child.once('error', (err) => (this.stderr += `\n${err.message}`));
     child.once('exit', (code, signal) => {
+      // Before anything decides on this exit: the engine's own words, which the prompt did not pass on.
+      const early = readEarlyErrors(stderrFile);
+      if (early) this.stderr = (this.stderr + (this.stderr && !this.stderr.endsWith('\n') ? '\n' : '') + early).slice(-8192);
+      try {
+        rmSync(errDir, { recursive: true, force: true });
+      } catch {
+        /* a file the elevated side owns: the temp folder's cleanup takes it */
+      }
       this.emit('exit', { code, signal });
       this.ws?.terminate();
       this.ws = undefined;

@@ -3,7 +3,8 @@
 // Every message in and out becomes a DhcpEvent; malformed packets are dropped,
 // counted and reported (DropEvent), never fatal.
 import type dgram from 'node:dgram';
-import { ipLiteralLookup, openUdpSocket } from '../net/udp.js';
+import { bindProofOf, ipLiteralLookup, openUdpSocket } from '../net/udp.js';
+import { BindingNotProven, otherNetworks, ReceiveGuard, requireProof } from '../net/bind-proof.js';
 import type { LogLevel } from '../sessions/events.js';
 import type { ClientArch } from '../boot/client.js';
 import { decodePacket, DhcpDecodeError, encodePacketReport } from './codec.js';
@@ -23,7 +24,7 @@ export type { DhcpServerOptions } from './context.js';
 export interface DhcpStats {
   received: number;
   sent: number;
-  /** Malformed packets (not DHCP, truncated, bad options). */
+  /** Malformed packets (not DHCP, truncated, bad options), and datagrams from another NIC's network ('wrong-interface'). */
   dropped: number;
   /** Well-formed packets we do not answer (replies, BOOTP, other servers' clients...). */
   ignored: number;
@@ -57,6 +58,8 @@ export class DhcpServer {
   private dropsSuppressed = 0;
   private lastSuppressedFrom = '';
   private flushTimer: NodeJS.Timeout | undefined;
+  /** The receiving-interface check on every datagram (bind-proof.ts). */
+  private guard?: ReceiveGuard;
 
   constructor(readonly opts: DhcpServerOptions) {
     const prefix = opts.prefix ?? (opts.netmask ? netmaskToPrefix(opts.netmask) : undefined);
@@ -85,12 +88,17 @@ export class DhcpServer {
     // Replies go to IP literals only (the client, its relay, or the broadcast address).
     const common = { iface: o.iface, ifaceAddress: o.serverIp, receiveBufferBytes: RECEIVE_BUFFER_BYTES, lookup: ipLiteralLookup };
     try {
+      // Each socket must be provably tied to the NIC, or DHCP does not start (never a fallback to every interface).
       this.sockets.dhcp = await openUdpSocket({ ...common, port: o.dhcpPort ?? 67, anyAddress: true, broadcast: true, purpose: 'DHCP' });
+      requireProof(bindProofOf(this.sockets.dhcp) ?? { proven: false, platform: process.platform, why: 'no proof recorded for the socket' }, o.iface, 'DHCP');
       this.sockets.pxe = await openUdpSocket({ ...common, port: o.pxePort ?? 4011, broadcast: true, purpose: 'PXE boot server' });
+      requireProof(bindProofOf(this.sockets.pxe) ?? { proven: false, platform: process.platform, why: 'no proof recorded for the socket' }, o.iface, 'PXE boot server');
     } catch (err) {
+      if (err instanceof BindingNotProven) this.log('error', err.message);
       await this.stop();
       throw err;
     }
+    this.guard = new ReceiveGuard({ address: o.serverIp, prefix: this.ctx.prefix }, otherNetworks(o.iface));
     for (const kind of ['dhcp', 'pxe'] as const) {
       const sock = this.sockets[kind]!;
       sock.on('message', (buf, rinfo) => this.receive(kind, buf, rinfo));
@@ -148,6 +156,8 @@ export class DhcpServer {
   private receive(kind: 'dhcp' | 'pxe', buf: Buffer, rinfo: dgram.RemoteInfo): void {
     this.counters.received++;
     const from = `${rinfo.address}:${rinfo.port}`;
+    // From the network of another of this host's NICs: it did not come from the chosen one's.
+    if (this.guard?.wrongInterface(rinfo.address) !== undefined) return this.drop(from, 'wrong-interface');
     let req: DhcpPacket;
     try {
       req = decodePacket(buf);

@@ -3,6 +3,7 @@
 import dgram from 'node:dgram';
 import { NetError } from './errors.js';
 import { describePortOwners } from './port-owner.js';
+import { BindingNotProven, canTieToNic, clearDarwinReuse, decideBinding, notProven, openBoundIfFd, type BindProof } from './bind-proof.js';
 
 export interface UdpBindOptions {
   /** The chosen NIC, e.g. "eth0". */
@@ -40,6 +41,20 @@ export interface UdpBindOptions {
 }
 
 /**
+ * The OS openUdpSocket ties sockets for. Tests set `current` to another platform to see the
+ * refusal (bind-proof.ts); nothing else changes it.
+ */
+export const bindPlatform: { current: NodeJS.Platform } = { current: process.platform };
+
+/** How each socket openUdpSocket returned is tied to its NIC (bind-proof.ts). */
+const proofs = new WeakMap<dgram.Socket, BindProof>();
+
+/** The proof recorded for a socket of openUdpSocket's; undefined for any other socket (which is then not proven). */
+export function bindProofOf(sock: dgram.Socket): BindProof | undefined {
+  return proofs.get(sock);
+}
+
+/**
  * A lookup for sockets that only ever send to IP literals (DHCP replies, TFTP): dgram's
  * default runs dns.lookup and sends from a deferred callback, one more turn of the event
  * loop and a closure per packet.
@@ -62,6 +77,7 @@ export function privilegeHelp(): string {
 }
 
 function translateBindError(err: NodeJS.ErrnoException, opts: UdpBindOptions): Error {
+  if (err instanceof BindingNotProven) return err;
   const what = opts.purpose ? `${opts.purpose} port ${opts.port}/udp` : `port ${opts.port}/udp`;
   if (err.code === 'EADDRINUSE') {
     const owner = describePortOwners('udp', opts.port);
@@ -77,6 +93,9 @@ function translateBindError(err: NodeJS.ErrnoException, opts: UdpBindOptions): E
   }
   if (err.code === 'EADDRNOTAVAIL') {
     return new NetError('NO_IPV4', `${opts.ifaceAddress} is no longer an address of ${opts.iface}. Check the NIC's configuration.`);
+  }
+  if (err.syscall === 'setsockopt(SO_BINDTODEVICE)') {
+    return notProven('linux', opts.iface, err.code ?? err.message, opts.purpose);
   }
   return new NetError('BIND_FAILED', `Could not open the ${what} on ${opts.iface}: ${err.message}`);
 }
@@ -127,26 +146,39 @@ function setRecvBufferCapped(sock: dgram.Socket, bytes: number): void {
 let sockoptLinux: typeof import('./sockopt-linux.js') | undefined;
 
 /**
- * A dgram socket that only hears, and only sends through, the chosen NIC.
- * Linux: SO_BINDTODEVICE on a socket dgram adopts. Windows: bind the NIC's own
- * address (Windows delivers broadcasts to sockets bound to the receiving NIC's
- * address). macOS: IP_BOUND_IF (not yet implemented; see docs/decisions.md).
+ * A dgram socket that only hears, and only sends through, the chosen NIC, never one on
+ * every interface (bind-proof.ts). Linux: SO_BINDTODEVICE on a socket dgram adopts.
+ * macOS: IP_BOUND_IF (the NIC's index) on a socket dgram adopts. Windows: bound to the
+ * NIC's own address (the strong host model delivers to it only what arrived on that NIC).
+ * Any other OS: BindingNotProven, before anything is bound. The proof is kept per socket
+ * (bindProofOf).
  */
 export async function openUdpSocket(opts: UdpBindOptions): Promise<dgram.Socket> {
+  const platform = bindPlatform.current;
+  if (!canTieToNic(platform)) throw notProven(platform, opts.iface, 'unsupported', opts.purpose);
   const address = opts.anyAddress ? '0.0.0.0' : opts.ifaceAddress;
   const sock = dgram.createSocket({ type: 'udp4', reuseAddr: opts.reuseAddr, lookup: opts.lookup as dgram.SocketOptions['lookup'] });
   try {
-    if (process.platform === 'linux') {
+    if (platform === 'linux') {
       sockoptLinux ??= await import('./sockopt-linux.js');
       const { openDeviceBoundFd, clearReuseAddr } = sockoptLinux;
       const fd = openDeviceBoundFd({ device: opts.iface, address, port: opts.port, broadcast: opts.broadcast, reuseAddr: opts.reuseAddr, receiveBufferBytes: opts.receiveBufferBytes });
       await adopt(sock, fd);
       if (!opts.reuseAddr && !opts.shareAfterBind) clearReuseAddr(fd);
+    } else if (platform === 'darwin') {
+      // IP_BOUND_IF before bind: a failure closes the fd unbound and throws BindingNotProven.
+      const fd = openBoundIfFd({ device: opts.iface, address, port: opts.port, reuseAddr: opts.reuseAddr || opts.shareAfterBind }, opts.purpose);
+      await adopt(sock, fd);
+      if (!opts.reuseAddr && !opts.shareAfterBind) clearDarwinReuse(fd);
+      if (opts.broadcast) sock.setBroadcast(true);
+      if (opts.receiveBufferBytes) setRecvBufferCapped(sock, opts.receiveBufferBytes);
     } else {
-      await bindPlain(sock, process.platform === 'win32' ? opts.ifaceAddress : address, opts.port);
+      // Windows: the NIC's own address, never 0.0.0.0 (even for DHCP's anyAddress).
+      await bindPlain(sock, opts.ifaceAddress, opts.port);
       if (opts.broadcast) sock.setBroadcast(true);
       if (opts.receiveBufferBytes) setRecvBufferCapped(sock, opts.receiveBufferBytes);
     }
+    proofs.set(sock, decideBinding(platform, opts.iface, { ok: true }));
     return sock;
   } catch (err) {
     try {

@@ -14,6 +14,7 @@ import type dgram from 'node:dgram';
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { adoptBoundFd, ipLiteralLookup, openUdpSocket } from '../net/udp.js';
+import { receiveGuardFor, type ReceiveGuard } from '../net/bind-proof.js';
 import type { PumpPool } from './offload/pool.js';
 import type { OffloadedTransfer } from './offload/offloaded-transfer.js';
 import type * as SockoptLinux from '../net/sockopt-linux.js';
@@ -118,6 +119,8 @@ export class TftpServer {
   private lastBusyLogAt = 0;
   private busySinceLog = 0;
   private stopped = false;
+  /** The receiving-interface check on requests (bind-proof.ts). */
+  private guard?: ReceiveGuard;
   private readonly maxTransfers: number;
   private readonly maxPerClient: number;
   private readonly retries: number;
@@ -139,6 +142,7 @@ export class TftpServer {
     this.stopped = false;
     const sock = await openUdpSocket({ iface: this.opts.iface, ifaceAddress: this.opts.ifaceAddress, port: this.port, purpose: 'TFTP', lookup: ipLiteralLookup });
     this.sock = sock;
+    this.guard = receiveGuardFor(this.opts.iface, this.opts.ifaceAddress);
     sock.on('message', (msg, rinfo) => this.onRequest(msg, rinfo));
     sock.on('error', (err) => this.log('error', `TFTP socket error: ${err.message}`));
     // Loaded only where it can run: the pump threads reach libc through koffi.
@@ -230,6 +234,7 @@ export class TftpServer {
 
   private onRequest(msg: Buffer, rinfo: dgram.RemoteInfo): void {
     const from = `${rinfo.address}:${rinfo.port}`;
+    if (this.guard?.wrongInterface(rinfo.address) !== undefined) return this.drop(from, 'wrong-interface');
     let pkt;
     try {
       pkt = decodePacket(msg);
