@@ -14,7 +14,7 @@
 // Paths in entries are spelled as the loader will request them (after resolving), because that is
 // what a TFTP/HTTP request will carry; configs and support files are spelled as the tree holds them
 // (they were found there).
-import type { ImageTree } from './tree.js';
+import { readBytes as readTreeBytes, type ImageTree } from './tree.js';
 
 export type MenuLoader = 'pxelinux' | 'grub';
 export type MenuFileRole = 'kernel' | 'initrd' | 'program' | 'config' | 'support';
@@ -181,26 +181,9 @@ class Collector {
   }
 }
 
+/** A file's bytes, or undefined when it is missing, too big or cannot be read (a menu never throws). */
 async function readBytes(tree: ImageTree, path: string, max: number): Promise<Buffer | undefined> {
-  try {
-    const st = await tree.stat(path);
-    if (!st || st.type !== 'file' || st.size > max) return undefined;
-    const src = await tree.openFile(st.path);
-    try {
-      const buf = Buffer.alloc(st.size);
-      let off = 0;
-      while (off < buf.length) {
-        const n = await src.read(buf, off, buf.length - off, off);
-        if (n <= 0) break;
-        off += n;
-      }
-      return buf.subarray(0, off);
-    } finally {
-      await src.close();
-    }
-  } catch {
-    return undefined;
-  }
+  return readTreeBytes(tree, path, max).catch(() => undefined);
 }
 
 /**

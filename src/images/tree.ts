@@ -32,8 +32,8 @@ export interface ImageTree {
 
 const MAX_TEXT = 64 * 1024;
 
-/** A small text file's contents, or undefined when missing or too large. */
-export async function readText(tree: ImageTree, path: string, max = MAX_TEXT): Promise<string | undefined> {
+/** A small file's bytes, or undefined when missing, not a file, or larger than `max`. */
+export async function readBytes(tree: ImageTree, path: string, max: number): Promise<Buffer | undefined> {
   const st = await tree.stat(path);
   if (!st || st.type !== 'file' || st.size > max) return undefined;
   const src = await tree.openFile(st.path);
@@ -45,12 +45,19 @@ export async function readText(tree: ImageTree, path: string, max = MAX_TEXT): P
       if (n <= 0) break;
       off += n;
     }
-    // Windows media write UTF-16 text files (idwbinfo.txt has a BOM).
-    if (buf[0] === 0xff && buf[1] === 0xfe) return buf.subarray(2, off).toString('utf16le');
-    return buf.subarray(0, off).toString('utf8');
+    return buf.subarray(0, off);
   } finally {
     await src.close();
   }
+}
+
+/** A small text file's contents, or undefined when missing or too large. */
+export async function readText(tree: ImageTree, path: string, max = MAX_TEXT): Promise<string | undefined> {
+  const buf = await readBytes(tree, path, max);
+  if (!buf) return undefined;
+  // Windows media write UTF-16 text files (idwbinfo.txt has a BOM).
+  if (buf[0] === 0xff && buf[1] === 0xfe) return buf.subarray(2).toString('utf16le');
+  return buf.toString('utf8');
 }
 
 /** The first existing file of `candidates` (its spelling in the image), or undefined. */
