@@ -20,7 +20,7 @@ import { HttpFileServer } from './http/server.js';
 import { locateIpxeBinaries } from './boot/ipxe-binaries.js';
 import { HOW_TO_GET_SIGNED_CHAIN, locateSignedChain, publishSignedChain, SIGNED_NAMES, signedChainComplete, type SecureBootChoice } from './boot/signed-chain.js';
 import { createBootPolicy, publishBootPrograms } from './boot/policy.js';
-import type { ImageSpec } from './boot/publish-image.js';
+import type { ImageSpec } from './images/publish-image.js';
 import { BootChooser } from './images/boot-chooser.js';
 import { baseName, unsignedBootPrograms } from './images/secure-boot-image.js';
 import { ImageLibrary } from './images/library.js';

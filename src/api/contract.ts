@@ -8,10 +8,11 @@ import type { SiteProblem, StatusEvent } from '../sessions/status.js';
 import type { SessionForgotten, SessionUpdate } from '../sessions/tracker.js';
 import type { DiagnosisEvent } from '../diagnostics/types.js';
 import type { Identity } from '../images/identify.js';
+import type { Assignment, LibraryEntry, LibraryEvent, MenuSettings } from '../images/library-entry.js';
 import type { HostCheck } from '../diagnostics/checks.js';
 import type { EvidenceFiles } from '../diagnostics/report.js';
 
-export type { HostCheck, EvidenceFiles };
+export type { HostCheck, EvidenceFiles, Assignment, LibraryEntry, MenuSettings };
 
 export const API_VERSION = 1;
 
@@ -41,29 +42,6 @@ export interface ServeOptions {
   secureBoot?: SecureBootOption;
   /** Windows: add PXE Kit's inbound firewall rules while serving, removed at stop (the technician's consent). */
   openFirewall?: boolean;
-}
-
-/** One entry of the image library (filled in by the library module, issue 3). */
-export interface LibraryEntry {
-  id: string;
-  name: string;
-  kind: 'iso' | 'folder' | 'kernel' | 'ipxe-script' | 'efi' | 'pxe' | 'netboot';
-  path: string;
-  size: number;
-  os?: string;
-  version?: string;
-  sha256?: string;
-  /** 0..1 while the checksum is computed in the background. */
-  sha256Progress?: number;
-  present: boolean;
-  addedAt: number;
-  /** Will it boot on a machine with Secure Boot on, as PXE Kit serves it, and why (src/images/secure-boot-image.ts); chain 'image': through the image's own shim and GRUB. */
-  secureBoot?: { verdict: 'boots' | 'needs-secure-boot-off' | 'needs-mok'; reason: string; chain?: 'image' };
-  /** Windows images only: whether wimboot goes with it ('missing': sanboot of the whole ISO), and when missing what that costs and the fix (src/images/wimboot.ts). */
-  wimboot?: 'present' | 'missing';
-  wimbootNote?: string;
-  /** Netboot folders and archives: the loader each firmware gets, and what is wrong with the tree (src/images/netboot-tree.ts). */
-  netboot?: { loaders: { firmware: string; path: string; what: string }[]; notes: string[] };
 }
 
 /** The wimboot stored in the engine's data dir (pxekit wimboot FILE, or wimboot.install). */
@@ -112,19 +90,6 @@ export interface FileListing {
   truncated?: boolean;
 }
 
-export interface MenuSettings {
-  enabled: boolean;
-  timeoutSeconds: number;
-  defaultEntryId?: string;
-  includeLocalBoot: boolean;
-}
-
-export interface Assignment {
-  mac: string;
-  imageId: string;
-  bootOnce: boolean;
-}
-
 /** Every command: its parameters and its result. */
 export interface Commands {
   'engine.status': { params: Record<string, never>; result: StatusEvent };
@@ -167,11 +132,7 @@ export type MachineLabels = Record<string, string>;
 export type CommandName = keyof Commands;
 
 /** Library and settings changes, so every open UI stays in step. */
-export type StateEvent =
-  | { type: 'library'; at: number; entries: LibraryEntry[] }
-  | { type: 'assignments'; at: number; assignments: Assignment[] }
-  | { type: 'menu'; at: number; menu: MenuSettings }
-  | { type: 'labels'; at: number; labels: MachineLabels };
+export type StateEvent = LibraryEvent | { type: 'labels'; at: number; labels: MachineLabels };
 
 /** What the event stream carries: wire events, session snapshots, status, state changes. */
 export type ApiEvent = WireEvent | StatusEvent | SessionUpdate | SessionForgotten | StateEvent | DiagnosisEvent;

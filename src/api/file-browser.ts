@@ -4,10 +4,10 @@
 // against the roots' own real paths before anything is read.
 import { existsSync, mkdirSync, promises as fsp, realpathSync } from 'node:fs';
 import path from 'node:path';
-import type { FileEntry, FileListing, BrowseRoot } from '../api/contract.js';
+import type { FileEntry, FileListing, BrowseRoot } from './contract.js';
 import { identifyFile } from '../images/identify.js';
 import { archiveFormat } from '../images/netboot-archive.js';
-import { invokingUser, normaliseUserPath, PathRefused, type UserContext } from './user-paths.js';
+import { invokingUser, normaliseUserPath, PathRefused, type UserContext } from '../files/user-paths.js';
 
 export { PathRefused };
 

@@ -3,7 +3,7 @@
 import { parseArgs } from 'node:util';
 import { looksLikeIso, findHelpers } from '../images/publish-iso.js';
 import { inspectImage } from '../images/inspect.js';
-import type { ImageSpec } from '../boot/publish-image.js';
+import type { ImageSpec } from '../images/publish-image.js';
 import { IsoError } from '../images/iso/index.js';
 import { isNetbootFolder } from '../images/netboot-tree.js';
 import { defaultDataDir } from '../files/data-dir.js';

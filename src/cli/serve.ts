@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { Engine, type EngineOptions, type ServeMode } from '../engine.js';
 import { formatEvent, type EngineEvent } from '../sessions/format.js';
-import type { ImageSpec } from '../boot/publish-image.js';
+import type { ImageSpec } from '../images/publish-image.js';
 import { basename } from 'node:path';
 import { findHelpers, looksLikeIso, openImage, type HelperPaths } from '../images/publish-iso.js';
 import { noWimbootWarning } from '../images/wimboot.js';

@@ -5,7 +5,7 @@
 import { basename } from 'node:path';
 import { bufferFile, type PublishedFile, type PublishedFiles } from '../files/published.js';
 import { httpUrl, macFromScriptName, macToHyphens } from '../boot/ipxe-script.js';
-import { publishImage, type ImageSpec, type PublishedImage } from '../boot/publish-image.js';
+import { publishImage, type ImageSpec, type PublishedImage } from './publish-image.js';
 import { SESSIONS_MAX, type ClientSession } from '../sessions/session.js';
 import { RecentMap } from '../util/recent-map.js';
 import type { ImageLibrary, StoredEntry } from './library.js';

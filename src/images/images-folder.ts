@@ -6,7 +6,7 @@
 // and mtime hold still between two looks.
 import { mkdirSync, promises as fsp, watch, type FSWatcher } from 'node:fs';
 import path from 'node:path';
-import type { LibraryEntry } from '../api/contract.js';
+import type { LibraryEntry } from './library-entry.js';
 import { identifyFile } from './identify.js';
 
 export interface FolderLibrary {

@@ -1,7 +1,7 @@
 // "What is this image and what would a machine get?": the words `pxekit inspect` prints
 // and the library's inspect command returns.
 import { PublishedFiles } from '../files/published.js';
-import { publishImage, imageSpecFromPath, type ImageSpec, type ResolvedImageSpec } from '../boot/publish-image.js';
+import { publishImage, imageSpecFromPath, type ImageSpec, type ResolvedImageSpec } from './publish-image.js';
 import { openImage, publishOpened, type HelperPaths } from './publish-iso.js';
 import type { RecipePlan } from './recipes/index.js';
 import type { TreeEntry } from './tree.js';

@@ -6,8 +6,8 @@ import { EventEmitter } from 'node:events';
 import { createReadStream, mkdirSync, promises as fsp } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { basename, join, resolve } from 'node:path';
-import type { Assignment, LibraryEntry, MenuSettings, StateEvent } from '../api/contract.js';
-import type { ImageSpec } from '../boot/publish-image.js';
+import type { Assignment, LibraryEntry, LibraryEvent, MenuSettings } from './library-entry.js';
+import type { ImageSpec } from './publish-image.js';
 import { identifyFile, refusal } from './identify.js';
 import { loadJson, writeFileAtomic } from '../util/durable-file.js';
 import { safeId, type HelperPaths } from './publish-iso.js';
@@ -98,7 +98,7 @@ export interface HashProgress {
 const instances = new Map<string, ImageLibrary>();
 
 /**
- * Emits 'change' (StateEvent) after every change, 'hash' (HashProgress) while checksumming,
+ * Emits 'change' (LibraryEvent) after every change, 'hash' (HashProgress) while checksumming,
  * and 'warning' (string) when the file was damaged.
  */
 export class ImageLibrary extends EventEmitter {
@@ -139,7 +139,7 @@ export class ImageLibrary extends EventEmitter {
 
   private changed(what: 'library' | 'assignments' | 'menu'): void {
     const at = Date.now();
-    const ev: StateEvent =
+    const ev: LibraryEvent =
       what === 'library'
         ? { type: 'library', at, entries: this.snapshot() }
         : what === 'assignments'
@@ -148,7 +148,7 @@ export class ImageLibrary extends EventEmitter {
     this.emit('change', ev);
   }
 
-  onChange(listener: (ev: StateEvent) => void): void {
+  onChange(listener: (ev: LibraryEvent) => void): void {
     this.on('change', listener);
   }
 

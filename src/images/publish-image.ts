@@ -3,12 +3,12 @@
 import { constants, promises as fsp } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { bufferFile, diskFile, type PublishedFile, type PublishedFiles } from '../files/published.js';
-import { chainScript, httpUrl, kernelScript, macFromScriptName, macToHyphens } from './ipxe-script.js';
-import type { LinuxBoot } from './linux-boot.js';
-import type { SignedLoaders } from './signed-chain.js';
-import { ipxeHandoffLine, type PlanFile } from './boot-plan.js';
-import { identifyBytes, identifyFile, NotAnImage, refusal } from '../images/identify.js';
-import { openImage, publishTreeImage, safeId, type HelperPaths, type SetupFilesFor } from '../images/publish-iso.js';
+import { chainScript, httpUrl, kernelScript, macFromScriptName, macToHyphens } from '../boot/ipxe-script.js';
+import type { LinuxBoot } from '../boot/linux-boot.js';
+import type { SignedLoaders } from '../boot/signed-chain.js';
+import { ipxeHandoffLine, type PlanFile } from '../boot/boot-plan.js';
+import { identifyBytes, identifyFile, NotAnImage, refusal } from './identify.js';
+import { openImage, publishTreeImage, safeId, type HelperPaths, type SetupFilesFor } from './publish-iso.js';
 import {
   isNetbootArchive,
   isNetbootFolder,
@@ -22,9 +22,9 @@ import {
   type BootFileChoice,
   type NetbootMachinePlan,
   type OpenedNetboot,
-} from '../images/netboot-tree.js';
-import type { FirstStageFirmware } from './boot-plan.js';
-import { programFacts, type ProgramFacts } from '../images/program.js';
+} from './netboot-tree.js';
+import type { FirstStageFirmware } from '../boot/boot-plan.js';
+import { programFacts, type ProgramFacts } from './program.js';
 
 export type ImageKind = 'kernel' | 'ipxe-script' | 'efi' | 'pxe' | 'iso' | 'folder' | 'netboot';
 

@@ -5,7 +5,7 @@
 import { existsSync, promises as fsp, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { bufferFile, diskFile, type PublishedFile, type PublishedFiles } from '../files/published.js';
-import { winpeNoShareFiles } from '../share/winpe-setup.js';
+import { winpeNoShareFiles } from './winpe-setup.js';
 import { IsoSliceSource } from './slice.js';
 import { httpUrl } from '../boot/ipxe-script.js';
 import { packageRoot } from '../boot/ipxe-binaries.js';
@@ -123,7 +123,7 @@ export interface PublishTreeOptions {
   /** Extra kernel arguments for Linux recipes. */
   cmdline?: string;
   helpers?: HelperPaths;
-  /** Windows setup media: the files WinPE gets to connect PXE Kit's share of the media at `source` (src/share/winpe-setup.ts). */
+  /** Windows setup media: the files WinPE gets to connect PXE Kit's share of the media at `source` (src/images/winpe-setup.ts). */
   setupFiles?: SetupFilesFor;
 }
 

@@ -209,7 +209,7 @@ export interface DropResult {
   message: string;
 }
 
-/** The message for a file the user cannot read (shared with src/boot/publish-image.ts). */
+/** The message for a file the user cannot read (shared with src/images/publish-image.ts). */
 export const cannotRead = (user: string, file: string): string =>
   `PXE Kit runs as ${user} after binding; ${user} cannot read ${file}: give ${user} read access to it (and to its folders), or start PXE Kit with --user root`;
 
@@ -296,7 +296,7 @@ export function dropPrivileges(target: DropTarget, o: DropOptions): DropResult {
       throw new PrivilegeError(`PXE Kit runs as ${target.name} after binding; ${target.name} cannot write ${d}: give a --data-dir (or --evidence folder) ${target.name} can write`);
     }
   }
-  process.env.PXEKIT_RUNS_AS = target.name; // for messages about files the user cannot read (src/boot/publish-image.ts)
+  process.env.PXEKIT_RUNS_AS = target.name; // for messages about files the user cannot read (src/images/publish-image.ts)
   const keptText = kept.map((k) => `${k.name} (${k.why})`).join(', ');
   const message =
     `dropped root after binding: the engine runs as ${target.name} (uid ${target.uid}, gid ${target.gid}, from ${target.via}), ` +

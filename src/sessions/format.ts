@@ -4,7 +4,7 @@ import type { SessionForgotten, SessionUpdate } from './tracker.js';
 import { formatBytes } from './tracker.js';
 import { BOOTED_STATES, STATE_LABELS } from './session.js';
 import type { StatusEvent } from './status.js';
-import type { DiagnosisEvent } from '../diagnostics/types.js';
+import type { DiagnosisEvent } from './diagnosis.js';
 
 export type EngineEvent = WireEvent | SessionUpdate | SessionForgotten | StatusEvent | DiagnosisEvent;
 

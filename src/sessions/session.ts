@@ -1,7 +1,7 @@
 // One machine's boot, as a technician follows it: where it is, how far along,
 // and what went wrong. Plain data so it can cross the API unchanged.
 import type { ClientArch } from '../boot/client.js';
-import type { Diagnosis } from '../diagnostics/types.js';
+import type { Diagnosis } from './diagnosis.js';
 
 export type SessionState =
   | 'dhcp' // DISCOVER seen, nothing settled yet

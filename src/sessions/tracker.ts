@@ -1,7 +1,7 @@
 // Folds wire events into one session per machine (MAC). The protocol modules
 // say what happened on the wire; this decides what it means for the boot.
 import type { DhcpEvent, TransferEvent, WireEvent } from './events.js';
-import type { Diagnosis } from '../diagnostics/types.js';
+import type { Diagnosis } from './diagnosis.js';
 import {
   BOOTED_STATES,
   capDiagnosis,

@@ -1,11 +1,11 @@
 // Ties the setup-media share to the image served: when PXE Kit is started with Windows setup
 // media (booted through wimboot), it shares them over SMB on the served NIC, and the files
-// injected into WinPE (winpe-setup.ts) connect that share and start setup. The files are
+// injected into WinPE (src/images/winpe-setup.ts) connect that share and start setup. The files are
 // written when WinPE's loader asks for them, so they always say the truth: the share and its
 // account, or why there is none (it could not start, it was turned off, another image).
 import { join } from 'node:path';
 import { startSetupShare, type SetupShare } from './smb-share.js';
-import { winpeNoShareFiles, winpeSetupFiles } from './winpe-setup.js';
+import { winpeNoShareFiles, winpeSetupFiles } from '../images/winpe-setup.js';
 
 export interface SetupMediaOptions {
   /** false: never start the share (--no-setup-share). */

@@ -3,7 +3,7 @@
 // /var/lib/samba), and nothing else offered (no homes, printers or usershares).
 import { posix } from 'node:path';
 
-/** The Samba account Windows PE logs on with (see winpe-setup.ts): mapped to `unixUser`. */
+/** The Samba account Windows PE logs on with (see src/images/winpe-setup.ts): mapped to `unixUser`. */
 export const SHARE_USER = 'pxekit';
 
 export interface SmbConfigInput {

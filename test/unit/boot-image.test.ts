@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync, mkdirSync, rmSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { detectImageKind, detectKindFromBytes, imageSpecFromPath, publishImage } from '../../src/boot/publish-image.js';
+import { detectImageKind, detectKindFromBytes, imageSpecFromPath, publishImage } from '../../src/images/publish-image.js';
 import { describeMissing, locateIpxeBinaries, packageRoot } from '../../src/boot/ipxe-binaries.js';
 import { PublishedFiles } from '../../src/files/published.js';
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { normaliseUserPath, invokingUser } from '../../src/files/user-paths.js';
-import { checkInRoots, listFiles } from '../../src/files/browse.js';
+import { checkInRoots, listFiles } from '../../src/api/file-browser.js';
 import { ImagesFolder } from '../../src/images/images-folder.js';
 import { ImageLibrary } from '../../src/images/library.js';
 import { Controller } from '../../src/api/controller.js';

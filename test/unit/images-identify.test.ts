@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { identifyFile } from '../../src/images/identify.js';
-import { imageSpecFromPath } from '../../src/boot/publish-image.js';
+import { imageSpecFromPath } from '../../src/images/publish-image.js';
 import { ImageLibrary } from '../../src/images/library.js';
 import { ensureFixtures } from '../../src/lab/fixtures.js';
 import { buildIso, tempDir, writeTree } from '../helpers/iso-build.js';

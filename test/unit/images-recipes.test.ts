@@ -136,7 +136,7 @@ test('Windows setup media with wimboot: WinPE gets the two files that connect PX
   assert.match(cmd, /PXE Kit did not share the install media: no share was started for these media\.\r\n/);
   assert.match(await readPublished(setup.files, 'winpe/img1/winpeshl.ini'), /^\[LaunchApps\]\r\n.*pxekit-setup\.cmd\r\n$/);
   assert.equal(setup.files.lookup('winpe/img1/other.txt'), undefined);
-  // With the share's account: the script connects it (src/share/winpe-setup.ts writes it; here only that it is asked).
+  // With the share's account: the script connects it (src/images/winpe-setup.ts writes it; here only that it is asked).
   const files = new PublishedFiles();
   const asked: string[] = [];
   await publishOpened(files, setup.opened, { ...SERVER, id: 'img2', setupFiles: (source) => (asked.push(source), [{ name: 'pxekit-setup.cmd', text: 'net use' }]) });

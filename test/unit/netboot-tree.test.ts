@@ -44,7 +44,7 @@ import {
   type OpenedNetboot,
 } from '../../src/images/netboot-tree.js';
 import { parseBootFiles } from '../../src/cli/boot-files.js';
-import { imageSpecFromPath } from '../../src/boot/publish-image.js';
+import { imageSpecFromPath } from '../../src/images/publish-image.js';
 import { createBootPolicy } from '../../src/boot/policy.js';
 import type { ClientArch, ClientInfo } from '../../src/boot/client.js';
 import type { BootOffer, BootRefusal } from '../../src/boot/decision.js';

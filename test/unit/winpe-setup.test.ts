@@ -2,7 +2,7 @@
 // the share and account they connect with, what they run, and what they say on failure.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { winpeSetupFiles, WinpeSetupError, WINPESHL_INI, SETUP_SCRIPT } from '../../src/share/winpe-setup.js';
+import { winpeSetupFiles, WinpeSetupError, WINPESHL_INI, SETUP_SCRIPT } from '../../src/images/winpe-setup.js';
 
 const UNC = '\\\\10.0.0.1\\pxekit';
 const base = { unc: UNC, user: 'pxekit', password: 'Abc123xyz', hasSetup: true };

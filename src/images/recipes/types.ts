@@ -30,7 +30,7 @@ export interface ScriptContext {
   label: string;
   /** The line reporting the hand-off, to put just before `boot`/`sanboot` (src/boot/boot-plan.ts). */
   handoff: string;
-  /** URL of a file PXE Kit writes for Windows PE to find its setup media (src/share/winpe-setup.ts). */
+  /** URL of a file PXE Kit writes for Windows PE to find its setup media (src/images/winpe-setup.ts). */
   setupFileUrl(name: string): string;
 }
 

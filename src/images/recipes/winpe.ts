@@ -5,7 +5,7 @@
 import { firstFile, readText } from '../tree.js';
 import { failedBlock, sanitise } from './common.js';
 import type { Recipe, RecipeFile } from './types.js';
-import { SETUP_SCRIPT, WINPESHL_INI } from '../../share/winpe-setup.js';
+import { SETUP_SCRIPT, WINPESHL_INI } from '../winpe-setup.js';
 
 const SETUP_FILES = [WINPESHL_INI, SETUP_SCRIPT];
 
