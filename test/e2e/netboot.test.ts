@@ -13,7 +13,9 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { e2eSkipReason, fixturesOnce, MARKER_TIMEOUT, TEST_TIMEOUT } from '../helpers/qemu-boot.js';
+import { e2eSkipReason, fixturesOnce, MARKER_TIMEOUT, SECURE_BOOT_ON, TEST_TIMEOUT } from '../helpers/qemu-boot.js';
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { locateSignedChain } from '../../src/boot/signed-chain.js';
 import { forMac } from '../helpers/live-iso.js';
 import { grubTree, packTar, pxelinuxTree, syslinuxEfiTree, TREE_KERNEL, type NetbootTree } from '../helpers/netboot-trees.js';
 import { VirtualLab } from '../../src/lab/virtual-lab.js';
@@ -32,9 +34,9 @@ function serveTree(t: TestContext, lab: VirtualLab, image: string, mode: 'dhcp' 
 }
 
 /** Boots one machine to the marker and checks what every tree boot must show; returns the marker line. */
-async function bootTree(t: TestContext, lab: VirtualLab, engine: LabEngine, firmware: Firmware, tree: Pick<NetbootTree, 'kernel' | 'initrd'>, mac = randomMac()): Promise<string> {
+async function bootTree(t: TestContext, lab: VirtualLab, engine: LabEngine, firmware: Firmware, tree: Pick<NetbootTree, 'kernel' | 'initrd'>, mac = randomMac(), o: { secureBoot?: boolean } = {}): Promise<string> {
   const fx = fixturesOnce();
-  const qemu = QemuClient.start({ lab, firmware, mac });
+  const qemu = QemuClient.start({ lab, firmware, mac, secureBoot: o.secureBoot });
   t.after(() => qemu.kill());
   let line: string;
   try {
@@ -42,6 +44,7 @@ async function bootTree(t: TestContext, lab: VirtualLab, engine: LabEngine, firm
   } catch (err) {
     throw new Error(`${(err as Error).message}\n${engine.tail(30)}`);
   }
+  if (o.secureBoot) assert.ok(qemu.lines.some((l) => l.includes(SECURE_BOOT_ON)), `the firmware did not enforce Secure Boot\n${qemu.tail()}`);
   const mine = forMac(mac);
   const handed = await engine.waitFor((e) => e.type === 'session' && mine(e) && sessionOf(e).state === 'handed-off', `${mac} handed off`, 15_000);
   assert.ok(handed);
@@ -177,5 +180,34 @@ test('BIOS: a folder whose menu names a missing kernel fails with that kernel, n
   const misses = engine.events.filter((e) => forMac(mac)(e) && e.type === 'transfer' && e.phase === 'error' && !e.expected).map(fileOf);
   assert.deepEqual([...new Set(misses)], ['boot/rescue/vmlinuz']);
   assert.notEqual(TREE_KERNEL, 'boot/rescue/vmlinuz');
+  assert.equal(await engine.stop(), 0);
+});
+
+test("UEFI with Secure Boot on: a Debian-style tree boots through its own signed shim and network GRUB to a Debian-signed kernel", { skip, timeout: TEST_TIMEOUT }, async (t) => {
+  const fx = fixturesOnce();
+  const chain = locateSignedChain();
+  assert.ok(chain.shim && chain.grub, 'Debian\'s signed shim and network GRUB (build/fetch-secureboot.sh, run by scripts/install-deps.sh)');
+  const lab = VirtualLab.create();
+  t.after(() => lab.destroy());
+  const token = randomBytes(4).toString('hex');
+  // As Debian's netboot tree lays it out: bootnetx64.efi (the shim) beside grubx64.efi (the signed
+  // network GRUB, prefix /grub), grub/grub.cfg naming the kernel and initrd.
+  const root = lab.file('tree');
+  mkdirSync(join(root, 'grub'), { recursive: true });
+  mkdirSync(join(root, 'boot', 'linux'), { recursive: true });
+  copyFileSync(chain.shim!, join(root, 'bootnetx64.efi'));
+  copyFileSync(chain.grub!, join(root, 'grubx64.efi'));
+  copyFileSync(fx.kernel, join(root, 'boot', 'linux', 'vmlinuz'));
+  copyFileSync(fx.initrd, join(root, 'boot', 'linux', 'initrd.img'));
+  writeFileSync(join(root, 'grub', 'grub.cfg'), `set timeout=1\nmenuentry 'Install' {\n  linux /boot/linux/vmlinuz console=ttyS0 pxekit.token=${token}\n  initrd /boot/linux/initrd.img\n}\n`);
+  const inspect = execFileSync(process.execPath, [CLI_MAIN, 'inspect', root], { encoding: 'utf8' });
+  assert.match(inspect, /UEFI x64\s+bootnetx64\.efi \(shim \(signed\).*, then grubx64\.efi\)/);
+  assert.match(inspect, /secure boot: boots/);
+  const engine = serveTree(t, lab, root);
+  await engine.serving(90_000);
+  const line = await bootTree(t, lab, engine, 'uefi', { kernel: 'boot/linux/vmlinuz', initrd: 'boot/linux/initrd.img' }, randomMac(), { secureBoot: true });
+  assert.match(line, new RegExp(`pxekit\\.token=${token}\\b`));
+  const done = engine.events.filter((e) => e.type === 'transfer' && e.phase === 'done').map(fileOf);
+  assert.ok(done.includes('bootnetx64.efi') && done.includes('grubx64.efi'), `the tree's shim and GRUB: ${JSON.stringify(done)}`);
   assert.equal(await engine.stop(), 0);
 });
