@@ -9,10 +9,9 @@ import { loadSessionHistory } from '../sessions/history.js';
 import { formatEvent, type EngineEvent } from '../sessions/format.js';
 import type { StatusEvent } from '../sessions/status.js';
 import type { ClientSession } from '../sessions/session.js';
-import type { ImageSpec } from '../images/publish-image.js';
+import { imageSpecFromPath, type ImageSpec } from '../images/publish-image.js';
 import type { ApiEvent, CommandName, Commands, ServeOptions, SiteActionId } from './contract.js';
 import { findHelpers } from '../images/publish-iso.js';
-import { identifyFile, refusal } from '../images/identify.js';
 import { installWimboot, wimbootStatus, WimbootRefused, WIMBOOT_DOWNLOAD_URL } from '../images/wimboot.js';
 import { EventRing } from './event-ring.js';
 import { listFiles, PathRefused } from './file-browser.js';
@@ -286,16 +285,14 @@ export class Controller extends EventEmitter {
     }
   }
 
-  /** An ISO is recognised here so its helpers (wimboot) go with it; other kinds are detected by the engine (as pxekit serve does). */
+  /** What the path is, as pxekit serve and inspect tell it (imageSpecFromPath), with the helpers (wimboot) an ISO goes with; refused when it is no image. */
   private async specForPath(p: ServeOptions): Promise<ImageSpec> {
-    const path = p.imagePath!;
-    const id = await identifyFile(path).catch((err: Error) => ({ ok: false as const, what: 'unreadable', reason: `it cannot be read (${err.message})` }));
-    if (!id.ok) throw new ApiError('invalid-params', refusal(path, id));
-    if (id.kind === 'iso') {
-      if (p.initrds?.length) throw new ApiError('invalid-params', `${path} is an ISO image: initrds go with a kernel only`);
-      return { kind: 'iso', path, cmdline: p.cmdline || undefined, helpers: findHelpers({ wimboot: this.opts.wimboot, dataDir: this.dataDir }) };
+    try {
+      const helpers = findHelpers({ wimboot: this.opts.wimboot, dataDir: this.dataDir });
+      return await imageSpecFromPath(p.imagePath!, { initrds: p.initrds ?? [], cmdline: p.cmdline ?? '', helpers });
+    } catch (err) {
+      throw new ApiError('invalid-params', err instanceof Error ? err.message : String(err));
     }
-    return { path, initrds: p.initrds ?? [], cmdline: p.cmdline ?? '' };
   }
 
   private onEngineEvent = (ev: EngineEvent): void => {

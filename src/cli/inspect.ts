@@ -1,11 +1,10 @@
 // pxekit inspect IMAGE: what PXE Kit detects in an image and the iPXE script a machine
 // would get, without serving anything.
 import { parseArgs } from 'node:util';
-import { looksLikeIso, findHelpers } from '../images/publish-iso.js';
+import { findHelpers } from '../images/publish-iso.js';
 import { inspectImage } from '../images/inspect.js';
 import type { ImageSpec } from '../images/publish-image.js';
 import { IsoError } from '../images/iso/index.js';
-import { isNetbootFolder } from '../images/netboot-tree.js';
 import { defaultDataDir } from '../files/data-dir.js';
 import { parseBootFiles } from './boot-files.js';
 
@@ -46,20 +45,10 @@ export async function inspect(argv: string[]): Promise<number> {
   }
   const path = positionals[0];
   const helpers = findHelpers({ wimboot: values.wimboot });
-  const { statSync } = await import('node:fs');
-  const isDir = (() => {
-    try {
-      return statSync(path).isDirectory();
-    } catch {
-      return false;
-    }
-  })();
-  let spec: ImageSpec;
   try {
     const bootFiles = values['boot-file'] ? parseBootFiles(values['boot-file']) : undefined;
-    if (isDir && !bootFiles && !(await isNetbootFolder(path))) spec = { kind: 'folder', path, cmdline: values.cmdline || undefined, helpers };
-    else if (!isDir && (/\.iso$/i.test(path) || (await looksLikeIso(path)))) spec = { kind: 'iso', path, cmdline: values.cmdline || undefined, helpers };
-    else spec = { path, initrds: values.initrd as string[], cmdline: values.cmdline as string, bootFiles };
+    // What the path is, imageSpecFromPath (src/images/publish-image.ts) decides, as for pxekit serve.
+    const spec: ImageSpec = { path, initrds: values.initrd as string[], cmdline: values.cmdline as string, bootFiles, helpers };
     const r = await inspectImage(spec, { serverIp: values.server as string, httpPort: Number(values['http-port']), helpers, dataDir: values['data-dir'] ?? defaultDataDir() });
     if (r.netboot) {
       const nb = r.netboot;

@@ -4,7 +4,7 @@ import { Engine, type EngineOptions, type ServeMode } from '../engine.js';
 import { formatEvent, type EngineEvent } from '../sessions/format.js';
 import type { ImageSpec } from '../images/publish-image.js';
 import { basename } from 'node:path';
-import { findHelpers, looksLikeIso, openImage, type HelperPaths } from '../images/publish-iso.js';
+import { findHelpers, openImage, type HelperPaths } from '../images/publish-iso.js';
 import { noWimbootWarning } from '../images/wimboot.js';
 import { LineWriter } from './line-writer.js';
 import { parseBootFiles } from './boot-files.js';
@@ -171,14 +171,13 @@ export async function serve(argv: string[]): Promise<number> {
     if (err instanceof PrivilegeError) throw new UsageError(err.message);
     throw err;
   }
-  // An ISO is recognised here so its options (wimboot) go with it; other kinds are detected by the engine.
+  // The image goes with its helpers (wimboot, memdisk): the engine tells what it is (imageSpecFromPath,
+  // src/images/publish-image.ts) and an ISO or unpacked ISO uses them. A --wimboot that is not wimboot is refused here.
   const opts: EngineOptions = { ...args.engine, privilege };
   const img = args.engine.image;
-  if (img && img.kind === undefined && (/\.iso$/i.test(img.path) || (await looksLikeIso(img.path)))) {
-    if (img.initrds?.length) throw new UsageError(`${img.path} is an ISO image: --initrd goes with a kernel only`);
-    opts.image = { kind: 'iso', path: img.path, cmdline: img.cmdline || undefined, helpers: findHelpers({ wimboot: args.wimboot, dataDir: args.engine.dataDir }) };
-  } else if (args.wimboot) findHelpers({ wimboot: args.wimboot, dataDir: args.engine.dataDir }); // refused with the reason when it is not wimboot
-  const warning = opts.image?.kind === 'iso' ? await windowsWithoutWimboot(opts.image.path, opts.image.helpers ?? {}) : undefined;
+  const helpers = img || args.wimboot ? findHelpers({ wimboot: args.wimboot, dataDir: args.engine.dataDir }) : undefined;
+  if (img && img.kind === undefined) opts.image = { ...img, helpers };
+  const warning = img && img.kind === undefined ? await windowsWithoutWimboot(img.path, helpers ?? {}) : undefined;
   const engine = new Engine(opts);
   const out = new LineWriter();
   // A site change (link down, another DHCP server) republishes the status: its line is said again only when it differs.

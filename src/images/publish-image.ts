@@ -36,6 +36,8 @@ export interface AutoImageSpec {
   cmdline?: string;
   /** For a netboot folder or archive: the loaders to hand out instead of the ones found. */
   bootFiles?: BootFileChoice;
+  /** For an ISO or an unpacked one: the helper programs (wimboot, memdisk) its recipe may use. */
+  helpers?: HelperPaths;
 }
 
 export type ImageSpec =
@@ -73,8 +75,14 @@ export async function detectImageKind(path: string): Promise<ImageKind> {
   return id.kind;
 }
 
-/** Builds a spec from a single path given on the command line (plus --initrd/--cmdline for kernels). */
-export async function imageSpecFromPath(path: string, extra: { initrds?: string[]; cmdline?: string; bootFiles?: BootFileChoice } = {}): Promise<ResolvedImageSpec> {
+/**
+ * What a path is (netboot folder or archive, unpacked ISO, ISO, kernel, iPXE script, boot program),
+ * as a spec: the one place that decides it, for `pxekit serve`, `pxekit inspect`, the API's
+ * serve.start and the engine. `extra`: --initrd/--cmdline for kernels, --boot-file for netboot
+ * trees, and the helpers (wimboot, memdisk) an ISO or unpacked ISO goes with.
+ */
+export async function imageSpecFromPath(path: string, extra: Omit<AutoImageSpec, 'kind' | 'path'> = {}): Promise<ResolvedImageSpec> {
+  const helpers = extra.helpers ? { helpers: extra.helpers } : {};
   const st = await fsp.stat(path).catch(() => undefined);
   // A folder is a netboot tree when it holds a network loader, else an unpacked ISO; an archive is a netboot tree.
   const treeOnly = (what: string) => {
@@ -95,7 +103,7 @@ export async function imageSpecFromPath(path: string, extra: { initrds?: string[
         `${path} holds no network boot loader (pxelinux.0, a GRUB EFI with tftp, syslinux.efi, a shim beside its GRUB, iPXE) and no OS layout PXE Kit knows (an unpacked Ubuntu, Debian, Fedora, Arch or Windows ISO): give the folder that holds the boot loader (or name it with --boot-file bios=PATH,uefi=PATH), or the ISO itself`,
       );
     }
-    return { kind: 'folder', path, cmdline: extra.cmdline || undefined };
+    return { kind: 'folder', path, cmdline: extra.cmdline || undefined, ...helpers };
   }
   if (st?.isFile() && (await isNetbootArchive(path))) {
     treeOnly('a netboot archive');
@@ -117,7 +125,7 @@ export async function imageSpecFromPath(path: string, extra: { initrds?: string[
   }
   if (kind === 'iso') {
     if (extra.initrds?.length) throw new Error(`${path} is an ISO image, not a kernel: initrds can only go with a kernel`);
-    return { kind: 'iso', path, cmdline: extra.cmdline || undefined };
+    return { kind: 'iso', path, cmdline: extra.cmdline || undefined, ...helpers };
   }
   if (kind === 'kernel') return { kind, kernel: path, initrds: extra.initrds ?? [], cmdline: extra.cmdline ?? '' };
   if (extra.initrds?.length) throw new Error(`${path} is ${describeKind(kind)}, not a kernel: initrds can only go with a kernel`);

@@ -61,22 +61,6 @@ export function findHelpers(given: HelperPaths = {}): HelperPaths {
   return { wimboot, memdisk };
 }
 
-/** True when the file holds an ISO 9660 ("CD001") or UDF ("BEA01"/"NSR0x") volume recognition sequence at sector 16. */
-export async function looksLikeIso(path: string): Promise<boolean> {
-  let fh;
-  try {
-    fh = await fsp.open(path, 'r');
-    const b = Buffer.alloc(6);
-    const { bytesRead } = await fh.read(b, 0, 6, 16 * 2048);
-    const id = b.toString('latin1', 1, 6);
-    return bytesRead === 6 && ['CD001', 'BEA01', 'NSR02', 'NSR03'].includes(id);
-  } catch {
-    return false;
-  } finally {
-    await fh?.close();
-  }
-}
-
 export interface OpenedImage {
   kind: 'iso' | 'folder';
   path: string;
