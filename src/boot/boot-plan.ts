@@ -7,13 +7,14 @@
 import type { ArchFamily } from './client.js';
 import { httpUrl } from './ipxe-script.js';
 import type { SignedLoaders } from './signed-chain.js';
+import type { FileRole } from '../files/roles.js';
 
 export type PlanFirmware = 'bios' | 'uefi';
 
 export interface PlanFile {
   /** Published path. */
   path: string;
-  role: string;
+  role: FileRole;
   /** Only machines on this firmware fetch it; undefined: every machine does. */
   firmware?: PlanFirmware;
 }
@@ -73,8 +74,6 @@ export function planFirmware(family: ArchFamily | undefined): PlanFirmware | und
 
 /** Where loaders report the hand-off: "handoff/52-54-00-12-34-56". */
 export const HANDOFF_PREFIX = 'handoff/';
-/** The role of that request in PublishedFiles and transfer events. */
-export const HANDOFF_ROLE = 'hand-off signal';
 
 /** The MAC a hand-off request names ("52-54-00-12-34-56"), or undefined. */
 export function macFromHandoffName(name: string): string | undefined {

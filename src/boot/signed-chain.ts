@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { bufferFile, diskFile, type PublishedFile, type PublishedFiles } from '../files/published.js';
 import { packageRoot } from './ipxe-binaries.js';
 import { GRUB_DIR, GRUB_MACHINE_PREFIX, grubDispatchConfig } from './grub-config.js';
-import { GRUB_HANDOFF_DIR, HANDOFF_ROLE } from './boot-plan.js';
+import { GRUB_HANDOFF_DIR } from './boot-plan.js';
+import { HANDOFF_ROLE, type FileRole } from '../files/roles.js';
 
 /** The names the chain is published (and asked for) under. */
 export const SIGNED_NAMES = { shim: 'shimx64.efi', grub: 'grubx64.efi' } as const;
@@ -98,7 +99,7 @@ export function publishSignedChain(
 }
 
 /** A configuration under pxekit/ is a boot script, except GRUB's hand-off report. */
-export function grubConfigRole(rest: string): string {
+export function grubConfigRole(rest: string): FileRole {
   return rest.startsWith(GRUB_HANDOFF_DIR) ? HANDOFF_ROLE : 'boot script';
 }
 

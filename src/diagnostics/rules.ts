@@ -10,6 +10,7 @@ import { DEFAULT_TIMINGS, type Diagnosis, type DiagnosisCode, type DiagnosisTimi
 import { SESSIONS_MAX } from '../sessions/session.js';
 import { RecentMap } from '../util/recent-map.js';
 import { CONSENT_HINT } from './windows-firewall-rules.js';
+import { BOOT_PROGRAM_ROLES, PAYLOAD_ROLES, SCRIPT_ROLES } from '../files/roles.js';
 
 /** Diagnoses kept for the job report; the oldest go first (a flood gives one per made-up MAC). */
 const DIAGNOSES_KEPT = 2000;
@@ -91,10 +92,6 @@ function blksizeOf(detail: string | undefined): number | undefined {
   const m = /blksize=(\d+)/.exec(detail ?? '');
   return m ? Number(m[1]) : undefined;
 }
-
-const BOOT_ROLE = 'boot program';
-const SCRIPT_ROLES = new Set(['script', 'boot script']);
-const PAYLOAD_ROLES = new Set(['kernel', 'initrd', 'payload', 'iso', 'efi-image']);
 
 export class Diagnostician {
   private readonly clients: RecentMap<string, ClientState>;
@@ -324,11 +321,11 @@ export class Diagnostician {
       if (PAYLOAD_ROLES.has(role)) c.scriptDoneAt = undefined;
       const bs = blksizeOf(ev.detail);
       if (bs) c.blksize.set(ev.id, bs);
-      if (role === BOOT_ROLE) this.checkArch(c, ev);
+      if (BOOT_PROGRAM_ROLES.has(role)) this.checkArch(c, ev);
       return;
     }
     if (ev.phase === 'done') {
-      if (role === BOOT_ROLE) {
+      if (BOOT_PROGRAM_ROLES.has(role)) {
         c.bootDoneAt = ev.at;
         c.bootDoneFile = ev.file;
         c.bootDoneUnsigned = archFamily(c.arch) !== 'bios' && (this.opts.unsignedLoader?.(ev.file) ?? false);

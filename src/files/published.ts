@@ -3,6 +3,7 @@
 // by string concatenation, so no request can escape (no "..", no symlinks out).
 import { createReadStream, promises as fsp } from 'node:fs';
 import { Readable } from 'node:stream';
+import type { FileRole } from './roles.js';
 
 /** Random-access bytes: a file on disk, a generated script, or (later) a file inside an ISO. */
 export interface ByteSource {
@@ -26,7 +27,7 @@ export interface PublishedFile {
   /** The canonical virtual path, without a leading slash: "ipxe.efi", "boot/vmlinuz". */
   readonly path: string;
   /** What a person would call it in a log ("kernel", "boot program"). */
-  readonly role: string;
+  readonly role: FileRole;
   /** Size when known without opening (used for TFTP tsize and HTTP Content-Length). */
   size(): Promise<number>;
   open(): Promise<ByteSource>;
@@ -77,7 +78,7 @@ export class DiskFileSource implements ByteSource {
   }
 }
 
-export function diskFile(path: string, filePath: string, role: string): PublishedFile {
+export function diskFile(path: string, filePath: string, role: FileRole): PublishedFile {
   return {
     path,
     role,
@@ -86,7 +87,7 @@ export function diskFile(path: string, filePath: string, role: string): Publishe
   };
 }
 
-export function bufferFile(path: string, data: Buffer | string, role: string): PublishedFile {
+export function bufferFile(path: string, data: Buffer | string, role: FileRole): PublishedFile {
   const buf = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
   return { path, role, size: async () => buf.length, open: async () => new BufferSource(buf) };
 }

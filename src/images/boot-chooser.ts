@@ -4,6 +4,7 @@
 // re-published in the background and every script request reads the current settings.
 import { basename } from 'node:path';
 import { bufferFile, type PublishedFile, type PublishedFiles } from '../files/published.js';
+import { HANDOFF_ROLE } from '../files/roles.js';
 import { httpUrl, macFromScriptName, macToHyphens } from '../boot/ipxe-script.js';
 import { publishImage, type ImageSpec, type PublishedImage } from './publish-image.js';
 import { SESSIONS_MAX, type ClientSession } from '../sessions/session.js';
@@ -16,7 +17,6 @@ import {
   HANDOFF_ANSWER_GRUB,
   HANDOFF_ANSWER_IPXE,
   HANDOFF_PREFIX,
-  HANDOFF_ROLE,
   macFromHandoffName,
   type BootPlan,
 } from '../boot/boot-plan.js';

@@ -14,6 +14,7 @@ import { chooseLoaders, FIRMWARE_WORDS, identifyLoader, LOADER_FIRMWARES, scanLo
 import { findIndexed, indexFolder, openIndexed, type FolderIndex } from './netboot-index.js';
 import { readGrubMenus, readSyslinuxMenus, type MenuEntry, type MenuReading } from './netboot-menus.js';
 import { archiveFormat, unpackArchive } from './netboot-archive.js';
+import type { FileRole } from '../files/roles.js';
 
 /** Loaders given by the technician (`--boot-file bios=PATH,uefi=PATH`), tree-relative. */
 export type BootFileChoice = Partial<Record<LoaderFirmware, string>>;
@@ -189,16 +190,16 @@ export function netbootMachinePlan(nb: OpenedNetboot, mac: string): NetbootMachi
   return { payload, entries };
 }
 
-function roleIn(e: MenuEntry, p: string): string {
+function roleIn(e: MenuEntry, p: string): FileRole {
   if (p === e.kernel) return 'kernel';
   if (e.initrds.includes(p)) return 'initrd';
   return 'payload';
 }
 
 /** Roles of the tree's files for the log and the session: loaders, menus and what they name. */
-export function netbootRoles(nb: OpenedNetboot): Map<string, string> {
-  const roles = new Map<string, string>();
-  const set = (p: string, role: string) => {
+export function netbootRoles(nb: OpenedNetboot): Map<string, FileRole> {
+  const roles = new Map<string, FileRole>();
+  const set = (p: string, role: FileRole) => {
     if (!roles.has(p.toLowerCase())) roles.set(p.toLowerCase(), role);
   };
   for (const l of Object.values(nb.loaders)) {
@@ -231,7 +232,7 @@ export function namedBy(nb: OpenedNetboot, path: string): string | undefined {
 }
 
 /** The published file for a tree-relative request, or undefined; one object per file (HTTP shares an open source per object). */
-export function netbootResolver(nb: OpenedNetboot, roles: Map<string, string>): (path: string) => PublishedFile | undefined {
+export function netbootResolver(nb: OpenedNetboot, roles: Map<string, FileRole>): (path: string) => PublishedFile | undefined {
   const made = new Map<string, PublishedFile>();
   return (path) => {
     const f = findIndexed(nb.index, path);

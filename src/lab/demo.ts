@@ -8,7 +8,7 @@ import { VirtualLab } from './virtual-lab.js';
 import { QemuClient, qemuMissing, type Firmware } from './qemu.js';
 import { LabEngine, type AnyEvent } from './engine-cli.js';
 import { formatEvent, type EngineEvent } from '../sessions/format.js';
-import { HANDOFF_ROLE } from '../boot/boot-plan.js';
+import { HANDOFF_ROLE } from '../files/roles.js';
 
 export interface DemoOptions {
   firmware: Firmware;

@@ -1,6 +1,7 @@
 // The engine's typed events. Protocol modules report what happened on the wire;
 // the session tracker folds those into one timeline per machine (MAC).
 import type { ClientArch } from '../boot/client.js';
+import type { FileRole } from '../files/roles.js';
 
 export type DhcpMessageName = 'discover' | 'offer' | 'request' | 'ack' | 'nak' | 'decline' | 'release' | 'inform';
 
@@ -46,7 +47,7 @@ export interface TransferEvent {
   /** Filled in by the engine from the leases / observed DHCP traffic. */
   mac?: string;
   /** Filled in by the engine: the published file's role ("boot program", "script", "kernel", "initrd"). */
-  role?: string;
+  role?: FileRole;
   /** The path the client asked for, as asked. */
   file: string;
   /** Total size, when known. */

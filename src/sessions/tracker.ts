@@ -21,17 +21,13 @@ import {
 } from './session.js';
 import { RecentMap } from '../util/recent-map.js';
 import { archFamily } from '../boot/client.js';
-import { HANDOFF_ROLE, payloadFor, planFirmware, type BootPlan } from '../boot/boot-plan.js';
+import { payloadFor, planFirmware, type BootPlan } from '../boot/boot-plan.js';
+import { BOOT_PROGRAM_ROLES, HANDOFF_ROLE, PAYLOAD_ROLES, SCRIPT_ROLES } from '../files/roles.js';
 
 export { SESSIONS_MAX };
 
 /** Machines that never got past an offer: the first forgotten when room is needed. */
 const EARLY_STATES: ReadonlySet<SessionState> = new Set(['dhcp', 'offered']);
-/** Roles of published files that make up the OS payload (delivered = handed off). */
-export const PAYLOAD_ROLES = new Set(['kernel', 'initrd', 'payload', 'iso', 'efi-image']);
-const BOOT_PROGRAM_ROLES = new Set(['boot program']);
-/** The per-client iPXE script PXE Kit generates. */
-const SCRIPT_ROLES = new Set(['script', 'boot script']);
 
 export interface SessionUpdate {
   type: 'session';

@@ -19,7 +19,7 @@ import type { PumpPool } from './offload/pool.js';
 import type { OffloadedTransfer } from './offload/offloaded-transfer.js';
 import type * as SockoptLinux from '../net/sockopt-linux.js';
 import type { ReadyPorts } from './offload/ready-ports.js';
-import { normaliseRequestPath, type ByteSource, type PublishedFiles } from '../files/published.js';
+import { normaliseRequestPath, type ByteSource, type PublishedFile, type PublishedFiles } from '../files/published.js';
 import type { EmitWireEvent, TransferEvent } from '../sessions/events.js';
 import {
   ERR_ACCESS,
@@ -355,7 +355,7 @@ export class TftpServer {
     this.release(t.peerAddress, `${t.peerAddress}:${t.peerPort}`, t.file);
   }
 
-  private async setUp(pkt: RequestPacket, rinfo: dgram.RemoteInfo, name: string, role: string, open: () => Promise<ByteSource>): Promise<ReportedTransfer | undefined> {
+  private async setUp(pkt: RequestPacket, rinfo: dgram.RemoteInfo, name: string, role: PublishedFile['role'], open: () => Promise<ByteSource>): Promise<ReportedTransfer | undefined> {
     let source: ByteSource;
     try {
       source = await open();

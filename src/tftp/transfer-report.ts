@@ -7,6 +7,7 @@ import type { EmitWireEvent, TransferEvent } from '../sessions/events.js';
 import type { Negotiated } from './options.js';
 import type { TftpCounters } from './stats.js';
 import { ERR_UNKNOWN_TID, encodeError } from './packet.js';
+import type { FileRole } from '../files/roles.js';
 
 /** What the server hands a transfer on either data path. */
 export interface TransferCommon {
@@ -17,7 +18,7 @@ export interface TransferCommon {
   peerPort: number;
   /** The name as the client asked for it (for events). */
   file: string;
-  role?: string;
+  role?: FileRole;
   source: ByteSource;
   negotiated: Negotiated;
   timeoutMs: number;
@@ -105,7 +106,7 @@ export interface TransferIdentity {
   peerAddress: string;
   peerPort: number;
   file: string;
-  role?: string;
+  role?: FileRole;
 }
 
 /** A TFTP transfer event; `bytes` is what the client has acknowledged. */

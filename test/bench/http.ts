@@ -126,7 +126,7 @@ export async function benchHttp(opts: HttpBenchOptions = {}): Promise<HttpBenchR
     const size = sizeMiB * 1024 * 1024;
 
     const files = new PublishedFiles();
-    files.add(diskFile('image.bin', file, 'bench'));
+    files.add(diskFile('image.bin', file, 'image file'));
     server = new HttpFileServer({ address: lab.serverIp, port: 0, files, emit: () => undefined });
     await server.start();
     const nginxPort = await freePort(lab.serverIp);

@@ -86,7 +86,7 @@ export async function benchIso(opts: IsoBenchOptions = {}): Promise<{ summary: s
     const iso = buildIso(www, join(dir, 'bench.iso'), { rockRidge: true });
 
     const files = new PublishedFiles();
-    files.add(diskFile('disk/big.bin', join(www, 'big.bin'), 'bench'));
+    files.add(diskFile('disk/big.bin', join(www, 'big.bin'), 'image file'));
     server = new HttpFileServer({ address: lab.serverIp, port: 0, files, emit: () => undefined });
     await server.start();
     const img = await publishTreeImage(files, iso, { id: 'bench', serverIp: lab.serverIp, httpPort: server.port, helpers: { noSearch: true } });

@@ -13,7 +13,7 @@ import { PublishedFiles, diskFile } from '../../src/files/published.js';
 
 const [iface, address, root, port, maxPerClient] = process.argv.slice(2);
 const files = new PublishedFiles();
-for (const name of readdirSync(root)) files.add(diskFile(name, join(root, name), 'bench'));
+for (const name of readdirSync(root)) files.add(diskFile(name, join(root, name), 'image file'));
 const server = new TftpServer({
   iface,
   ifaceAddress: address,

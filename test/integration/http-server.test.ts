@@ -88,11 +88,11 @@ before(() => {
   dir = mkdtempSync(join(tmpdir(), 'pxk-http-'));
   writeFileSync(join(dir, 'medium.bin'), medium);
   writeFileSync(join(dir, 'big.bin'), Buffer.alloc(64 * 1024 * 1024, 7));
-  files.add(bufferFile('small.bin', small, 'test'));
+  files.add(bufferFile('small.bin', small, 'image file'));
   files.add(diskFile('image/vmlinuz', join(dir, 'medium.bin'), 'kernel'));
-  files.add(diskFile('big.bin', join(dir, 'big.bin'), 'test'));
+  files.add(diskFile('big.bin', join(dir, 'big.bin'), 'image file'));
   files.add(bufferFile('ipxe/boot.ipxe', '#!ipxe\necho hi\n', 'boot script'));
-  files.add(bufferFile('empty.bin', Buffer.alloc(0), 'test'));
+  files.add(bufferFile('empty.bin', Buffer.alloc(0), 'image file'));
 });
 
 after(() => {

@@ -81,7 +81,7 @@ test('a datagram from another interface is never answered: B is unheard, B\'s ne
   await dhcp.start();
   t.after(() => dhcp.stop());
   const files = new PublishedFiles();
-  files.add(bufferFile('hello.bin', randomBytes(1000), 'test'));
+  files.add(bufferFile('hello.bin', randomBytes(1000), 'image file'));
   const tftp = new TftpServer({ iface: lab.serverIf, ifaceAddress: lab.serverIp, files, emit: c.emit });
   await tftp.start();
   t.after(() => tftp.stop());

@@ -79,8 +79,8 @@ before(() => {
   writeFileSync(join(dir, 'big.bin'), randomBytes(32 * 1024 * 1024));
   writeFileSync(join(dir, 'small.txt'), 'hello\n');
   files = new PublishedFiles();
-  files.add(diskFile('big.bin', join(dir, 'big.bin'), 'test'));
-  files.add(diskFile('small.txt', join(dir, 'small.txt'), 'test'));
+  files.add(diskFile('big.bin', join(dir, 'big.bin'), 'image file'));
+  files.add(diskFile('small.txt', join(dir, 'small.txt'), 'image file'));
   lab = Lab.create({ serverInRoot: true });
   lab.ip(lab.clientNs, ['addr', 'add', `${lab.subnet}.2/24`, 'dev', lab.clientIf]);
 });

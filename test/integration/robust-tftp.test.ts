@@ -39,7 +39,7 @@ before(() => {
     const b = randomBytes(size);
     writeFileSync(join(dir, name), b);
     data.set(name, b);
-    files.add(diskFile(name, join(dir, name), 'test'));
+    files.add(diskFile(name, join(dir, name), 'image file'));
   }
   lab = Lab.create({ serverInRoot: true });
   lab.ip(lab.clientNs, ['addr', 'add', `${lab.subnet}.2/24`, 'dev', lab.clientIf]);

@@ -76,11 +76,11 @@ before(async () => {
     const data = randomBytes(size);
     hashes.set(name, sha(data));
     if (name.startsWith('mem/')) {
-      files.add(bufferFile(name, data, 'test'));
+      files.add(bufferFile(name, data, 'image file'));
       continue;
     }
     writeFileSync(join(dir, 'pub', name), data);
-    files.add(diskFile(name, join(dir, 'pub', name), 'test'));
+    files.add(diskFile(name, join(dir, 'pub', name), 'image file'));
   }
   lab = Lab.create({ serverInRoot: true });
   lab.ip(lab.clientNs, ['addr', 'add', `${lab.subnet}.2/24`, 'dev', lab.clientIf]);

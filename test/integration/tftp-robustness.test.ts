@@ -249,7 +249,7 @@ before(() => {
     const data = randomBytes(size);
     writeFileSync(join(dir, name), data);
     hashes.set(name, sha(data));
-    files.add(diskFile(name, join(dir, name), 'test'));
+    files.add(diskFile(name, join(dir, name), 'image file'));
   }
   lab = Lab.create({ serverInRoot: true });
   lab.ip(lab.clientNs, ['addr', 'add', `${lab.subnet}.2/24`, 'dev', lab.clientIf]);

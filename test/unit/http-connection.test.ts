@@ -101,9 +101,9 @@ for (const offload of [true, false]) {
       writeFileSync(join(dir, 'disk.bin'), disk);
       writeFileSync(join(dir, 'big.bin'), big);
       const files = new PublishedFiles();
-      files.add(diskFile('disk.bin', join(dir, 'disk.bin'), 'test'));
-      files.add(diskFile('big.bin', join(dir, 'big.bin'), 'test'));
-      files.add(bufferFile('boot.ipxe', script, 'test'));
+      files.add(diskFile('disk.bin', join(dir, 'disk.bin'), 'image file'));
+      files.add(diskFile('big.bin', join(dir, 'big.bin'), 'image file'));
+      files.add(bufferFile('boot.ipxe', script, 'image file'));
       const events: WireEvent[] = [];
       const server = new HttpFileServer({ address: '127.0.0.1', port: 0, files, emit: (e) => events.push(e), offload });
       await server.start();

@@ -32,7 +32,7 @@ test('a port in use and a foreign address are explained', async () => {
 test('progress events are throttled, monotonic, and end with done at the full size', async () => {
   const s = setup({ progressIntervalMs: 1 });
   const data = Buffer.alloc(32 * 1024 * 1024, 1);
-  s.files.add(bufferFile('big', data, 'test'));
+  s.files.add(bufferFile('big', data, 'image file'));
   await s.server.start();
   try {
     const res = await fetch(`http://127.0.0.1:${s.server.port}/big`);
@@ -69,10 +69,10 @@ for (const kind of ['in memory (copied)', 'on disk (sendfile thread)'] as const)
     const s = setup();
     const size = 64 * 1024 * 1024;
     const dir = mkdtempSync(join(tmpdir(), 'pxk-http-unit-'));
-    if (kind === 'in memory (copied)') s.files.add(bufferFile('big', Buffer.alloc(size), 'test'));
+    if (kind === 'in memory (copied)') s.files.add(bufferFile('big', Buffer.alloc(size), 'image file'));
     else {
       writeFileSync(join(dir, 'big'), Buffer.alloc(size));
-      s.files.add(diskFile('big', join(dir, 'big'), 'test'));
+      s.files.add(diskFile('big', join(dir, 'big'), 'image file'));
     }
     const fdsBefore = openFds();
     await s.server.start();
@@ -116,7 +116,7 @@ test('dynamic files are served, and HEAD does not open the source', async () => 
   let opened = 0;
   s.files.addDynamic('ipxe/', (rest) =>
     rest === 'x.ipxe'
-      ? { path: 'ipxe/x.ipxe', role: 'boot script', size: async () => 7, open: async () => (opened++, await bufferFile('x', '#!ipxe\n', 'x').open()) }
+      ? { path: 'ipxe/x.ipxe', role: 'boot script', size: async () => 7, open: async () => (opened++, await bufferFile('x', '#!ipxe\n', 'image file').open()) }
       : undefined,
   );
   await s.server.start();

@@ -110,7 +110,7 @@ function sanbootFlood(ring: EventRing<ApiEvent>, o: { machines: number; files: n
     if (ev.type === 'session') biggestSession = Math.max(biggestSession, Buffer.byteLength(eventJson(ev)));
     assert.ok(ring.bytes <= ring.maxBytes, `ring at ${ring.bytes} bytes, ceiling ${ring.maxBytes}`);
   };
-  const plan = { payload: [{ path: 'iso/win.iso', role: 'iso' }], readAsDisk: 'iso/win.iso', handoff: { kind: 'signal' as const } };
+  const plan = { payload: [{ path: 'iso/win.iso', role: 'iso' as const }], readAsDisk: 'iso/win.iso', handoff: { kind: 'signal' as const } };
   const tracker = new SessionTracker({ planFor: () => plan, onUpdate: publish, now: () => now, progressEveryMs: 0 });
   const wire = (ev: WireEvent) => {
     publish(ev);
@@ -135,7 +135,7 @@ function sanbootFlood(ring: EventRing<ApiEvent>, o: { machines: number; files: n
   for (let i = 0; i < o.reads; i++) {
     for (let m = 0; m < o.machines; m++) {
       const range = { start: i * 65536, end: i * 65536 + 65535, total };
-      const base = { type: 'transfer' as const, at: (now += 1), protocol: 'http' as const, id: `r${id++}`, clientIp: `10.0.${m}.9`, clientPort: 1000, mac: macOf(m), file: '/iso/win.iso', role: 'iso', size: 65536, range };
+      const base = { type: 'transfer' as const, at: (now += 1), protocol: 'http' as const, id: `r${id++}`, clientIp: `10.0.${m}.9`, clientPort: 1000, mac: macOf(m), file: '/iso/win.iso', role: 'iso' as const, size: 65536, range };
       wire({ ...base, phase: 'start', bytes: 0 });
       wire({ ...base, phase: 'progress', bytes: 32768 });
       wire({ ...base, phase: 'done', bytes: 65536 });

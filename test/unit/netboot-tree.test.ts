@@ -54,6 +54,7 @@ import type { IpxeBinaries } from '../../src/boot/ipxe-binaries.js';
 import { bufferFile, PublishedFiles, type PublishedFile } from '../../src/files/published.js';
 import { SessionTracker } from '../../src/sessions/tracker.js';
 import type { DhcpEvent, TransferEvent } from '../../src/sessions/events.js';
+import type { FileRole } from '../../src/files/roles.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const SECUREBOOT = join(REPO, 'resources', 'secureboot');
@@ -694,7 +695,7 @@ function harness(entries: { firmware?: 'bios' | 'uefi'; files: string[] }[], pay
   });
   const dhcp = (e: Partial<DhcpEvent>) => tracker.handle({ type: 'dhcp', at, direction: 'in', message: 'discover', mac: MAC, xid: 1, port: 67, ...e });
   let id = 0;
-  const fetch = (file: string, role = 'kernel') => {
+  const fetch = (file: string, role: FileRole = 'kernel') => {
     const t = `t${id++}`;
     tracker.handle({ type: 'transfer', at: ++at, protocol: 'tftp', phase: 'start', id: t, clientIp: '10.0.0.50', clientPort: 2000, mac: MAC, file, role, bytes: 0, size: 10 });
     tracker.handle({ type: 'transfer', at: ++at, protocol: 'tftp', phase: 'done', id: t, clientIp: '10.0.0.50', clientPort: 2000, mac: MAC, file, role, bytes: 10, size: 10 });

@@ -3,10 +3,11 @@ import assert from 'node:assert/strict';
 import { SessionTracker, type SessionForgotten, type SessionUpdate } from '../../src/sessions/tracker.js';
 import { mergeSessionUpdate, type ClientSession } from '../../src/sessions/session.js';
 import type { DhcpEvent, TransferEvent } from '../../src/sessions/events.js';
+import type { FileRole } from '../../src/files/roles.js';
 
 const MAC = '52:54:00:aa:00:01';
 /** A plan whose hand-off is its files delivered (no loader reports it). */
-const filesPlan = (payload: string[]) => ({ payload: payload.map((path) => ({ path, role: 'kernel' })), handoff: { kind: 'files' } as const });
+const filesPlan = (payload: string[]) => ({ payload: payload.map((path) => ({ path, role: 'kernel' as const })), handoff: { kind: 'files' } as const });
 
 function harness(payload = ['image/vmlinuz', 'image/initrd-0.img']) {
   let now = 1_000_000;
@@ -165,7 +166,7 @@ test('past its limit the tracker forgets machines that never got past an offer f
 });
 
 /** A plan whose loader reports the hand-off (every script PXE Kit writes). */
-const signalPlan = (o: { payload?: { path: string; role: string; firmware?: 'bios' | 'uefi' }[]; readAsDisk?: string } = {}) => ({
+const signalPlan = (o: { payload?: { path: string; role: FileRole; firmware?: 'bios' | 'uefi' }[]; readAsDisk?: string } = {}) => ({
   payload: o.payload ?? [],
   readAsDisk: o.readAsDisk,
   handoff: { kind: 'signal' } as const,
@@ -244,9 +245,9 @@ test('a machine fetches only the payload of its own firmware: a BIOS machine wit
   let now = 1_000_000;
   const plan = {
     payload: [
-      { path: 'iso/w/bootmgr', role: 'payload', firmware: 'bios' as const },
-      { path: 'iso/w/efi/boot/bootx64.efi', role: 'payload', firmware: 'uefi' as const },
-      { path: 'iso/w/sources/boot.wim', role: 'payload' },
+      { path: 'iso/w/bootmgr', role: 'payload' as const, firmware: 'bios' as const },
+      { path: 'iso/w/efi/boot/bootx64.efi', role: 'payload' as const, firmware: 'uefi' as const },
+      { path: 'iso/w/sources/boot.wim', role: 'payload' as const },
     ],
     handoff: { kind: 'files' } as const,
   };

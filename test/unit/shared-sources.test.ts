@@ -8,7 +8,7 @@ function countingFile(data = Buffer.from('hello')) {
   const counts = { opened: 0, closed: 0 };
   const file: PublishedFile = {
     path: 'f',
-    role: 'test',
+    role: 'image file',
     size: async () => data.length,
     open: async () => {
       counts.opened++;
@@ -52,7 +52,7 @@ test('a failed open is reported to every waiter and not cached', async () => {
   let fail = true;
   const file: PublishedFile = {
     path: 'g',
-    role: 'test',
+    role: 'image file',
     size: async () => 1,
     open: async () => {
       if (fail) throw new Error('no such file');

@@ -35,7 +35,7 @@ function initrdName(path: string, i: number): string {
 }
 
 export function kernelFiles(kernel: string, initrds: string[]): RecipeFile[] {
-  return [{ path: kernel, role: 'kernel' }, ...initrds.map((p) => ({ path: p, role: 'initrd' }))];
+  return [{ path: kernel, role: 'kernel' }, ...initrds.map((p): RecipeFile => ({ path: p, role: 'initrd' }))];
 }
 
 /** Files in `dir` whose names match `re`, shortest name first (vmlinuz before vmlinuz-6.1.0-13-amd64). */

@@ -2,6 +2,7 @@
 // says what it is, how it boots on BIOS and UEFI, which files the script loads,
 // and writes that iPXE script.
 import type { ImageTree } from '../tree.js';
+import type { FileRole } from '../../files/roles.js';
 
 export type BootMode = 'bios' | 'uefi';
 export type Helper = 'wimboot' | 'memdisk';
@@ -10,7 +11,7 @@ export interface RecipeFile {
   /** Path inside the image tree (as the image spells it). */
   path: string;
   /** Role for the sessions view: 'kernel', 'initrd', 'payload'. */
-  role: string;
+  role: FileRole;
   /** Only machines on this firmware load it (bootmgr: BIOS; bootx64.efi: UEFI); undefined: all. */
   firmware?: 'bios' | 'uefi';
 }
