@@ -23,6 +23,7 @@ import { RecentMap } from '../util/recent-map.js';
 import { archFamily } from '../boot/client.js';
 import { payloadFor, planFirmware, type BootPlan } from '../boot/boot-plan.js';
 import { BOOT_PROGRAM_ROLES, HANDOFF_ROLE, PAYLOAD_ROLES, SCRIPT_ROLES } from '../files/roles.js';
+import { formatBytes } from './format.js';
 
 export { SESSIONS_MAX };
 
@@ -505,9 +506,3 @@ function describeClient(ev: DhcpEvent): string {
   return parts.filter(Boolean).join(' ') || 'a client';
 }
 
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
-  if (n < 1024 * 1024 * 1024) return `${(n / 1024 / 1024).toFixed(1)} MiB`;
-  return `${(n / 1024 / 1024 / 1024).toFixed(2)} GiB`;
-}
