@@ -21,6 +21,7 @@ import { PXEKIT_SIGNED_LOADERS, publishSignedChain } from '../../src/boot/signed
 import { createBootPolicy } from '../../src/boot/policy.js';
 import type { BootOffer } from '../../src/boot/decision.js';
 import { ensureFixtures, packageRoot } from '../../src/lab/fixtures.js';
+import { bzImageStub } from '../helpers/fake-kernel.js';
 
 const sbDir = join(packageRoot(), 'resources', 'secureboot');
 const MAC = '52:54:00:aa:cc:01';
@@ -116,7 +117,8 @@ test("a machine booting media with their own chain is handed that shim by DHCP; 
   const bins = signedBinaries();
   const dir = tempDir(t);
   const iso = buildIso(mediaTree(dir, bins.netGrub, bins.shim), join(dir, 'own.iso'), { rockRidge: true, joliet: true });
-  writeFileSync(join(dir, 'default-vmlinuz'), 'default kernel');
+  writeFileSync(join(dir, 'default-vmlinuz'), bzImageStub()); // a kernel is told by its boot header
+  writeFileSync(join(dir, 'default-initrd'), 'default initrd');
   const lib = new ImageLibrary(join(dir, 'data'), { hashInBackground: false, shimPath: bins.shim });
   const media = await lib.add({ path: iso, name: 'Own chain' });
   assert.equal(media.secureBoot?.chain, 'image');

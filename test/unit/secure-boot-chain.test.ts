@@ -20,6 +20,7 @@ import { ImageLibrary } from '../../src/images/library.js';
 import { SessionTracker, type SessionUpdate } from '../../src/sessions/tracker.js';
 import type { ClientSession } from '../../src/sessions/session.js';
 import { ensureFixtures, packageRoot } from '../../src/lab/fixtures.js';
+import { bzImageStub } from '../helpers/fake-kernel.js';
 
 const MAC = '52:54:00:aa:bb:01';
 const OTHER = '52:54:00:aa:bb:02';
@@ -73,7 +74,8 @@ test('--secure-boot: auto gives UEFI x64 the signed chain when it can boot the i
 
 async function setup(t: Parameters<typeof tempDir>[0], o: { bootOnce?: boolean } = {}) {
   const dir = tempDir(t);
-  writeFileSync(join(dir, 'default-vmlinuz'), 'default kernel');
+  writeFileSync(join(dir, 'default-vmlinuz'), bzImageStub()); // a kernel is told by its boot header
+  writeFileSync(join(dir, 'default-initrd'), 'default initrd');
   writeFileSync(join(dir, 'boot.ipxe'), '#!ipxe\necho hi\n');
   writeFileSync(join(dir, 'shim'), 'shim');
   writeFileSync(join(dir, 'grub'), 'grub');
@@ -85,7 +87,7 @@ async function setup(t: Parameters<typeof tempDir>[0], o: { bootOnce?: boolean }
   const files = new PublishedFiles();
   const chooser = new BootChooser({
     files, serverIp: '10.1.2.3', httpPort: 8080, library: lib, bootOnce: o.bootOnce,
-    defaultImage: { kind: 'kernel', kernel: join(dir, 'default-vmlinuz'), initrds: [join(dir, 'default-vmlinuz')], cmdline: 'default=1' },
+    defaultImage: { kind: 'kernel', kernel: join(dir, 'default-vmlinuz'), initrds: [join(dir, 'default-initrd')], cmdline: 'default=1' },
   });
   await chooser.start();
   t.after(() => chooser.stop());
