@@ -15,6 +15,7 @@ import { connect, createServer } from 'node:net';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
 import type { Elevator, EngineCommand } from './elevate.js';
+import { apiUrl, commandFrame, TOKEN_PROTOCOL_PREFIX } from '../src/api/wire.js';
 
 export type EngineLifecycleState = 'idle' | 'starting' | 'running' | 'restarting' | 'declined' | 'failed' | 'stopping' | 'stopped';
 
@@ -228,7 +229,7 @@ export class EngineLifecycle extends EventEmitter {
 
   private openSocket(): Promise<WebSocket> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(`ws://127.0.0.1:${this.port}/api`, [`pxekit.v1.${this.token}`], { handshakeTimeout: 2000 });
+      const ws = new WebSocket(apiUrl(this.port), [`${TOKEN_PROTOCOL_PREFIX}${this.token}`], { handshakeTimeout: 2000 });
       ws.once('message', (data) => {
         if (String(data).includes('"hello"')) resolve(ws);
         else reject(new Error('no hello'));
@@ -258,7 +259,7 @@ export class EngineLifecycle extends EventEmitter {
     this.setState('stopping');
     const timeout = this.o.stopTimeoutMs ?? 10_000;
     const gone = this.exited!;
-    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify({ v: 1, id: 1, cmd: 'engine.shutdown', params: {} }));
+    if (this.ws?.readyState === WebSocket.OPEN) this.ws.send(commandFrame(1, 'engine.shutdown', {}));
     child.stdin?.end();
     const within = (ms: number) => Promise.race([gone.then(() => true), sleep(ms).then(() => false)]);
     if (!(await within(timeout / 2))) {

@@ -14,7 +14,8 @@ import type { EvidenceFiles } from '../diagnostics/report.js';
 
 export type { HostCheck, EvidenceFiles, Assignment, LibraryEntry, MenuSettings };
 
-export const API_VERSION = 1;
+import { API_VERSION } from './wire.js';
+export { API_PATH, API_VERSION, TOKEN_PROTOCOL_PREFIX } from './wire.js';
 
 /** The one-click actions site problems offer (SiteProblem.action.id). */
 export type SiteActionId = NonNullable<SiteProblem['action']>['id'];
@@ -189,4 +190,3 @@ export type ServerMessage = ResponseEnvelope | EventEnvelope | HelloEnvelope;
  * The browser UI gets the token from the URL fragment (#token=...), which
  * browsers never send to the server.
  */
-export const TOKEN_PROTOCOL_PREFIX = 'pxekit.v1.';

@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { API_VERSION, TOKEN_PROTOCOL_PREFIX, type ApiEvent, type ResponseEnvelope, type ServerMessage } from './contract.js';
+import { apiUrl } from './wire.js';
 import { ApiError, type Controller } from './controller.js';
 import { parseRequest, isWellFormedToken } from './validate.js';
 import { StaticFiles } from './static-files.js';
@@ -124,7 +125,7 @@ export class ApiServer extends EventEmitter {
   }
 
   get wsUrl(): string {
-    return `ws://127.0.0.1:${this.boundPort}/api`;
+    return apiUrl(this.boundPort);
   }
 
   async start(): Promise<void> {

@@ -3,6 +3,7 @@
 // so the API endpoint and token come from the URL in both builds; the bridge adds
 // native dialogs, drag-and-drop paths and saving exported logs. Every member is
 // optional here: the renderer checks before using, so an older/newer shell degrades.
+import { API_PATH } from '../../../src/api/wire.js';
 
 export interface PxekitBridge {
   readonly isDesktop?: true;
@@ -27,7 +28,7 @@ export function bridge(): PxekitBridge | undefined {
 }
 
 /** The API endpoint path on the engine's UI server (same origin as the page). */
-export const API_PATH = '/api';
+export { API_PATH };
 
 /** The token from "#token=..." (browsers never send the fragment to the server). */
 export function tokenFromHash(hash: string = location.hash): string | undefined {

@@ -4,6 +4,7 @@
 // A command made while disconnected is refused at once, never queued: a Serve
 // clicked during an outage must not start a DHCP server when the engine returns.
 import { API_VERSION, TOKEN_PROTOCOL_PREFIX, type ApiEvent, type CommandName, type Commands, type ServerMessage } from './types.js';
+import { commandFrame } from '../../../src/api/wire.js';
 import { ApiError, Listeners, NOT_CONNECTED_MESSAGE, TOKEN_REFUSED_DETAIL, type ConnectionState, type Hello, type Transport } from './transport.js';
 
 interface Pending {
@@ -66,7 +67,7 @@ export class WsTransport implements Transport {
     const ws = this.ws;
     if (ws === undefined || ws.readyState !== WebSocket.OPEN || this.state !== 'open') return Promise.reject(new ApiError('disconnected', NOT_CONNECTED_MESSAGE));
     const id = this.nextId++;
-    const frame = JSON.stringify({ v: API_VERSION, id, cmd, params });
+    const frame = commandFrame(id, cmd, params);
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
       ws.send(frame);
