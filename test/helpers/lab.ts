@@ -44,6 +44,8 @@ export class Lab {
   private readonly children = new Set<ChildProcess>();
   /** Namespaces added by extensions of the lab (bridged hosts); removed on destroy(). */
   readonly extraNs: string[] = [];
+  /** Links in the root namespace added by extensions (addSecondInterface); removed on destroy(). */
+  private readonly extraLinks: string[] = [];
 
   private constructor(opts: LabOptions) {
     this.subnet = opts.subnet ?? `10.77.${1 + (parseInt(this.id, 16) % 200)}`;
@@ -132,8 +134,27 @@ export class Lab {
     await Promise.all(waits);
   }
 
+  /**
+   * A second interface of the server side ("B"), on its own network `net`.1/24, whose far end
+   * sits in its own namespace: a client there reaches the server only through B. Removed on destroy().
+   */
+  addSecondInterface(net: string): { ns: string; rootIf: string; nsIf: string } {
+    const ns = `pxk-b-${this.id}`;
+    const [rootIf, nsIf] = [`pxB${this.id}`, `pxb${this.id}`];
+    sh('ip', ['netns', 'add', ns]);
+    this.extraNs.push(ns);
+    this.extraLinks.push(rootIf);
+    sh('ip', ['link', 'add', rootIf, 'type', 'veth', 'peer', 'name', nsIf]);
+    sh('ip', ['link', 'set', nsIf, 'netns', ns]);
+    sh('ip', ['addr', 'add', `${net}.1/24`, 'dev', rootIf]);
+    sh('ip', ['link', 'set', rootIf, 'up']);
+    this.ip(ns, ['link', 'set', nsIf, 'up']);
+    return { ns, rootIf, nsIf };
+  }
+
   /** Removes everything this lab made. Safe to call twice. */
   destroy(): void {
+    for (const l of this.extraLinks.splice(0)) sh('ip', ['link', 'del', l], { allowFail: true });
     liveLabs.delete(this);
     for (const c of this.children) if (c.exitCode === null) c.kill('SIGKILL');
     // Processes started with "ip netns exec" are killed above; kill stragglers in our namespaces.

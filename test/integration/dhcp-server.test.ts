@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, chmodSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Lab, requireRoot, sh } from '../helpers/lab.js';
+import { Lab, requireRoot } from '../helpers/lab.js';
 import { udhcpc, testPolicy, collector, tempDir, macOfLink, waitProc, runAsync } from '../helpers/dhcp-lab.js';
 import { DhcpServer, type DhcpServerOptions } from '../../src/dhcp/server.js';
 import { readPcapUdp } from '../helpers/pcap.js';
@@ -134,16 +134,7 @@ test('leases survive a restart: same client, same address; another client never 
 
 test('bound to interface A: a DISCOVER arriving on interface B of the same host gets no answer', { skip }, async (t) => {
   const { lab, dir } = setup(t);
-  const bNs = `pxk-b-${lab.id}`;
-  const [rootB, nsB] = [`pxB${lab.id}`, `pxb${lab.id}`];
-  sh('ip', ['netns', 'add', bNs]);
-  lab.extraNs.push(bNs);
-  t.after(() => void sh('ip', ['link', 'del', rootB], { allowFail: true }));
-  sh('ip', ['link', 'add', rootB, 'type', 'veth', 'peer', 'name', nsB]);
-  sh('ip', ['link', 'set', nsB, 'netns', bNs]);
-  sh('ip', ['addr', 'add', '10.79.0.1/24', 'dev', rootB]);
-  sh('ip', ['link', 'set', rootB, 'up']);
-  lab.ip(bNs, ['link', 'set', nsB, 'up']);
+  const { ns: bNs, nsIf: nsB } = lab.addSecondInterface('10.79.0');
   const { server, c } = await startServer(lab, dir);
   t.after(() => server.stop());
 

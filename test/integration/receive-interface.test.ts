@@ -10,7 +10,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { Lab, requireRoot, sh } from '../helpers/lab.js';
+import { Lab, requireRoot } from '../helpers/lab.js';
 import { udhcpc, testPolicy, collector, tempDir, macOfLink, runAsync } from '../helpers/dhcp-lab.js';
 import { DhcpServer } from '../../src/dhcp/server.js';
 import { TftpServer } from '../../src/tftp/server.js';
@@ -61,16 +61,7 @@ test('a datagram from another interface is never answered: B is unheard, B\'s ne
   });
   // Interface B: a second NIC of this host, on its own network.
   const bNet = `10.76.${1 + (parseInt(lab.id, 16) % 200)}`;
-  const bNs = `pxk-b-${lab.id}`;
-  const [rootB, nsB] = [`pxB${lab.id}`, `pxb${lab.id}`];
-  sh('ip', ['netns', 'add', bNs]);
-  lab.extraNs.push(bNs);
-  t.after(() => void sh('ip', ['link', 'del', rootB], { allowFail: true }));
-  sh('ip', ['link', 'add', rootB, 'type', 'veth', 'peer', 'name', nsB]);
-  sh('ip', ['link', 'set', nsB, 'netns', bNs]);
-  sh('ip', ['addr', 'add', `${bNet}.1/24`, 'dev', rootB]);
-  sh('ip', ['link', 'set', rootB, 'up']);
-  lab.ip(bNs, ['link', 'set', nsB, 'up']);
+  const { ns: bNs, nsIf: nsB } = lab.addSecondInterface(bNet);
 
   // Started after B exists: the check knows B's network.
   const c = collector();
