@@ -150,6 +150,8 @@ export class SessionTracker {
       this.progressOwed.delete(mac);
       if (s) this.emit(s, 'progress', true);
     }
+    // Machines the session limit pushed out leave the quiet set too: it stays as bounded as the sessions.
+    for (const mac of this.quiet) if (!this.sessions.peek(mac)) this.quiet.delete(mac);
     for (const s of this.sessions.values()) {
       if ((s.state === 'os-started' || s.state === 'os-up') && !s.previousRun && t - s.lastSeen >= QUIET_AFTER_MS && !this.quiet.has(s.mac)) {
         this.quiet.add(s.mac);
