@@ -150,6 +150,8 @@ test('BIOS: a hybrid isolinux ISO sanbooted by ranges boots, as one growing down
   // Growing: the download's bytes over the session updates never go down, and went up many times.
   const seen = sessions.map((s) => s.transfers.find((x) => x.file.replace(/^\/+/, '') === 'iso/hybrid.iso')?.bytes ?? 0);
   assert.ok(seen.every((b, i) => i === 0 || b >= seen[i - 1]), 'bytes never go down');
-  assert.ok(new Set(seen).size > 3, `bytes grew over several updates: ${[...new Set(seen)].join(' ')}`);
+  // At least one value between none and the last: the reads arrive as one download that grows, not as one
+  // jump (how many updates fall inside the boot depends on how fast the machine reads).
+  assert.ok(new Set(seen).size >= 3, `bytes grew over several updates: ${[...new Set(seen)].join(' ')}`);
   assert.equal(await engine.stop(), 0);
 });
