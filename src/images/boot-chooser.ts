@@ -6,7 +6,7 @@ import { basename } from 'node:path';
 import { bufferFile, type PublishedFile, type PublishedFiles } from '../files/published.js';
 import { HANDOFF_ROLE } from '../files/roles.js';
 import { httpUrl, macFromScriptName, macToHyphens } from '../boot/ipxe-script.js';
-import { publishImage, type ImageSpec, type PublishedImage } from './publish-image.js';
+import { publishImage, type ImageSpec, type PublishedImage, type PublishedNetboot } from './publish-image.js';
 import { SESSIONS_MAX, type ClientSession } from '../sessions/session.js';
 import { RecentMap } from '../util/recent-map.js';
 import type { ImageLibrary, StoredEntry } from './library.js';
@@ -228,16 +228,25 @@ export class BootChooser {
    * gets the default image's tree.
    */
   treeRootFor(mac: string | undefined): ((path: string) => PublishedFile | undefined) | undefined {
-    if (!mac) return this.defaultKey ? this.imageFor(this.defaultKey)?.netboot?.resolve : undefined;
-    const p = this.handedPlan(mac);
-    return p.firstStage && p.imageId ? this.imageFor(p.imageId)?.netboot?.resolve : undefined;
+    return this.treeOf(mac)?.resolve;
   }
 
   /** Which menu of the machine's tree named a file it asked for, in words; undefined when none did. */
   namedBy(mac: string | undefined, path: string): string | undefined {
-    const p = mac ? this.handedPlan(mac) : undefined;
-    const id = p?.firstStage ? p.imageId : this.defaultKey;
-    return id ? this.imageFor(id)?.netboot?.namedBy(path) : undefined;
+    return this.treeOf(mac)?.namedBy(path);
+  }
+
+  /**
+   * The netboot tree this machine boots, from its choice alone: every TFTP and HTTP request asks
+   * this, so it makes no plan (a tree's plan reads its menus for the machine).
+   */
+  private treeOf(macIn: string | undefined): PublishedNetboot | undefined {
+    if (!macIn) return this.defaultKey ? this.imageFor(this.defaultKey)?.netboot : undefined;
+    const mac = macIn.toLowerCase();
+    const handed = this.handing.get(mac)?.imageId;
+    const c = handed ? undefined : this.decide(mac);
+    const id = handed ?? (c?.kind === 'image' ? c.imageId : undefined);
+    return id ? this.imageFor(id)?.netboot : undefined;
   }
 
   private imageFor(id: string): PublishedImage | undefined {
