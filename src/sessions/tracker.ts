@@ -73,6 +73,8 @@ const LOOP_WINDOW_MS = 180_000;
 const QUIET_AFTER_MS = 120_000;
 /** The vendor classes of network-boot firmware and loaders; an OS's own DHCP client sends another, or none. */
 const BOOT_VENDOR = /^(PXEClient|HTTPClient)/;
+/** Between the boot program and the hand-off: a DHCP client that is not the firmware's is the loader's. */
+const MID_BOOT: ReadonlySet<SessionState> = new Set(['boot-program', 'ipxe', 'script', 'payload']);
 
 export type TrackedPlan = Pick<BootPlan, 'payload' | 'handoff' | 'readAsDisk'>;
 
@@ -199,6 +201,12 @@ export class SessionTracker {
   private onDhcp(ev: DhcpEvent): void {
     const s = this.session(ev.mac, ev.at);
     if (ev.direction === 'in' && (ev.message === 'discover' || ev.message === 'request') && BOOTED_STATES.has(s.state) && this.afterHandoff(s, ev)) return;
+    if (ev.direction === 'in' && !ev.isIpxe && !BOOT_VENDOR.test(ev.vendorClass ?? '') && MID_BOOT.has(s.state)) {
+      // A loader asking for an address of its own (OVMF does it for syslinux.efi, with no PXEClient
+      // vendor class): still the same boot, not the firmware starting over; the machine keeps its firmware's identity.
+      if (ev.message === 'discover') this.addEntry(s, { at: ev.at, state: s.state, text: `The loader asked for an address of its own${ev.vendorClass ? ` (${capText(ev.vendorClass)})` : ''}` });
+      return this.emit(s, 'timeline');
+    }
     if (ev.arch && ev.arch !== 'unknown') s.arch = ev.arch;
     if (ev.vendorClass) s.vendorClass = ev.vendorClass;
     if (ev.ip && (ev.message === 'ack' || ev.message === 'request')) s.ip = ev.ip;

@@ -346,3 +346,19 @@ test('a sanbooted ISO that starts iPXE again is said to be one: it boots the net
   assert.equal(s.failure?.code, 'boot-loop');
   assert.match(s.failure!.message, /\(as iPXE\).*The ISO it was given starts iPXE itself/);
 });
+
+test("a loader's own DHCP mid-boot (OVMF's for syslinux.efi, no PXEClient) is the same boot, not a new attempt", () => {
+  const h = signalHarness(signalPlan({ payload: [{ path: 'image/vmlinuz', role: 'kernel' }] }));
+  h.xfer({ id: 'l', file: '/syslinux.efi', role: 'boot program', size: 100 });
+  h.xfer({ id: 'l', file: '/syslinux.efi', role: 'boot program', phase: 'done', bytes: 100 });
+  h.tracker.handle({ type: 'dhcp', at: h.now(), direction: 'in', message: 'discover', mac: MAC, xid: 7, port: 67 } as DhcpEvent);
+  h.tracker.handle({ type: 'dhcp', at: h.now(), direction: 'in', message: 'request', mac: MAC, xid: 7, port: 67 } as DhcpEvent);
+  const s = h.tracker.get(MAC)!;
+  assert.equal(s.boots, 1);
+  assert.equal(s.state, 'boot-program');
+  assert.equal(s.vendorClass, 'PXEClient:Arch:00000', "the firmware's vendor class stays the machine's");
+  assert.match(s.timeline.at(-1)!.text, /The loader asked for an address of its own/);
+  // The firmware itself starting over is still a new attempt.
+  h.tracker.handle({ type: 'dhcp', at: h.now(), direction: 'in', message: 'discover', mac: MAC, xid: 8, port: 67, arch: 'bios', vendorClass: 'PXEClient:Arch:00000' } as DhcpEvent);
+  assert.equal(h.tracker.get(MAC)!.boots, 2);
+});
