@@ -10,7 +10,7 @@ import { DEFAULT_TIMINGS, type Diagnosis, type DiagnosisCode, type DiagnosisTimi
 import { SESSIONS_MAX } from '../sessions/session.js';
 import { RecentMap } from '../util/recent-map.js';
 import { CONSENT_HINT } from './windows-firewall-rules.js';
-import { BOOT_PROGRAM_ROLES, PAYLOAD_ROLES, SCRIPT_ROLES } from '../files/roles.js';
+import { BOOT_PROGRAM_ROLES, HANDOFF_ROLE, PAYLOAD_ROLES, SCRIPT_ROLES } from '../files/roles.js';
 
 /** Diagnoses kept for the job report; the oldest go first (a flood gives one per made-up MAC). */
 const DIAGNOSES_KEPT = 2000;
@@ -335,8 +335,9 @@ export class Diagnostician {
       }
       return;
     }
-    // Aborted size probes and a loader's normal search for optional files are no failures.
-    if (ev.phase !== 'error' || ev.errorCode === 'aborted' || ev.expected) return;
+    // Aborted size probes and a loader's normal search for optional files are no failures; nor is a
+    // hand-off report left unacknowledged: the machine asked for it on its way to `boot`.
+    if (ev.phase !== 'error' || ev.errorCode === 'aborted' || ev.expected || role === HANDOFF_ROLE) return;
     if (ev.errorCode === 'not-found') return this.onNotFound(c, ev);
     // A client whose port closed mid-transfer (ICMP port unreachable): it gave up or restarted.
     if (ev.protocol === 'tftp' && (ev.errorCode === 'timeout' || (ev.errorCode === 'io' && /ECONNREFUSED/.test(ev.error ?? '')))) return this.onStall(c, ev);

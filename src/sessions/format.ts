@@ -1,11 +1,12 @@
 // The words for events: one readable line per event for the terminal (pxekit serve without
 // --json, formatEvent), and the per-event texts (dhcpText, transferText, dropText, sessionText)
 // the dashboard's log (renderer/src/store/log-lines.ts) shows in its own columns.
-// Value imports stay browser-safe (session.ts only): the renderer bundles this file.
+// Value imports stay browser-safe (session.ts and roles.ts only): the renderer bundles this file.
 import type { DhcpEvent, DropEvent, TransferEvent, WireEvent } from './events.js';
 import type { SessionForgotten, SessionUpdate } from './tracker.js';
 import type { ClientSession } from './session.js';
 import { BOOTED_STATES, STATE_LABELS } from './session.js';
+import { HANDOFF_ROLE } from '../files/roles.js';
 import type { StatusEvent } from './status.js';
 import type { DiagnosisEvent } from './diagnosis.js';
 
@@ -38,12 +39,13 @@ export function transferText(ev: TransferEvent, bytes: (n: number) => string = f
   if (ev.phase === 'done') return `done ${ev.file} (${bytes(ev.bytes)})`;
   if (ev.expected) return `looked for ${ev.file}: not here, as expected (${ev.expected})`;
   if (ev.errorCode === 'aborted') return `closed ${ev.file} early: ${ev.error ?? ev.detail ?? 'by the client'}`;
+  if (ev.role === HANDOFF_ROLE) return `hand-off report ${ev.file} left unacknowledged: the machine went on to boot`;
   return `FAILED ${ev.file}: ${ev.error ?? ev.errorCode ?? 'error'}`;
 }
 
-/** A transfer failure that is not one: firmware probing a file's size, or a client closing a read early. */
+/** A transfer failure that is not one: firmware probing a file's size, a client closing a read early, or a hand-off report the booting machine did not acknowledge. */
 export function transferIsQuietFailure(ev: TransferEvent): boolean {
-  return ev.phase === 'error' && (!!ev.expected || ev.errorCode === 'aborted');
+  return ev.phase === 'error' && (!!ev.expected || ev.errorCode === 'aborted' || ev.role === HANDOFF_ROLE);
 }
 
 export function dropText(ev: DropEvent): string {

@@ -239,3 +239,23 @@ test('spanning tree: the switch port blocks for a while after link-up, the first
   assert.match(stp.fix, /PortFast/);
   assert.match(stp.evidence[0], /asking for [3-9] s/);
 });
+
+test("GRUB's hand-off report whose last acknowledgement never arrives (the machine starts its kernel at once) is the hand-off, not a stall", { skip, timeout: 90_000 }, async (t) => {
+  // Seen in CI with Secure Boot on: GRUB read handoff/<mac>.cfg, ran `boot`, and its final ACK was
+  // lost as the firmware left boot services. The request alone says GRUB reached that line.
+  const d = diagLab(t);
+  const h = host(d, 1);
+  const engine = startEngine(t, d, ['--mode', 'dhcp', '--probe-seconds', '1', '--secure-boot', 'signed'], { watchMs: 0 });
+  await engine.serving();
+  const r = await pxeDhcp(d, h, ARCH.efiX64);
+  assert.equal(r.env.boot_file ?? r.env.bootfile, 'shimx64.efi');
+  // Data block 1 arrives; no ACK of it ever goes back (0 blocks acknowledged, then frozen).
+  const report = `grub/pxekit/handoff/${h.mac}.cfg`;
+  const frozen = runAsync(d.lab, h.ns, 'python3', ['-c', TFTP_STOPS.replace('time.sleep(12)', 'data, peer = s.recvfrom(70000)\ntime.sleep(8)'), d.lab.serverIp, report, '0'], 20_000);
+  await engine.waitFor((e) => e.type === 'session' && (e.session as { mac: string; state: string }).mac === h.mac && (e.session as { state: string }).state === 'handed-off', `${h.mac} handed off`, 10_000);
+  await engine.waitFor((e) => e.type === 'transfer' && String(e.file).replace(/^\//, '') === report && e.phase === 'error', 'the report transfer given up', 15_000);
+  await frozen;
+  assert.deepEqual(codesFor(engine, h.mac), [], 'no diagnosis for a report the machine no longer needs to acknowledge');
+  const last = [...engine.events].reverse().find((e) => e.type === 'session' && (e.session as { mac: string }).mac === h.mac);
+  assert.equal((last?.session as { state: string }).state, 'handed-off');
+});

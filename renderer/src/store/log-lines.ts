@@ -18,7 +18,7 @@ export function eventToLine(ev: ApiEvent): Omit<LogLine, 'seq'> | undefined {
       if (ev.phase === 'start') return { ...base, level: 'info', text: `${text} to ${ev.clientIp}` };
       if (ev.phase === 'done') return { ...base, level: 'info', text };
       // Firmware aborts size probes on purpose: only a real failure is an error.
-      if (transferIsQuietFailure(ev)) return { ...base, level: ev.expected ? 'debug' : 'warn', text };
+      if (transferIsQuietFailure(ev)) return { ...base, level: ev.errorCode === 'aborted' && !ev.expected ? 'warn' : 'debug', text };
       return { ...base, level: 'error', text };
     }
     case 'drop':
