@@ -7,6 +7,7 @@ import { resolveInterface, defaultInterface } from './net/interfaces.js';
 import { NetError } from './net/errors.js';
 import { PublishedFiles } from './files/published.js';
 import { SetupMediaShare } from './share/setup-media.js';
+import type { RootShareHelper } from './share/share-helper.js';
 import { defaultDataDir } from './files/data-dir.js';
 import type { WireEvent } from './sessions/events.js';
 import { SessionTracker, SESSIONS_MAX, type SessionForgotten } from './sessions/tracker.js';
@@ -66,7 +67,13 @@ export interface EngineOptions {
   /** UEFI x64 machines: the signed chain (shim -> GRUB) when it can boot the image ('auto', default), always ('signed'), or iPXE ('ipxe'). */
   secureBoot?: SecureBootChoice;
   /** Linux, started as root: the user to run as once the ports are bound (src/net/privilege.ts), or why it stays root; `writable`: folders that user must write (--evidence). */
-  privilege?: { target?: DropTarget; note?: string; writable?: string[] };
+  privilege?: {
+    target?: DropTarget;
+    note?: string;
+    writable?: string[];
+    /** The root helper that starts the setup share once root is given up (src/share/share-helper.ts); asked for while still root, before the drop. */
+    shareHelper?: () => RootShareHelper;
+  };
   /** Where to look for the signed shim and GRUB (tests); default resources/secureboot, then Debian's packages. */
   signedChainDirs?: string[];
   /** Windows setup media served through wimboot are shared over SMB for setup to read (default true; src/share/). */
@@ -333,9 +340,12 @@ export class Engine extends EventEmitter {
         setupFiles: (source) => setupMedia.filesFor(source),
         dataDir,
       });
+      // An engine that gives root up has its share started by its root helper (src/share/share-helper.ts).
+      const helper = o.privilege?.target ? o.privilege.shareHelper : undefined;
       const setupMedia = new SetupMediaShare({
         enabled: o.setupShare !== false,
         log: (level, message) => this.publish({ type: 'log', at: Date.now(), level, source: 'engine', message }),
+        startShare: helper ? (share) => helper().start(share) : undefined,
       });
       this.setupMedia = setupMedia;
       await chooser.start();
@@ -495,7 +505,7 @@ export class Engine extends EventEmitter {
       return;
     }
     if (process.getuid?.() === p.target.uid) return; // dropped in an earlier start
-    if (sharing) {
+    if (sharing && !p.shareHelper) {
       const why = 'the Windows setup share (smbd and its loop-mounted ISO) needs root to be stopped and unmounted';
       if (p.target.via === '--user') throw new EngineError(`--user ${p.target.name}: ${why}, so PXE Kit cannot give up root while it runs; add --no-setup-share, or leave out --user`);
       log('warn', `running as root: ${why}; with --no-setup-share PXE Kit runs as ${p.target.name} after binding`);

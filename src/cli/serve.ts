@@ -10,6 +10,7 @@ import { LineWriter } from './line-writer.js';
 import { parseBootFiles } from './boot-files.js';
 import { SECURE_BOOT_CHOICES, type SecureBootChoice } from '../boot/signed-chain.js';
 import { chooseDropTarget, makeDirsFor, userDataDir, PrivilegeError } from '../net/privilege.js';
+import { RootShareHelper } from '../share/share-helper.js';
 
 export const SERVE_USAGE = `usage: pxekit serve [--iface NAME] [--mode auto|dhcp|proxy] [--range A-B] [--data-dir DIR]
                     [--json] [--verbose] [--force] [--http-port N] [--initrd FILE]... [--cmdline ARGS]
@@ -161,12 +162,15 @@ export async function serve(argv: string[]): Promise<number> {
   const args = parseServeArgs(argv);
   // Linux, as root: who the engine becomes once its ports are bound (src/net/privilege.ts).
   let privilege: NonNullable<EngineOptions['privilege']>;
+  let shareHelper: RootShareHelper | undefined;
   try {
     privilege = chooseDropTarget(args.user);
     const t = privilege.target;
     if (t && !args.engine.dataDir && !process.env.PXEKIT_DATA_DIR) makeDirsFor((args.engine.dataDir = userDataDir(t)), t);
     if (t && args.evidence) makeDirsFor(args.evidence, t);
     if (t && args.evidence) privilege.writable = [args.evidence];
+    // Started only if Windows setup media are shared, while still root (before the drop).
+    if (t) privilege.shareHelper = () => (shareHelper ??= new RootShareHelper(t.name));
   } catch (err) {
     if (err instanceof PrivilegeError) throw new UsageError(err.message);
     throw err;
@@ -214,13 +218,16 @@ export async function serve(argv: string[]): Promise<number> {
     out.flush();
     if (stopRequested) {
       await done;
+      await shareHelper?.close();
       out.flush();
       return 0;
     }
+    await shareHelper?.close();
     if (!args.json) process.stderr.write(`pxekit: ${(err as Error).message}\n`);
     return 1;
   }
   await done;
+  await shareHelper?.close();
   out.flush();
   if (args.evidence) {
     // The run's evidence, once every port is closed (src/diagnostics/report.ts).

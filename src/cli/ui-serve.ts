@@ -3,7 +3,7 @@
 // once. The desktop app starts this elevated, with --exit-with-parent so a root
 // engine never outlives the app (Etcher's lesson).
 import { parseArgs } from 'node:util';
-import { readFileSync, unlinkSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { SERVE_OPTIONS, UsageError } from './serve.js';
 import { formatEvent } from '../sessions/format.js';
@@ -14,6 +14,8 @@ import { defaultRendererDir } from '../api/static-files.js';
 import { isWellFormedToken } from '../api/validate.js';
 import { LineWriter } from './line-writer.js';
 import { findHelpers } from '../images/publish-iso.js';
+import { chooseDropTarget, dropPrivileges, makeDirsFor, PrivilegeError, userDataDir } from '../net/privilege.js';
+import { RootShareHelper } from '../share/share-helper.js';
 
 const UI_OPTIONS = {
   ui: { type: 'boolean', default: false },
@@ -84,8 +86,26 @@ export async function serveUi(argv: string[]): Promise<number> {
   if (v.wimboot) findHelpers({ wimboot: v.wimboot, dataDir: v['data-dir'] });
   const token = await obtainToken(v);
 
+  // Linux, as root (the app starts this through pkexec): the engine gives root up as soon as the
+  // API is bound, before it reads a request, keeping only what binding ports again needs; the
+  // setup share is started by its root helper (src/net/privilege.ts, src/share/share-helper.ts).
+  let privilege: ReturnType<typeof chooseDropTarget> & { shareHelper?: () => RootShareHelper };
+  try {
+    privilege = chooseDropTarget(v.user);
+  } catch (err) {
+    if (err instanceof PrivilegeError) throw new UsageError(err.message);
+    throw err;
+  }
+  const target = privilege.target;
+  let dataDir = v['data-dir'] ?? process.env.PXEKIT_DATA_DIR;
+  if (target && !dataDir) makeDirsFor((dataDir = userDataDir(target)), target);
+  const dataDirCreated = dataDir !== undefined && !existsSync(dataDir);
+  // Started now, while root: any later Serve may be of Windows setup media.
+  const shareHelper = target && !v['no-setup-share'] ? new RootShareHelper(target.name) : undefined;
+  if (shareHelper) privilege.shareHelper = () => shareHelper;
+
   const controller = new Controller({
-    dataDir: v['data-dir'],
+    dataDir,
     wimboot: v.wimboot,
     engineDefaults: {
       router: v.router,
@@ -94,6 +114,8 @@ export async function serveUi(argv: string[]): Promise<number> {
       probeSeconds: v['probe-seconds'] ? port(v['probe-seconds'], '--probe-seconds') : undefined,
       bootOnce: v['boot-once'],
       ...(v['open-firewall'] ? { openFirewall: true } : {}),
+      ...(v['no-setup-share'] ? { setupShare: false } : {}),
+      privilege,
     },
   });
   const server = new ApiServer({ controller, token, port: uiPort, rendererDir: v['renderer-dir'] ?? defaultRendererDir(), extraOrigins: [...v['ui-allow-origin']] });
@@ -117,6 +139,7 @@ export async function serveUi(argv: string[]): Promise<number> {
     void controller
       .close()
       .catch(() => undefined)
+      .then(() => shareHelper?.close())
       .then(() => server.close())
       .then(() => {
         out.flush();
@@ -128,6 +151,20 @@ export async function serveUi(argv: string[]): Promise<number> {
   controller.on('shutdown', () => shutdown('shutdown requested over the API'));
 
   await server.start();
+  if (target) {
+    try {
+      const readable = positionals[0] ? [positionals[0], ...v.initrd] : [];
+      mkdirSync(controller.dataDir, { recursive: true });
+      const dropped = dropPrivileges(target, { dataDir: controller.dataDir, dataDirCreated, readable });
+      out.line(v.json ? JSON.stringify({ type: 'log', at: Date.now(), level: 'info', source: 'engine', message: dropped.message }) : dropped.message);
+    } catch (err) {
+      await shareHelper?.close();
+      await server.close();
+      throw err instanceof PrivilegeError ? new UsageError(err.message) : err;
+    }
+  } else if (privilege.note) {
+    out.line(v.json ? JSON.stringify({ type: 'log', at: Date.now(), level: 'info', source: 'engine', message: privilege.note }) : privilege.note);
+  }
   out.line(v.json ? JSON.stringify({ type: 'ui', at: Date.now(), url: server.url, wsUrl: server.wsUrl, port: server.port }) : `PXE Kit UI: ${server.url}`);
 
   if (v['exit-with-parent']) watchParent(server, v['token-stdin'] ?? false, shutdown);

@@ -8,6 +8,7 @@ import { defaultInterface, listInterfaces, resolveInterface, type NetInterface }
 import { NetError } from '../net/errors.js';
 import { openUdpSocket, privilegeHelp } from '../net/udp.js';
 import { describePortOwners } from '../net/port-owner.js';
+import { keptCapabilities } from '../net/privilege.js';
 import { evaluateFirewall, firewallFixCommands, formatCommand, readWindowsFirewall, type FirewallRule } from './windows-firewall.js';
 import { CONSENT_HINT, blockingRuleNames, readBlockingRules } from './windows-firewall-rules.js';
 
@@ -59,6 +60,11 @@ function privilegeCheck(platform: NodeJS.Platform): HostCheck {
     const caps = linuxCaps();
     const has = (c: bigint) => caps !== undefined && (caps & (1n << c)) !== 0n;
     if (has(CAP_NET_BIND_SERVICE) && has(CAP_NET_RAW)) return { id: 'privilege', status: 'ok', title, detail: 'node has cap_net_bind_service and cap_net_raw' };
+    // An engine that gave root up (src/net/privilege.ts) keeps exactly what binding again needs.
+    const kept = keptCapabilities();
+    if (process.env.PXEKIT_RUNS_AS && kept.every((k) => has(BigInt(k.cap)))) {
+      return { id: 'privilege', status: 'ok', title, detail: `running as ${process.env.PXEKIT_RUNS_AS} after giving up root, with ${kept.map((k) => k.name).join(' and ')}` };
+    }
     return { id: 'privilege', status: 'fail', title, detail: 'not root and without cap_net_bind_service/cap_net_raw: ports below 1024 and binding to one NIC are refused', fix: privilegeHelp() };
   }
   if (platform === 'win32') return { id: 'privilege', status: 'skip', title, detail: 'checked by the port checks below (Windows lets any user bind these ports; the firewall is what stops traffic)' };

@@ -4,13 +4,15 @@
 // written when WinPE's loader asks for them, so they always say the truth: the share and its
 // account, or why there is none (it could not start, it was turned off, another image).
 import { join } from 'node:path';
-import { startSetupShare, type SetupShare } from './smb-share.js';
+import { startSetupShare, type SetupShare, type SetupShareOptions } from './smb-share.js';
 import { winpeNoShareFiles, winpeSetupFiles } from '../images/winpe-setup.js';
 
 export interface SetupMediaOptions {
   /** false: never start the share (--no-setup-share). */
   enabled: boolean;
   log: (level: 'info' | 'warn', message: string) => void;
+  /** Who starts smbd: this process (root), or the root helper of an engine that gave root up (share-helper.ts). */
+  startShare?: (o: SetupShareOptions) => Promise<SetupShare>;
 }
 
 export class SetupMediaShare {
@@ -28,7 +30,7 @@ export class SetupMediaShare {
       return;
     }
     try {
-      this.share = await startSetupShare({ iface: net.iface, address: net.address, prefix: net.prefix, source, workDir: join(net.dataDir, 'setup-share') });
+      this.share = await (this.o.startShare ?? startSetupShare)({ iface: net.iface, address: net.address, prefix: net.prefix, source, workDir: join(net.dataDir, 'setup-share') });
       this.o.log('info', `Windows setup media shared read-only as ${this.share.unc} on ${net.iface} (${this.share.how}): WinPE connects it and starts setup`);
     } catch (err) {
       this.problem = `the SMB share could not start: ${(err as Error).message}`;

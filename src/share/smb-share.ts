@@ -37,6 +37,9 @@ export interface SetupShareOptions {
   /** smbd and pdbedit binaries (default: found on PATH or in /usr/sbin). */
   smbd?: string;
   pdbedit?: string;
+  /** The user smbd reads a folder (or the extracted copy) as; default its owner. The root helper
+   *  (share-helper-main.ts) gives the user the engine runs as, so a share never reads more than that user can. */
+  readAs?: string;
   /** How long smbd may take to open its socket (ms). */
   startTimeoutMs?: number;
 }
@@ -217,7 +220,9 @@ export async function startSetupShare(o: SetupShareOptions): Promise<SetupShare>
     }
     // A folder (and the extracted copy) is read as its owner, who can read it; a mounted ISO's
     // files are world-readable and read as the guest account.
-    if (how !== 'loop-mount') forceUser = await ownerName(sharePath);
+    if (how !== 'loop-mount') forceUser = o.readAs ?? (await ownerName(sharePath));
+    // The extracted copy is read as readAs, who must be able to walk to it (private/ stays 0700).
+    if (how === 'extracted' && o.readAs) await fs.chmod(runDir, 0o711);
     for (const d of ['private', 'lock', 'state', 'cache', 'pid', 'log']) await fs.mkdir(path.join(runDir, d), { mode: d === 'private' ? 0o700 : 0o755 });
     const conf = path.join(runDir, 'smb.conf');
     try {

@@ -8,14 +8,14 @@
 //   every read handed the machine off again).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { e2eSkipReason, fixturesOnce, MARKER_TIMEOUT, TEST_TIMEOUT } from '../helpers/qemu-boot.js';
 import { forMac } from '../helpers/live-iso.js';
-import { buildIso, fatImage, patternBytes } from '../helpers/iso-build.js';
+import { buildIso, fatImage } from '../helpers/iso-build.js';
 import { wimbootStandin } from '../helpers/wimboot-standin.js';
+import { windowsSetupIso } from '../helpers/windows-media.js';
 import { VirtualLab } from '../../src/lab/virtual-lab.js';
 import { QemuClient, randomMac, type Firmware } from '../../src/lab/qemu.js';
 import { LabEngine, type AnyEvent } from '../../src/lab/engine-cli.js';
@@ -26,33 +26,12 @@ type Session = { state: string; transfers: { file: string; bytes: number; size?:
 const sessionOf = (e: AnyEvent) => e.session as Session;
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest('hex');
 
-/** A WIM image of a small folder, made by wimtools as Windows media carry them. */
-function wim(dir: string, out: string, files: Record<string, Buffer | string>): void {
-  mkdirSync(dir, { recursive: true });
-  for (const [name, data] of Object.entries(files)) writeFileSync(join(dir, name), data);
-  execFileSync('wimlib-imagex', ['capture', dir, out, '--compress=none'], { stdio: ['ignore', 'ignore', 'pipe'] });
-}
-
-function windowsIso(lab: VirtualLab): string {
-  const src = lab.file('win-src');
-  for (const d of ['boot', 'sources', 'efi/boot']) mkdirSync(join(src, d), { recursive: true });
-  writeFileSync(join(src, 'bootmgr'), patternBytes(409_601, 1));
-  writeFileSync(join(src, 'boot', 'bcd'), patternBytes(262_144, 2));
-  writeFileSync(join(src, 'boot', 'boot.sdi'), patternBytes(3_170_304, 3));
-  writeFileSync(join(src, 'efi', 'boot', 'bootx64.efi'), patternBytes(1_500_000, 4));
-  wim(lab.file('wim-boot'), join(src, 'sources', 'boot.wim'), { 'winpeshl.ini': '[LaunchApps]\r\n', 'system.dat': patternBytes(2_000_000, 5) });
-  wim(lab.file('wim-install'), join(src, 'sources', 'install.wim'), { 'install.dat': patternBytes(3_000_000, 6) });
-  writeFileSync(join(src, 'setup.exe'), patternBytes(70_000, 7));
-  writeFileSync(join(src, 'sources', 'idwbinfo.txt'), '[BUILDINFO]\r\nBuildArch=amd64\r\nBuildBranch=ge_release\r\n');
-  return buildIso(src, lab.file('win.iso'), { tool: 'genisoimage', udf: true, joliet: true, volumeId: 'PXEKIT_WIN' });
-}
-
 for (const firmware of ['bios', 'uefi'] as Firmware[]) {
   test(`${firmware.toUpperCase()}: a machine runs the wimboot script to its hand-off report, fetches its own boot manager only, and is handed off once`, { skip, timeout: TEST_TIMEOUT }, async (t) => {
     fixturesOnce();
     const lab = VirtualLab.create();
     t.after(() => lab.destroy());
-    const iso = windowsIso(lab);
+    const iso = windowsSetupIso(lab.file(''));
     const data = lab.file('data');
     const engine = LabEngine.start(lab, { mode: 'dhcp', kernel: iso, dataDir: data, args: ['--boot-once', '--wimboot', wimbootStandin(lab.file('helpers')), '--range', `${lab.subnet}.20-${lab.subnet}.40`] });
     t.after(() => engine.stop());
