@@ -6,6 +6,7 @@ import { inspectImage } from '../images/inspect.js';
 import type { ImageSpec } from '../images/publish-image.js';
 import { IsoError } from '../images/iso/index.js';
 import { defaultDataDir } from '../files/data-dir.js';
+import { commandDataDir, PrivilegeError } from '../net/privilege.js';
 import { parseBootFiles } from './boot-files.js';
 
 export const INSPECT_USAGE = `usage: pxekit inspect [--initrd FILE]... [--cmdline ARGS] [--wimboot FILE] [--server IP] [--http-port N]
@@ -44,12 +45,22 @@ export async function inspect(argv: string[]): Promise<number> {
     return 2;
   }
   const path = positionals[0];
-  const helpers = findHelpers({ wimboot: values.wimboot });
+  let place: ReturnType<typeof commandDataDir>;
+  try {
+    // Through sudo: the invoking user's data dir (its wimboot, its unpacked archives), as serve uses.
+    place = commandDataDir(values['data-dir'], defaultDataDir);
+  } catch (err) {
+    if (!(err instanceof PrivilegeError)) throw err;
+    console.error(`pxekit: ${err.message}`);
+    return 2;
+  }
+  const helpers = findHelpers({ wimboot: values.wimboot, dataDir: place.dataDir });
   try {
     const bootFiles = values['boot-file'] ? parseBootFiles(values['boot-file']) : undefined;
     // What the path is, imageSpecFromPath (src/images/publish-image.ts) decides, as for pxekit serve.
     const spec: ImageSpec = { path, initrds: values.initrd as string[], cmdline: values.cmdline as string, bootFiles, helpers };
-    const r = await inspectImage(spec, { serverIp: values.server as string, httpPort: Number(values['http-port']), helpers, dataDir: values['data-dir'] ?? defaultDataDir() });
+    const r = await inspectImage(spec, { serverIp: values.server as string, httpPort: Number(values['http-port']), helpers, dataDir: place.dataDir });
+    place.done();
     if (r.netboot) {
       const nb = r.netboot;
       if (values.json) {

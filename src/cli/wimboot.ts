@@ -2,6 +2,7 @@
 // show what is stored.
 import { parseArgs } from 'node:util';
 import { defaultDataDir } from '../files/data-dir.js';
+import { commandDataDir, PrivilegeError } from '../net/privilege.js';
 import { installWimboot, wimbootStatus, WimbootRefused, WIMBOOT_DOWNLOAD_URL, NO_WIMBOOT_COST } from '../images/wimboot.js';
 
 export const WIMBOOT_USAGE = `usage: pxekit wimboot [--data-dir DIR] [--json] [FILE]
@@ -24,10 +25,20 @@ export function wimbootCommand(argv: string[]): number {
     console.error(`pxekit: give at most one FILE\n${WIMBOOT_USAGE}`);
     return 2;
   }
-  const dataDir = values['data-dir'] ?? defaultDataDir();
+  // Through sudo: the invoking user's data dir, where the serve that drops to that user looks.
+  let place: ReturnType<typeof commandDataDir>;
+  try {
+    place = commandDataDir(values['data-dir'], defaultDataDir);
+  } catch (err) {
+    if (!(err instanceof PrivilegeError)) throw err;
+    console.error(`pxekit: ${err.message}`);
+    return 2;
+  }
+  const dataDir = place.dataDir;
   if (positionals.length === 1) {
     try {
       const rec = installWimboot(dataDir, positionals[0]);
+      place.done();
       if (values.json) console.log(JSON.stringify({ installed: rec }));
       else console.log(`wimboot ${rec.version} stored: ${rec.path}\nSHA-256 ${rec.sha256} (${rec.size} bytes, from ${rec.from})\nWindows images are now served with wimboot.`);
       return 0;

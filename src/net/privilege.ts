@@ -169,6 +169,20 @@ export function userDataDir(target: DropTarget): string {
 }
 
 /**
+ * The data dir of a command run through sudo or pkexec (pxekit wimboot, pxekit inspect): the
+ * invoking user's own, the one `pxekit serve` uses once it runs as that user, so what one stores
+ * the other finds. `done()` gives what the command wrote there as root to the user. Otherwise
+ * (--data-dir, PXEKIT_DATA_DIR, not root, plain root): that dir, as before.
+ */
+export function commandDataDir(given: string | undefined, fallback: () => string): { dataDir: string; done: () => void } {
+  const target = !given && !process.env.PXEKIT_DATA_DIR && process.platform === 'linux' ? chooseDropTarget(undefined).target : undefined;
+  if (!target) return { dataDir: given ?? fallback(), done: () => {} };
+  const dir = userDataDir(target);
+  makeDirsFor(dir, target);
+  return { dataDir: dir, done: () => handOver(dir, target, false) };
+}
+
+/**
  * Hands the data dir over before the drop: root-owned entries written by this start (leases,
  * history) go to the user, in a folder the engine created now or that the user owns; a
  * folder someone else owns is left alone (the check after the drop then says so). Does not

@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { release, tmpdir } from 'node:os';
 
-/** A throwaway system user, removed after the test. */
-export function throwawayUser(t: { after(fn: () => void): void }): { name: string; uid: number; gid: number } {
+/** A throwaway system user (with a home folder at `home`, else none), removed after the test. */
+export function throwawayUser(t: { after(fn: () => void): void }, home?: string): { name: string; uid: number; gid: number } {
   const name = `pxekit-test-${randomBytes(3).toString('hex')}`;
-  execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', name]);
+  execFileSync('useradd', ['--system', ...(home ? ['--create-home', '--home-dir', home] : ['--no-create-home']), '--shell', '/usr/sbin/nologin', name]);
   // -f: the hook may run before the engine (started later, stopped by a later hook) has exited.
   t.after(() => execFileSync('userdel', ['-f', name], { stdio: 'ignore' }));
   const [uid, gid] = ['-u', '-g'].map((f) => Number(execFileSync('id', [f, name], { encoding: 'utf8' }).trim()));

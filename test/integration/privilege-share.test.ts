@@ -7,8 +7,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { Lab, requireRoot } from '../helpers/lab.js';
 import { CLI, EngineProcess } from '../helpers/engine-process.js';
 import { ApiClient, freePort } from '../helpers/api-client.js';
@@ -74,25 +74,33 @@ async function assertAllGone(lab: Lab, user: string, s: ReturnType<typeof shareO
   assert.deepEqual(helperDirs(), dirsBefore, 'the helper removed its work folder');
 }
 
-test('pxekit serve through sudo with Windows setup media: the engine runs as the user, its root helper shares the ISO, and both stop together', { skip, timeout: 120_000 }, async (t) => {
-  const user = throwawayUser(t);
+test('through sudo: pxekit wimboot stores wimboot in the user\'s data dir; pxekit serve of Windows setup media finds it, runs as the user, its root helper shares the ISO, and both stop together', { skip, timeout: 120_000 }, async (t) => {
+  const { dir } = workDir(t);
+  const home = join(dir, 'home');
+  const user = throwawayUser(t, home);
   const lab = Lab.create();
   t.after(() => lab.destroy());
   lab.ip(lab.clientNs, ['addr', 'add', `${lab.subnet}.2/24`, 'dev', lab.clientIf]);
-  const { dir } = workDir(t);
   const iso = windowsSetupIso(dir);
-  const wimboot = wimbootStandin(join(dir, 'helpers'));
   const mountsBefore = mediaMounts();
   const dirsBefore = helperDirs();
+  // As `sudo pxekit ...` runs: root, HOME root's (a stand-in here: nothing lands in the real one), SUDO_* naming the technician.
+  const sudoEnv: NodeJS.ProcessEnv = { ...process.env, HOME: join(dir, 'root-home'), SUDO_UID: String(user.uid), SUDO_GID: String(user.gid), SUDO_USER: user.name };
+  delete sudoEnv.PXEKIT_DATA_DIR;
+  delete sudoEnv.XDG_DATA_HOME;
 
-  const engine = new EngineProcess(
-    lab.spawn(lab.serverNs, process.execPath, [CLI, 'serve', '--json', '--iface', lab.serverIf, '--mode', 'proxy', '--data-dir', join(dir, 'data'), '--wimboot', wimboot, iso], {
-      env: { ...process.env, SUDO_UID: String(user.uid), SUDO_GID: String(user.gid), SUDO_USER: user.name },
-    }),
-  );
+  // `sudo pxekit wimboot FILE` stores it where the technician's own serve looks, owned by them.
+  const stored = spawnSync(process.execPath, [CLI, 'wimboot', '--json', wimbootStandin(join(dir, 'helpers'))], { env: sudoEnv, encoding: 'utf8' });
+  assert.equal(stored.status, 0, stored.stderr);
+  const rec = (JSON.parse(stored.stdout) as { installed: { path: string } }).installed;
+  assert.ok(rec.path.startsWith(join(home, '.local', 'share', 'pxekit') + '/'), `stored in the user's data dir: ${rec.path}`);
+  for (let p = rec.path; p !== home; p = dirname(p)) assert.equal(statSync(p).uid, user.uid, `${p} belongs to the user`);
+
+  const engine = new EngineProcess(lab.spawn(lab.serverNs, process.execPath, [CLI, 'serve', '--json', '--iface', lab.serverIf, '--mode', 'proxy', iso], { env: sudoEnv }));
   t.after(() => engine.stop());
   const status = await engine.serving();
   assert.equal(status.state, 'serving', JSON.stringify(status));
+  assert.match(String(status.image), /wimboot/, 'the stored wimboot was found');
   const logs = engine.events.filter((e) => e.type === 'log').map((e) => String(e.message));
   assert.ok(logs.some((m) => /^Windows setup media shared read-only as \\\\/.test(m)), `the share is up: ${logs.join('\n')}`);
   assert.ok(logs.some((m) => m.includes(`runs as ${user.name} (uid ${user.uid}, gid ${user.gid}, from sudo)`)), `the engine dropped root: ${logs.join('\n')}`);
