@@ -396,11 +396,9 @@ export class SessionTracker {
 
   /**
    * The loader reported that it hands over (src/boot/boot-plan.ts): the machine is handed off,
-   * once per boot attempt; boot-once is recorded from this.
-   */
-  /**
-   * The request is the report: the loader asks for it just before `boot`. Its last ACK is often
-   * lost (the machine leaves its firmware's network stack at once), so the transfer's end says nothing.
+   * once per boot attempt; boot-once is recorded from this. The request is the report: the loader
+   * asks for it just before `boot`, and its last ACK is often lost (the machine leaves its
+   * firmware's network stack at once), so the transfer's end says nothing.
    */
   private onHandoffSignal(s: ClientSession, ev: TransferEvent): void {
     if (ev.phase !== 'start' || BOOTED_STATES.has(s.state)) return;
