@@ -1,11 +1,12 @@
 // The machine's NICs as a technician needs to see them: name, MAC, IPv4,
 // link state, and whether PXE Kit can serve on it (and if not, why).
 import os from 'node:os';
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { NetError } from './errors.js';
 import { parseWindowsAdapters, windowsAdaptersCommand } from './adapters-windows.js';
 import { MACOS_COMMANDS, parseMacAdapters } from './adapters-macos.js';
+import { RefreshingCache } from '../util/refreshing-cache.js';
 
 export interface NetInterface {
   name: string;
@@ -187,42 +188,69 @@ function listUnranked(src: SysSource): NetInterface[] {
   });
 }
 
-const defaultRunner: CommandRunner = (file, args, timeoutMs) =>
-  execFileSync(file, args, { encoding: 'utf8', timeout: timeoutMs, windowsHide: true, maxBuffer: 8 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] });
-
 /** PowerShell starts slowly; a Mac answers at once. Past this, the OS's view is dropped with a note. */
 const OS_COMMAND_TIMEOUT_MS = 6000;
-/** The default runner's answer is reused this long: the listing blocks the engine while it runs. */
-const OS_CACHE_MS = 5000;
-let osCache: { platform: NodeJS.Platform; at: number; result: { adapters: OsAdapter[]; error?: string } } | undefined;
 
-/** The OS's description of its adapters (Get-NetAdapter; networksetup + ifconfig + route), or why not. */
-export function osAdapters(platform: 'win32' | 'darwin', run?: CommandRunner): { adapters: OsAdapter[]; error?: string } {
-  if (!run && osCache && osCache.platform === platform && Date.now() - osCache.at < OS_CACHE_MS) return osCache.result;
-  const runner = run ?? defaultRunner;
-  let result: { adapters: OsAdapter[]; error?: string };
+/** The commands that describe the adapters on this OS, in the order readOsAdapters runs them. */
+export function osAdapterCommands(platform: 'win32' | 'darwin'): { file: string; args: string[] }[] {
+  const c = MACOS_COMMANDS;
+  return platform === 'win32' ? [windowsAdaptersCommand()] : [c.hardwarePorts, c.ifconfig, c.defaultRoute];
+}
+
+/** The OS's description of its adapters (Get-NetAdapter; networksetup + ifconfig + route) through `run`, or why not. */
+export function readOsAdapters(platform: 'win32' | 'darwin', run: CommandRunner): { adapters: OsAdapter[]; error?: string } {
   try {
     if (platform === 'win32') {
       const cmd = windowsAdaptersCommand();
-      result = { adapters: parseWindowsAdapters(runner(cmd.file, cmd.args, OS_COMMAND_TIMEOUT_MS)) };
-    } else {
-      const c = MACOS_COMMANDS;
-      const hardwarePorts = runner(c.hardwarePorts.file, c.hardwarePorts.args, OS_COMMAND_TIMEOUT_MS);
-      const ifconfig = runner(c.ifconfig.file, c.ifconfig.args, OS_COMMAND_TIMEOUT_MS);
-      let defaultRoute = '';
-      try {
-        defaultRoute = runner(c.defaultRoute.file, c.defaultRoute.args, OS_COMMAND_TIMEOUT_MS);
-      } catch {
-        /* no default route: nothing to mark */
-      }
-      result = { adapters: parseMacAdapters({ hardwarePorts, ifconfig, defaultRoute }) };
+      return { adapters: parseWindowsAdapters(run(cmd.file, cmd.args, OS_COMMAND_TIMEOUT_MS)) };
     }
+    const c = MACOS_COMMANDS;
+    const hardwarePorts = run(c.hardwarePorts.file, c.hardwarePorts.args, OS_COMMAND_TIMEOUT_MS);
+    const ifconfig = run(c.ifconfig.file, c.ifconfig.args, OS_COMMAND_TIMEOUT_MS);
+    let defaultRoute = '';
+    try {
+      defaultRoute = run(c.defaultRoute.file, c.defaultRoute.args, OS_COMMAND_TIMEOUT_MS);
+    } catch {
+      /* no default route: nothing to mark */
+    }
+    return { adapters: parseMacAdapters({ hardwarePorts, ifconfig, defaultRoute }) };
   } catch (err) {
     const what = platform === 'win32' ? 'Get-NetAdapter' : 'networksetup/ifconfig';
-    result = { adapters: [], error: `${what} failed (${(err as Error).message.split('\n')[0]})` };
+    return { adapters: [], error: `${what} failed (${(err as Error).message.split('\n')[0]})` };
   }
-  if (!run) osCache = { platform, at: Date.now(), result };
-  return result;
+}
+
+const COMMAND_OPTIONS = { encoding: 'utf8', timeout: OS_COMMAND_TIMEOUT_MS, windowsHide: true, maxBuffer: 8 * 1024 * 1024 } as const;
+const runNow: CommandRunner = (file, args) => execFileSync(file, args, { ...COMMAND_OPTIONS, stdio: ['ignore', 'pipe', 'ignore'] });
+/** execFile off the event loop; stdin closed at once, as the synchronous run ignores it. */
+function runLater(file: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(file, args, COMMAND_OPTIONS, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+    child.stdin?.end();
+  });
+}
+
+/** readOsAdapters with the commands run off the event loop, their outputs then replayed in order. */
+async function readOsAdaptersLater(platform: 'win32' | 'darwin'): Promise<{ adapters: OsAdapter[]; error?: string }> {
+  const key = (file: string, args: string[]) => [file, ...args].join('\0');
+  const outputs = new Map<string, string | Error>();
+  for (const c of osAdapterCommands(platform)) {
+    outputs.set(key(c.file, c.args), await runLater(c.file, c.args).catch((err: Error) => err));
+  }
+  return readOsAdapters(platform, (file, args) => {
+    const out = outputs.get(key(file, args));
+    if (typeof out !== 'string') throw out ?? new Error(`${file} was not run`);
+    return out;
+  });
+}
+
+/** The listing blocks the engine only the first time: later reads get the last answer while a fresh one is read in the background. */
+const OS_CACHE_MS = 5000;
+const osAdapterCache = new RefreshingCache({ readNow: (p: 'win32' | 'darwin') => readOsAdapters(p, runNow), readLater: readOsAdaptersLater, staleMs: OS_CACHE_MS });
+
+/** The OS's description of its adapters: recorded outputs through `run` (tests), else the cached view of the OS's commands. */
+export function osAdapters(platform: 'win32' | 'darwin', run?: CommandRunner): { adapters: OsAdapter[]; error?: string } {
+  return run ? readOsAdapters(platform, run) : osAdapterCache.get(platform);
 }
 
 /** Windows and macOS: the OS's own facts per adapter, with Node's addresses (what the sockets bind). */
