@@ -7,8 +7,7 @@ import { createReadStream, mkdirSync, promises as fsp } from 'node:fs';
 import { createHash, randomBytes } from 'node:crypto';
 import { basename, join, resolve } from 'node:path';
 import type { Assignment, LibraryEntry, LibraryEvent, MenuSettings } from './library-entry.js';
-import type { ImageSpec } from './publish-image.js';
-import { identifyFile, refusal } from './identify.js';
+import { imageSpecFromPath, type ImageSpec, type ResolvedImageSpec } from './publish-image.js';
 import { loadJson, writeFileAtomic } from '../util/durable-file.js';
 import { safeId, type HelperPaths } from './publish-iso.js';
 import { inspectImage, type InspectOptions } from './inspect.js';
@@ -16,7 +15,7 @@ import { openImage } from './publish-iso.js';
 import { fileSecureBoot, treeSecureBoot } from './secure-boot-image.js';
 import { findHelpers } from './publish-iso.js';
 import { NO_WIMBOOT_COST, WIMBOOT_FIX } from './wimboot.js';
-import { isNetbootArchive, isNetbootFolder, netbootSecureBoot, openNetboot } from './netboot-tree.js';
+import { netbootSecureBoot, openNetboot, type BootFileChoice } from './netboot-tree.js';
 import { FIRMWARE_WORDS } from './netboot-loaders.js';
 
 export const LIBRARY_FILE = 'library.json';
@@ -31,6 +30,8 @@ export interface StoredEntry extends LibraryEntry {
   hashedMtimeMs?: number;
   /** Which recipe boots it (ISOs and folders). */
   recipe?: string;
+  /** Netboot trees added as their loader (a lone pxelinux.0): that loader first, as --boot-file says. */
+  bootFiles?: BootFileChoice;
 }
 
 export interface BootOnceRecord {
@@ -245,33 +246,35 @@ export class ImageLibrary extends EventEmitter {
     const path = resolve(p.path);
     const st = await fsp.stat(path).catch(() => undefined);
     if (!st) throw new LibraryError('invalid', `no such file or folder: ${path}`);
-    let kind: LibraryEntry['kind'];
-    if (st.isDirectory()) kind = (await isNetbootFolder(path)) ? 'netboot' : 'folder';
-    else if (!st.isFile()) throw new LibraryError('invalid', `${path} is not a regular file`);
-    else if (await isNetbootArchive(path)) kind = 'netboot';
-    else {
-      // By content only: a file named .iso that holds no ISO volume is refused with what it looks like.
-      const id = await identifyFile(path).catch((err: Error) => ({ ok: false as const, what: 'unreadable', reason: `it cannot be read (${err.message})` }));
-      if (!id.ok) throw new LibraryError('invalid', refusal(path, id));
-      kind = id.kind;
-    }
-    if (p.initrds?.length && kind !== 'kernel') throw new LibraryError('invalid', `${path} is not a kernel: initrds can only go with a kernel`);
+    if (!st.isDirectory() && !st.isFile()) throw new LibraryError('invalid', `${path} is not a regular file`);
     for (const i of p.initrds ?? []) if (!(await fsp.stat(i).catch(() => undefined))?.isFile()) throw new LibraryError('invalid', `no such initrd: ${i}`);
+    // What it is, decided where `pxekit serve` decides it (by content: a file named .iso that holds
+    // no ISO volume is refused with what it looks like; a lone pxelinux.0 or GRUB is its folder).
+    let spec: ResolvedImageSpec;
+    try {
+      spec = await imageSpecFromPath(path, { initrds: p.initrds, cmdline: p.cmdline });
+    } catch (err) {
+      throw new LibraryError('invalid', (err as Error).message);
+    }
+    const kind: LibraryEntry['kind'] = spec.kind;
+    const at = 'kernel' in spec ? spec.kernel : spec.path;
+    const atSt = at === path ? st : await fsp.stat(at);
     const entry: StoredEntry = {
       id: `${safeId(p.name ?? basename(path)).slice(0, 40)}-${randomBytes(2).toString('hex')}`,
       name: p.name?.trim() || basename(path),
       kind,
-      path,
-      size: st.isFile() ? st.size : 0,
+      path: at,
+      size: atSt.isFile() ? atSt.size : 0,
       present: true,
       addedAt: Date.now(),
     };
     if (p.initrds?.length) entry.initrds = p.initrds.map((i) => resolve(i));
     if (p.cmdline) entry.cmdline = p.cmdline;
+    if (spec.kind === 'netboot' && spec.bootFiles) entry.bootFiles = spec.bootFiles;
     if (kind === 'netboot') {
       let nb;
       try {
-        nb = await openNetboot(path, { dataDir: this.dataDir });
+        nb = await openNetboot(at, { dataDir: this.dataDir, bootFiles: entry.bootFiles });
       } catch (err) {
         throw new LibraryError('invalid', (err as Error).message);
       }
@@ -338,7 +341,7 @@ export class ImageLibrary extends EventEmitter {
       case 'kernel':
         return { kind: 'kernel', kernel: e.path, initrds: e.initrds ?? [], cmdline: e.cmdline ?? '' };
       case 'netboot':
-        return { kind: 'netboot', path: e.path, id: e.id };
+        return { kind: 'netboot', path: e.path, id: e.id, ...(e.bootFiles ? { bootFiles: e.bootFiles } : {}) };
       default:
         return { kind: e.kind, path: e.path };
     }

@@ -12,6 +12,8 @@ import { join } from 'node:path';
 import { Lab, requireRoot } from '../helpers/lab.js';
 import { CLI, EngineProcess } from '../helpers/engine-process.js';
 import { runUdhcpc } from '../helpers/udhcpc.js';
+import { macOfLink } from '../helpers/dhcp-lab.js';
+import { ImageLibrary } from '../../src/images/library.js';
 import { writeKernelStub } from '../helpers/fake-kernel.js';
 import { packTar, PXELINUX_0, pxelinuxTree, type NetbootTree } from '../helpers/netboot-trees.js';
 import type { BootFixtures } from '../../src/lab/fixtures.js';
@@ -84,10 +86,11 @@ function clientOf(lab: Lab, dir: string, ip: string): Client {
  * MAC is unknown would get the default image's tree too, chooser.treeRootFor(undefined); the lease
  * makes the tests go through the per-machine path a real boot takes.)
  */
-async function serveTree(t: { after: (fn: () => unknown) => void }, image: string, dir: string) {
+async function serveTree(t: { after: (fn: () => unknown) => void }, image: string | ((lab: Lab) => Promise<string[]>), dir: string) {
   const lab = Lab.create();
   t.after(() => lab.destroy());
-  const engine = EngineProcess.start(lab, lab.serverNs, ['--iface', lab.serverIf, '--mode', 'dhcp', '--probe-seconds', '1', '--http-port', HTTP_PORT, '--data-dir', join(dir, 'data'), image]);
+  const imageArgs = typeof image === 'string' ? [image] : await image(lab);
+  const engine = EngineProcess.start(lab, lab.serverNs, ['--iface', lab.serverIf, '--mode', 'dhcp', '--probe-seconds', '1', '--http-port', HTTP_PORT, '--data-dir', join(dir, 'data'), ...imageArgs]);
   t.after(() => engine.stop());
   await engine.serving();
   const fw = runUdhcpc(lab, lab.clientNs, lab.clientIf, BIOS_PXE);
@@ -180,6 +183,31 @@ test('pxekit serve FILE.tar.gz: the unpacked tree is served', { skip, timeout: 9
   assert.equal(k.code, 200);
   assert.equal(k.body.length, 200_000);
   assert.equal(k.body.toString('latin1', 0x202, 0x206), 'HdrS');
+});
+
+test('the library: a lone pxelinux.0 added as an entry is its folder; the machine it is assigned to gets pxelinux.0, then ldlinux.c32 and the menu from that folder', { skip, timeout: 90_000 }, async (t) => {
+  // Before, the library took pxelinux.0 for a bare PXE program: the machine got it alone and
+  // ldlinux.c32 was "file not found" (issue 21's defect, back through the UI's library).
+  const dir = mkdtempSync(join(tmpdir(), 'pxk-netboot-serve-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const tree = pxelinuxTree(join(dir, 'tree'), fixtures(dir), { cmdline: 'from-the-library' });
+  const { fw, client } = await serveTree(
+    t,
+    async (lab) => {
+      const lib = new ImageLibrary(join(dir, 'data'), { hashInBackground: false });
+      const entry = await lib.add({ path: join(tree.root, 'pxelinux.0') });
+      assert.equal(entry.kind, 'netboot');
+      await lib.setAssignment({ mac: macOfLink(lab, lab.clientNs, lab.clientIf), imageId: entry.id, bootOnce: false });
+      lib.close();
+      return ['--library'];
+    },
+    dir,
+  );
+  assert.equal(fw.env.boot_file, 'pxelinux.0');
+  const ldlinux = client.tftp('ldlinux.c32');
+  assert.equal(sha(ldlinux.data ?? Buffer.alloc(0)), sha(readFileSync(join(tree.root, 'ldlinux.c32'))), ldlinux.output);
+  const cfg = client.tftp('pxelinux.cfg/default');
+  assert.match(cfg.data?.toString() ?? '', /from-the-library/, cfg.output);
 });
 
 /** Runs `pxekit serve ... ARGS` in the server namespace; stopped with SIGINT after `ms` if it is still running (then code 0 or null). */

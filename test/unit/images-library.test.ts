@@ -157,7 +157,7 @@ test('writes are atomic: a writer killed at random moments never leaves a torn f
   assert.ok(existsSync(file));
 });
 
-test('add: a netboot folder and its .tar.gz are "netboot" entries with their loaders and problems; a folder without a loader stays a folder', async (t) => {
+test('add: a netboot folder, its .tar.gz and its lone pxelinux.0 are "netboot" entries with their loaders and problems; an unpacked ISO stays a folder; a folder with nothing bootable is refused, as serve refuses it', async (t) => {
   const dir = tempDir(t);
   const data = join(dir, 'data');
   const tree = join(dir, 'netboot');
@@ -184,9 +184,16 @@ test('add: a netboot folder and its .tar.gz are "netboot" entries with their loa
   assert.deepEqual(packed.netboot?.loaders.map((l) => l.path), ['pxelinux.0']);
   assert.ok(readdirSync(join(data, 'netboot')).length >= 1, 'the archive was unpacked into the data dir');
 
+  // A lone loader is its folder, that loader first (as `pxekit serve pxelinux.0`): never the bare program.
+  const lone = await lib.add({ path: join(tree, 'pxelinux.0') });
+  assert.equal(lone.kind, 'netboot');
+  assert.equal(lone.path, tree);
+  assert.deepEqual(await lib.imageSpecFor(lone.id), { kind: 'netboot', path: tree, id: lone.id, bootFiles: { bios: 'pxelinux.0' } });
+
   assert.equal((await lib.add({ path: join(dir, 'plain') })).kind, 'folder');
   const empty = join(dir, 'empty');
   mkdirSync(join(empty, 'sub'), { recursive: true });
   writeFileSync(join(empty, 'sub', 'notes.txt'), 'nothing to boot');
-  assert.equal((await lib.add({ path: empty })).kind, 'folder', 'a folder without a loader is no netboot folder');
+  await assert.rejects(lib.add({ path: empty }), /holds no network boot loader .* and no OS layout PXE Kit knows/);
+  assert.equal((await lib.list()).length, 4, 'nothing added for the refused folder');
 });
