@@ -381,6 +381,14 @@ export class BootChooser {
 
   private grubImageConfig(mac: string, imageId: string, bootOnce: boolean): string {
     const img = this.imageFor(imageId)!;
+    if (img.netboot) {
+      // A netboot folder boots through its own loader, which this GRUB does not start; iPXE's menu
+      // chains it (test/e2e/netboot-menu.test.ts), and DHCP hands it out to a machine it is assigned to.
+      const ipxeToo = img.netboot.opened.loaders.x64?.kind !== 'syslinux-efi'; // see netbootChainScript
+      return grubMessageConfig(
+        `${this.titleOf(imageId)} is a netboot folder: its own loader does not start from this menu. Assign the folder to this machine (it then gets the folder's loader directly)${ipxeToo ? ', or switch Secure Boot off on this machine and serve with "Secure Boot: iPXE" (--secure-boot ipxe) for the iPXE menu' : ''}`,
+      );
+    }
     if (!img.linuxBoot) {
       // GRUB's chainloader started iPXE but iPXE hung there (OVMF, Secure Boot off): say it instead.
       return grubMessageConfig(

@@ -64,10 +64,14 @@ async function readLoaderMenus(tree: ImageTree, l: NetbootLoader, shimGrub?: Net
   const search = configSearch(target);
   if (!search) return undefined;
   const baseDir = target.path.includes('/') ? target.path.slice(0, target.path.lastIndexOf('/')) : '';
+  // readSyslinuxMenus takes the configs as pxelinux names them, against its folder (baseDir); these
+  // are tree-relative. Given as they are, a loader in a folder (boot/bios/pxelinux.0) had its menu
+  // looked for at boot/bios/boot/bios/pxelinux.cfg/default: none found, nothing to hand off on.
+  const fromBase = (c: string) => (baseDir && c.startsWith(`${baseDir}/`) ? c.slice(baseDir.length + 1) : c);
   const read = (configs: string[]) =>
     target.kind === 'grub'
       ? readGrubMenus(tree, { prefix: search.dir, start: configs.length ? configs : undefined })
-      : readSyslinuxMenus(tree, { baseDir, configs, firmware: target.kind !== 'syslinux-efi' ? 'bios' : target.firmware === 'ia32' ? 'efi32' : 'efi64' });
+      : readSyslinuxMenus(tree, { baseDir, configs: configs.map(fromBase), firmware: target.kind !== 'syslinux-efi' ? 'bios' : target.firmware === 'ia32' ? 'efi32' : 'efi64' });
   const defaultConfig = target.kind === 'grub' ? `${search.dir ? `${search.dir}/` : ''}grub.cfg` : `${search.dir}/default`;
   const common = await read(target.kind === 'grub' ? [] : [defaultConfig]);
   const perMac = new Map<string, MenuReading>();
@@ -262,7 +266,14 @@ export const NETBOOT_PROBES: { key: string; pattern: RegExp; why: string }[] = [
     pattern: /(^|\/)pxelinux\.cfg\/(01(-[0-9a-f]{2}){6}|[0-9a-f]{1,8}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i,
     why: 'pxelinux looks for a configuration of this machine (its UUID, MAC, then its address in hex) before pxelinux.cfg/default',
   },
-  { key: 'grub-config', pattern: /(^|\/)grub\.cfg-(01(-[0-9a-f]{2}){6}|[0-9a-f]{1,8})$/i, why: 'GRUB looks for a configuration of this machine (its MAC, then its address in hex) before grub.cfg' },
+  // GRUB (2.06) tries grub.cfg-<UUID> first when it knows the machine's UUID: chained by PXE Kit's
+  // iPXE menu it does (the lab's QEMU asks for grub.cfg-00000000-0000-0000-0000-000000000000);
+  // started by OVMF's own PXE it did not.
+  {
+    key: 'grub-config',
+    pattern: /(^|\/)grub\.cfg-(01(-[0-9a-f]{2}){6}|[0-9a-f]{1,8}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i,
+    why: 'GRUB looks for a configuration of this machine (its UUID, its MAC, then its address in hex) before grub.cfg',
+  },
   { key: 'grub-lists', pattern: /(^|\/)(x86_64|i386|arm64)-efi\/[^/]+\.lst$/i, why: 'GRUB looks for its module lists; the modules it needs are built in' },
 ];
 

@@ -3,7 +3,7 @@
 import { constants, promises as fsp } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { bufferFile, diskFile, type PublishedFile, type PublishedFiles } from '../files/published.js';
-import { chainScript, httpUrl, kernelScript, macFromScriptName, macToHyphens } from '../boot/ipxe-script.js';
+import { chainScript, httpUrl, kernelScript, macFromScriptName, macToHyphens, sanitise } from '../boot/ipxe-script.js';
 import type { LinuxBoot } from '../boot/linux-boot.js';
 import type { SignedLoaders } from '../boot/signed-chain.js';
 import { ipxeHandoffLine, type PlanFile } from '../boot/boot-plan.js';
@@ -215,7 +215,7 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
     const nb = await openNetboot(spec.path, { bootFiles: spec.bootFiles, dataDir: opts.dataDir });
     const resolve = netbootResolver(nb, netbootRoles(nb));
     const id = spec.id ?? safeId(basename(spec.path).replace(/\.(tar\.gz|tgz|tar|zip)$/i, ''));
-    // Also under netboot/<id>/, for URLs (an iPXE menu choice chains the loader from there).
+    // Also under netboot/<id>/: a URL of the tree that does not depend on whose root it is.
     const treePrefix = `netboot/${id}/`;
     files.addDynamic(treePrefix, resolve);
     for (const p of NETBOOT_PROBES) files.expectMisses(`netboot-${p.key}`, p.pattern, p.why);
@@ -223,7 +223,7 @@ export async function publishImage(files: PublishedFiles, given: ImageSpec, opts
     for (const [fw, l] of Object.entries(nb.loaders)) firstStage[fw as FirstStageFirmware] = l!.path;
     netboot = { opened: nb, firstStage, resolve, plan: (mac) => netbootMachinePlan(nb, mac), namedBy: (p) => namedBy(nb, p) };
     description = netbootDescription(nb);
-    const text = netbootChainScript(url(treePrefix), firstStage, description);
+    const text = netbootChainScript(opts.serverIp, nb.loaders, description);
     script = () => text;
     unpublishNetboot = () => {
       files.removeDynamic(treePrefix);
@@ -342,15 +342,46 @@ export function describeKind(kind: ImageKind): string {
 
 /**
  * For a machine that reaches a netboot tree from PXE Kit's iPXE menu: chain the tree's loader
- * for its platform, from the tree's own URL (pxelinux takes its folder from option 210).
+ * for its platform.
+ *
+ * Every name is the tree's own, from the server's root, as when DHCP hands the tree out: once
+ * the machine asked for this script it is handed the tree (BootChooser.give), and the tree is
+ * then its TFTP/HTTP root (BootChooser.treeRootFor). Chained from netboot/<id>/ instead, the
+ * loader asked for netboot/<id>/pxelinux.cfg/default and netboot/<id>/boot/linux/vmlinuz, names
+ * its menus never use: the session then saw none of the menu entries' files, so it was never
+ * handed off and a missing file was not named with the menu that named it.
+ *
+ * pxelinux takes its folder from option 210 (PathPrefix), which iPXE puts in the DHCP packet it
+ * hands a chained PXE program (without it, pxelinux takes the folder of the boot file DHCP named:
+ * PXE Kit's iPXE). pxelinux.0, not only lpxelinux.0, opens tftp:// names (in syslinux 6 "tftp" is
+ * the one URL scheme of its legacy network stack, http and ftp being lpxelinux's), and joins a
+ * relative name to the prefix as text: so the prefix is the loader's folder and ends with "/", as
+ * pxelinux derives it from a boot file name. GRUB chained on UEFI reads the DHCP packet iPXE hands
+ * it and asks for its prefix's grub.cfg from the same root (test/e2e/netboot-menu.test.ts).
  */
-function netbootChainScript(treeUrl: string, stages: Partial<Record<FirstStageFirmware, string>>, label: string): string {
+function netbootChainScript(serverIp: string, loaders: OpenedNetboot['loaders'], label: string): string {
   const lines = ['#!ipxe', `echo PXE Kit: ${label.replace(/[\r\n$]/g, ' ')}`];
-  const tftp = treeUrl.replace(/^http:\/\/([^/:]+)(:\d+)?\//, 'tftp://$1/');
-  if (stages.bios) lines.push(`iseq \${platform} pcbios && set 210:string ${tftp} && chain ${tftp}${stages.bios} ||`);
-  if (stages.x64) lines.push(`iseq \${buildarch} x86_64 && iseq \${platform} efi && chain ${tftp}${stages.x64} ||`);
-  if (stages.arm64) lines.push(`iseq \${buildarch} arm64 && chain ${tftp}${stages.arm64} ||`);
-  lines.push('echo PXE Kit: this netboot folder has no loader for this machine (or it failed); check the PXE Kit window', 'prompt --timeout 30000 Press any key to restart ||', 'reboot');
+  const refused: string[] = [];
+  const root = `tftp://${serverIp}/`;
+  const folderOf = (p: string) => p.slice(0, p.lastIndexOf('/') + 1);
+  const { bios, x64, arm64 } = loaders;
+  if (bios) lines.push(`iseq \${platform} pcbios && set 210:string ${root}${folderOf(bios.path)} && chain ${root}${bios.path} ||`);
+  if (x64?.kind === 'syslinux-efi') {
+    // syslinux.efi started by iPXE (ipxe.efi 1.0.0+git-20190125, Debian 12's) stops at once with a
+    // CPU exception ("#UD - Invalid Opcode" after "Getting cached packet"): the machine hangs and PXE
+    // Kit sees nothing more. Say so and go back to the menu instead. Given by DHCP (the folder
+    // assigned to the machine) it starts from the firmware's own PXE and boots (test/e2e/netboot.test.ts).
+    lines.push('iseq ${buildarch} x86_64 && iseq ${platform} efi && goto no_syslinux_efi ||');
+    refused.push(
+      ':no_syslinux_efi',
+      `echo PXE Kit: the UEFI loader of this netboot folder, ${sanitise(x64.path)} (syslinux.efi), cannot start from the PXE Kit menu: started by iPXE, it stops at once.`,
+      'echo PXE Kit: assign the folder to this machine in PXE Kit instead: the machine then gets it from its firmware directly, and it boots.',
+      'prompt --timeout 60000 Press any key to go back to the menu ||',
+      'exit 0',
+    );
+  } else if (x64) lines.push(`iseq \${buildarch} x86_64 && iseq \${platform} efi && chain ${root}${x64.path} ||`);
+  if (arm64) lines.push(`iseq \${buildarch} arm64 && chain ${root}${arm64.path} ||`);
+  lines.push('echo PXE Kit: this netboot folder has no loader for this machine (or it failed); check the PXE Kit window', 'prompt --timeout 30000 Press any key to restart ||', 'reboot', ...refused);
   return lines.join('\n');
 }
 

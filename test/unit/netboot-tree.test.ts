@@ -55,6 +55,9 @@ import { bufferFile, PublishedFiles, type PublishedFile } from '../../src/files/
 import { SessionTracker } from '../../src/sessions/tracker.js';
 import type { DhcpEvent, TransferEvent } from '../../src/sessions/events.js';
 import type { FileRole } from '../../src/files/roles.js';
+import { BootChooser } from '../../src/images/boot-chooser.js';
+import { ImageLibrary } from '../../src/images/library.js';
+import { readPublished } from '../helpers/published.js';
 
 const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const SECUREBOOT = join(REPO, 'resources', 'secureboot');
@@ -774,8 +777,107 @@ test("NETBOOT_PROBES: pxelinux's and GRUB's per-machine searches are expected mi
     assert.equal(last, `${prefix}/grub.cfg`);
     assert.equal(probeOf(last), undefined);
     for (const name of search) assert.equal(probeOf(name), name.endsWith('.lst') ? 'grub-lists' : 'grub-config', name);
+    // Chained by iPXE, GRUB knows the machine's UUID and asks for it first.
+    assert.equal(probeOf(`${prefix}/grub.cfg-00000000-0000-0000-0000-000000000000`), 'grub-config');
+    assert.equal(probeOf(`${prefix}/grub.cfg-${uuid}`), 'grub-config');
   }
   // Files a tree must have are never expected misses.
   for (const name of ['pxelinux.cfg/default', 'grub/grub.cfg', 'pxelinux.0', 'ldlinux.c32', 'boot/linux/vmlinuz', 'pxelinux.cfg/menu.cfg', 'grub/x86_64-efi/normal.mod'])
     assert.equal(probeOf(name), undefined, name);
+});
+
+// ================================================================== a tree chosen from PXE Kit's iPXE menu
+
+test("a tree chosen from the library menu: its loader is chained by the tree's own names, the tree becomes that machine's root, its menu's files are its hand-off", async (t) => {
+  const root = dir('menu-tree');
+  const tree = pxelinuxTree(join(root, 'flat'), fx, { cmdline: 'console=ttyS0 from-the-tree' });
+  // A tree whose only BIOS loader sits in a folder: pxelinux's prefix (option 210) is that folder.
+  const deep = join(root, 'deep');
+  cp(PXELINUX_0, deep, 'boot/bios/pxelinux.0');
+  cp(join(SYSLINUX_BIOS_MODULES, 'ldlinux.c32'), deep, 'boot/bios/ldlinux.c32');
+  cp(fx.kernel, deep, 'boot/bios/linux');
+  put(deep, 'boot/bios/pxelinux.cfg/default', 'DEFAULT l\nLABEL l\n  KERNEL linux\n');
+  const lib = new ImageLibrary(join(root, 'data'), { hashInBackground: false });
+  const k = await lib.add({ path: fx.kernel, name: 'A kernel' });
+  const flat = await lib.add({ path: tree.root, name: 'Flat tree' });
+  const inFolder = await lib.add({ path: deep, name: 'Deep tree' });
+  assert.deepEqual([flat.kind, inFolder.kind], ['netboot', 'netboot']);
+  await lib.setMenu({ enabled: true, timeoutSeconds: 300, defaultEntryId: k.id, includeLocalBoot: false });
+  const files = new PublishedFiles();
+  const chooser = new BootChooser({ files, serverIp: '10.1.2.3', httpPort: 8080, library: lib, dataDir: join(root, 'data') });
+  await chooser.start();
+  t.after(() => chooser.stop());
+  const ipOf: Record<string, string> = { '10.1.2.50': MAC, '10.1.2.51': OTHER_MAC };
+  files.setClientRoot((ip) => chooser.treeRootFor(ipOf[ip]));
+
+  const hy = (m: string) => m.replace(/:/g, '-');
+  assert.match(await readPublished(files, `ipxe/${hy(MAC)}.ipxe`), /^choose /m, 'the menu first');
+  assert.equal(chooser.treeRootFor(MAC), undefined, 'before its choice, no tree is the machine\'s root');
+  assert.equal(files.lookup('pxelinux.cfg/default', { clientIp: '10.1.2.50' }), undefined);
+
+  const script = await readPublished(files, `ipxe/img/${flat.id}/${hy(MAC)}.ipxe`);
+  assert.match(script, /^iseq \$\{platform\} pcbios && set 210:string tftp:\/\/10\.1\.2\.3\/ && chain tftp:\/\/10\.1\.2\.3\/pxelinux\.0 \|\|$/m);
+  assert.doesNotMatch(script, /netboot\//, 'no name the tree\'s menus do not use');
+  const deepScript = await readPublished(files, `ipxe/img/${inFolder.id}/${hy(OTHER_MAC)}.ipxe`);
+  assert.match(deepScript, /set 210:string tftp:\/\/10\.1\.2\.3\/boot\/bios\/ && chain tftp:\/\/10\.1\.2\.3\/boot\/bios\/pxelinux\.0 \|\|$/m);
+
+  // After its choice, each machine's root is the tree it chose: what pxelinux asks for is there, with its role.
+  for (const [name, role] of [['pxelinux.0', 'boot program'], ['ldlinux.c32', 'boot program'], ['pxelinux.cfg/default', 'boot script'], [tree.kernel, 'kernel'], [tree.initrd, 'initrd']] as const) {
+    const f = files.lookup(`/${name}`, { clientIp: '10.1.2.50' });
+    assert.equal(f?.role, role, name);
+  }
+  assert.equal(files.lookup('boot/bios/pxelinux.cfg/default', { clientIp: '10.1.2.51' })?.role, 'boot script');
+  assert.equal(files.lookup(tree.kernel, { clientIp: '10.1.2.51' }), undefined, 'the other machine sees its own tree only');
+  assert.match(await readAll(files.lookup('pxelinux.cfg/default', { clientIp: '10.1.2.50' })!), /from-the-tree/);
+
+  // From the signed GRUB's menu (UEFI, --secure-boot auto) a tree cannot start: said on the machine's screen, with what to do.
+  const fromGrub = chooser.resolveGrubConfig(`img/${flat.id}/${MAC}.cfg`)!;
+  assert.match(fromGrub, /Flat tree.* is a netboot folder: its own loader does not start from this menu\. Assign the folder to this machine/);
+  assert.match(fromGrub, /--secure-boot ipxe/);
+
+  // The tracker follows the chosen tree: the kernel and initrd its menu names, by the names pxelinux sends, are the hand-off.
+  const plan = chooser.handedPlan(MAC);
+  assert.equal(plan.handoff.kind, 'files');
+  let at = 1_000_000;
+  const tracker = new SessionTracker({ planFor: (m) => chooser.handedPlan(m), onUpdate: () => {}, now: () => at });
+  tracker.handle({ type: 'dhcp', at, direction: 'in', message: 'discover', mac: MAC, xid: 1, port: 67, arch: 'bios', vendorClass: 'PXEClient:Arch:00000' });
+  tracker.handle({ type: 'dhcp', at, direction: 'out', message: 'ack', mac: MAC, xid: 1, port: 67, ip: '10.1.2.50' });
+  let n = 0;
+  for (const [name, role] of [['pxelinux.0', 'boot program'], ['ldlinux.c32', 'boot program'], ['pxelinux.cfg/default', 'boot script'], [`/${tree.kernel}`, 'kernel'], [`/${tree.initrd}`, 'initrd']] as const) {
+    assert.notEqual(tracker.get(MAC)!.state, 'handed-off', `not handed off before ${name}`);
+    const id = `t${n++}`;
+    const common = { type: 'transfer' as const, protocol: 'tftp' as const, id, clientIp: '10.1.2.50', clientPort: 2000, mac: MAC, file: name, role, size: 10 };
+    tracker.handle({ ...common, at: ++at, phase: 'start', bytes: 0 });
+    tracker.handle({ ...common, at: ++at, phase: 'done', bytes: 10 });
+  }
+  assert.equal(tracker.get(MAC)!.state, 'handed-off');
+});
+
+test('a syslinux.efi tree chosen from the iPXE menu on UEFI: refused with why and what to do, back to the menu; BIOS still chains pxelinux', async (t) => {
+  const root = dir('menu-sefi');
+  const tree = syslinuxEfiTree(join(root, 'tree'), fx, { cmdline: 'console=ttyS0' });
+  // Both loaders: BIOS through pxelinux.0 is chained as ever.
+  cp(PXELINUX_0, tree.root, 'pxelinux.0');
+  cp(join(SYSLINUX_BIOS_MODULES, 'ldlinux.c32'), tree.root, 'ldlinux.c32');
+  const lib = new ImageLibrary(join(root, 'data'), { hashInBackground: false });
+  const k = await lib.add({ path: fx.kernel, name: 'A kernel' });
+  const e = await lib.add({ path: tree.root, name: 'Sefi tree' });
+  await lib.setMenu({ enabled: true, timeoutSeconds: 300, defaultEntryId: k.id, includeLocalBoot: false });
+  const files = new PublishedFiles();
+  const chooser = new BootChooser({ files, serverIp: '10.1.2.3', httpPort: 8080, library: lib, dataDir: join(root, 'data') });
+  await chooser.start();
+  t.after(() => chooser.stop());
+  const script = await readPublished(files, `ipxe/img/${e.id}/${MAC.replace(/:/g, '-')}.ipxe`);
+  assert.doesNotMatch(script, /chain [^\n]*syslinux\.efi/, 'iPXE never starts syslinux.efi (it stops with a CPU exception)');
+  assert.match(script, /^iseq \$\{buildarch\} x86_64 && iseq \$\{platform\} efi && goto no_syslinux_efi \|\|$/m);
+  const refusal = script.slice(script.indexOf(':no_syslinux_efi'));
+  assert.match(refusal, /echo PXE Kit: the UEFI loader of this netboot folder, syslinux\.efi \(syslinux\.efi\), cannot start from the PXE Kit menu/);
+  assert.match(refusal, /assign the folder to this machine/);
+  // Back to the menu (its `chain ... || goto failed` then `goto menu`), not a hang or a reboot.
+  assert.match(refusal, /\nexit 0$/);
+  assert.match(script, /set 210:string tftp:\/\/10\.1\.2\.3\/ && chain tftp:\/\/10\.1\.2\.3\/pxelinux\.0 \|\|/);
+  // The signed GRUB's menu does not send it to the iPXE menu either.
+  const fromGrub = chooser.resolveGrubConfig(`img/${e.id}/${MAC}.cfg`)!;
+  assert.match(fromGrub, /Assign the folder to this machine/);
+  assert.doesNotMatch(fromGrub, /--secure-boot ipxe/);
 });
