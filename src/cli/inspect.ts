@@ -6,7 +6,7 @@ import { inspectImage } from '../images/inspect.js';
 import type { ImageSpec } from '../images/publish-image.js';
 import { IsoError } from '../images/iso/index.js';
 import { defaultDataDir } from '../files/data-dir.js';
-import { commandDataDir, PrivilegeError } from '../net/privilege.js';
+import { commandDataDir } from '../net/privilege.js';
 import { parseBootFiles } from './boot-files.js';
 
 export const INSPECT_USAGE = `usage: pxekit inspect [--initrd FILE]... [--cmdline ARGS] [--wimboot FILE] [--server IP] [--http-port N]
@@ -45,15 +45,9 @@ export async function inspect(argv: string[]): Promise<number> {
     return 2;
   }
   const path = positionals[0];
-  let place: ReturnType<typeof commandDataDir>;
-  try {
-    // Through sudo: the invoking user's data dir (its wimboot, its unpacked archives), as serve uses.
-    place = commandDataDir(values['data-dir'], defaultDataDir);
-  } catch (err) {
-    if (!(err instanceof PrivilegeError)) throw err;
-    console.error(`pxekit: ${err.message}`);
-    return 2;
-  }
+  // Through sudo or pkexec: the invoking user's data dir, the one the serve that drops to that user reads
+  // (a user without a home of their own: PrivilegeError, printed by main with the fix).
+  const place = commandDataDir(values['data-dir'], defaultDataDir);
   const helpers = findHelpers({ wimboot: values.wimboot, dataDir: place.dataDir });
   try {
     const bootFiles = values['boot-file'] ? parseBootFiles(values['boot-file']) : undefined;

@@ -2,7 +2,7 @@
 // show what is stored.
 import { parseArgs } from 'node:util';
 import { defaultDataDir } from '../files/data-dir.js';
-import { commandDataDir, PrivilegeError } from '../net/privilege.js';
+import { commandDataDir } from '../net/privilege.js';
 import { installWimboot, wimbootStatus, WimbootRefused, WIMBOOT_DOWNLOAD_URL, NO_WIMBOOT_COST } from '../images/wimboot.js';
 
 export const WIMBOOT_USAGE = `usage: pxekit wimboot [--data-dir DIR] [--json] [FILE]
@@ -25,15 +25,9 @@ export function wimbootCommand(argv: string[]): number {
     console.error(`pxekit: give at most one FILE\n${WIMBOOT_USAGE}`);
     return 2;
   }
-  // Through sudo: the invoking user's data dir, where the serve that drops to that user looks.
-  let place: ReturnType<typeof commandDataDir>;
-  try {
-    place = commandDataDir(values['data-dir'], defaultDataDir);
-  } catch (err) {
-    if (!(err instanceof PrivilegeError)) throw err;
-    console.error(`pxekit: ${err.message}`);
-    return 2;
-  }
+  // Through sudo or pkexec: the invoking user's data dir, the one the serve that drops to that user reads
+  // (a user without a home of their own: PrivilegeError, printed by main with the fix).
+  const place = commandDataDir(values['data-dir'], defaultDataDir);
   const dataDir = place.dataDir;
   if (positionals.length === 1) {
     try {
