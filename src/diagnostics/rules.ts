@@ -10,7 +10,8 @@ import { DEFAULT_TIMINGS, type Diagnosis, type DiagnosisCode, type DiagnosisTimi
 import { SESSIONS_MAX } from '../sessions/session.js';
 import { RecentMap } from '../util/recent-map.js';
 import { CONSENT_HINT } from './windows-firewall-rules.js';
-import { BOOT_PROGRAM_ROLES, HANDOFF_ROLE, PAYLOAD_ROLES, SCRIPT_ROLES } from '../files/roles.js';
+import { BOOT_PROGRAM_ROLES, PAYLOAD_ROLES, SCRIPT_ROLES } from '../files/roles.js';
+import { transferIsQuietFailure } from '../sessions/format.js';
 
 /** Diagnoses kept for the job report; the oldest go first (a flood gives one per made-up MAC). */
 const DIAGNOSES_KEPT = 2000;
@@ -335,9 +336,9 @@ export class Diagnostician {
       }
       return;
     }
-    // Aborted size probes and a loader's normal search for optional files are no failures; nor is a
-    // hand-off report left unacknowledged: the machine asked for it on its way to `boot`.
-    if (ev.phase !== 'error' || ev.errorCode === 'aborted' || ev.expected || role === HANDOFF_ROLE) return;
+    // Aborted size probes, a loader's normal search for optional files, a hand-off report left
+    // unacknowledged: no failures (one definition, shared with the log's wording).
+    if (ev.phase !== 'error' || transferIsQuietFailure(ev)) return;
     if (ev.errorCode === 'not-found') return this.onNotFound(c, ev);
     // A client whose port closed mid-transfer (ICMP port unreachable): it gave up or restarted.
     if (ev.protocol === 'tftp' && (ev.errorCode === 'timeout' || (ev.errorCode === 'io' && /ECONNREFUSED/.test(ev.error ?? '')))) return this.onStall(c, ev);
