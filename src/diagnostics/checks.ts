@@ -50,8 +50,6 @@ function linuxCaps(): bigint | undefined {
   }
 }
 
-const CAP_NET_BIND_SERVICE = 10n;
-const CAP_NET_RAW = 13n;
 
 function privilegeCheck(platform: NodeJS.Platform): HostCheck {
   const title = 'Privilege for ports 67, 69 and 4011';
@@ -59,11 +57,11 @@ function privilegeCheck(platform: NodeJS.Platform): HostCheck {
     if (process.getuid?.() === 0) return { id: 'privilege', status: 'ok', title, detail: 'running as root' };
     const caps = linuxCaps();
     const has = (c: bigint) => caps !== undefined && (caps & (1n << c)) !== 0n;
-    if (has(CAP_NET_BIND_SERVICE) && has(CAP_NET_RAW)) return { id: 'privilege', status: 'ok', title, detail: 'node has cap_net_bind_service and cap_net_raw' };
-    // An engine that gave root up (src/net/privilege.ts) keeps exactly what binding again needs.
-    const kept = keptCapabilities();
-    if (process.env.PXEKIT_RUNS_AS && kept.every((k) => has(BigInt(k.cap)))) {
-      return { id: 'privilege', status: 'ok', title, detail: `running as ${process.env.PXEKIT_RUNS_AS} after giving up root, with ${kept.map((k) => k.name).join(' and ')}` };
+    // What an engine that gave root up keeps (src/net/privilege.ts) is what serving needs on this kernel.
+    const needed = keptCapabilities();
+    if (needed.every((k) => has(BigInt(k.cap)))) {
+      const who = process.env.PXEKIT_RUNS_AS ? `running as ${process.env.PXEKIT_RUNS_AS} after giving up root, ` : '';
+      return { id: 'privilege', status: 'ok', title, detail: `${who}with ${needed.map((k) => k.name.toLowerCase()).join(' and ')}` };
     }
     return { id: 'privilege', status: 'fail', title, detail: 'not root and without cap_net_bind_service/cap_net_raw: ports below 1024 and binding to one NIC are refused', fix: privilegeHelp() };
   }
