@@ -9,7 +9,7 @@ import { noWimbootWarning } from '../images/wimboot.js';
 import { LineWriter } from './line-writer.js';
 import { parseBootFiles } from './boot-files.js';
 import { SECURE_BOOT_CHOICES, type SecureBootChoice } from '../boot/signed-chain.js';
-import { chooseDropTarget, makeDirsFor, userDataDir, PrivilegeError } from '../net/privilege.js';
+import { chooseDropTarget, makeDirsFor, ownDataDir, PrivilegeError } from '../net/privilege.js';
 import { RootShareHelper } from '../share/share-helper.js';
 
 export const SERVE_USAGE = `usage: pxekit serve [--iface NAME] [--mode auto|dhcp|proxy] [--range A-B] [--data-dir DIR]
@@ -166,7 +166,7 @@ export async function serve(argv: string[]): Promise<number> {
   try {
     privilege = chooseDropTarget(args.user);
     const t = privilege.target;
-    if (t && !args.engine.dataDir && !process.env.PXEKIT_DATA_DIR) makeDirsFor((args.engine.dataDir = userDataDir(t)), t);
+    args.engine.dataDir = ownDataDir(t, args.engine.dataDir);
     if (t && args.evidence) makeDirsFor(args.evidence, t);
     if (t && args.evidence) privilege.writable = [args.evidence];
     // Started only if Windows setup media are shared, while still root (before the drop).

@@ -14,7 +14,7 @@ import { defaultRendererDir } from '../api/static-files.js';
 import { isWellFormedToken } from '../api/validate.js';
 import { LineWriter } from './line-writer.js';
 import { findHelpers } from '../images/publish-iso.js';
-import { chooseDropTarget, dropPrivileges, makeDirsFor, PrivilegeError, userDataDir } from '../net/privilege.js';
+import { chooseDropTarget, dropPrivileges, ownDataDir, PrivilegeError } from '../net/privilege.js';
 import { RootShareHelper } from '../share/share-helper.js';
 
 const UI_OPTIONS = {
@@ -97,8 +97,7 @@ export async function serveUi(argv: string[]): Promise<number> {
     throw err;
   }
   const target = privilege.target;
-  let dataDir = v['data-dir'] ?? process.env.PXEKIT_DATA_DIR;
-  if (target && !dataDir) makeDirsFor((dataDir = userDataDir(target)), target);
+  const dataDir = ownDataDir(target, v['data-dir']);
   const dataDirCreated = dataDir !== undefined && !existsSync(dataDir);
   // Started now, while root: any later Serve may be of Windows setup media.
   const shareHelper = target && !v['no-setup-share'] ? new RootShareHelper(target.name) : undefined;
@@ -162,9 +161,9 @@ export async function serveUi(argv: string[]): Promise<number> {
       await server.close();
       throw err instanceof PrivilegeError ? new UsageError(err.message) : err;
     }
-  } else if (privilege.note) {
-    out.line(v.json ? JSON.stringify({ type: 'log', at: Date.now(), level: 'info', source: 'engine', message: privilege.note }) : privilege.note);
   }
+  // Without a user to become, each Serve's engine says why it stays root (privilege.note).
+
   out.line(v.json ? JSON.stringify({ type: 'ui', at: Date.now(), url: server.url, wsUrl: server.wsUrl, port: server.port }) : `PXE Kit UI: ${server.url}`);
 
   if (v['exit-with-parent']) watchParent(server, v['token-stdin'] ?? false, shutdown);

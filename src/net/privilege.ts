@@ -175,11 +175,22 @@ export function userDataDir(target: DropTarget): string {
  * (--data-dir, PXEKIT_DATA_DIR, not root, plain root): that dir, as before.
  */
 export function commandDataDir(given: string | undefined, fallback: () => string): { dataDir: string; done: () => void } {
-  const target = !given && !process.env.PXEKIT_DATA_DIR && process.platform === 'linux' ? chooseDropTarget(undefined).target : undefined;
-  if (!target) return { dataDir: given ?? fallback(), done: () => {} };
+  const target = chooseDropTarget(undefined).target;
+  const own = ownDataDir(target, given);
+  if (!own || !target) return { dataDir: given ?? fallback(), done: () => {} };
+  return { dataDir: own, done: () => handOver(own, target, false) };
+}
+
+/**
+ * The data dir of a run that becomes `target` (serve, serve --ui) or acts for it (commandDataDir):
+ * the one given, or PXEKIT_DATA_DIR's (undefined: the caller's own default), else the target's
+ * own folder, made for them. One rule, so what one command stores the others find.
+ */
+export function ownDataDir(target: DropTarget | undefined, given: string | undefined): string | undefined {
+  if (given || process.env.PXEKIT_DATA_DIR || !target) return given;
   const dir = userDataDir(target);
   makeDirsFor(dir, target);
-  return { dataDir: dir, done: () => handOver(dir, target, false) };
+  return dir;
 }
 
 /**
