@@ -257,14 +257,14 @@ export class ImageLibrary extends EventEmitter {
       throw new LibraryError('invalid', (err as Error).message);
     }
     const kind: LibraryEntry['kind'] = spec.kind;
+    // A lone loader is kept as its folder (spec.path); a folder has no size.
     const at = 'kernel' in spec ? spec.kernel : spec.path;
-    const atSt = at === path ? st : await fsp.stat(at);
     const entry: StoredEntry = {
       id: `${safeId(p.name ?? basename(path)).slice(0, 40)}-${randomBytes(2).toString('hex')}`,
       name: p.name?.trim() || basename(path),
       kind,
       path: at,
-      size: atSt.isFile() ? atSt.size : 0,
+      size: at === path && st.isFile() ? st.size : 0,
       present: true,
       addedAt: Date.now(),
     };
