@@ -191,33 +191,44 @@ function listUnranked(src: SysSource): NetInterface[] {
 /** PowerShell starts slowly; a Mac answers at once. Past this, the OS's view is dropped with a note. */
 const OS_COMMAND_TIMEOUT_MS = 6000;
 
-/** The commands that describe the adapters on this OS, in the order readOsAdapters runs them. */
+/** The commands that describe the adapters on this OS (Get-NetAdapter; networksetup + ifconfig + route). */
 export function osAdapterCommands(platform: 'win32' | 'darwin'): { file: string; args: string[] }[] {
   const c = MACOS_COMMANDS;
   return platform === 'win32' ? [windowsAdaptersCommand()] : [c.hardwarePorts, c.ifconfig, c.defaultRoute];
 }
 
-/** The OS's description of its adapters (Get-NetAdapter; networksetup + ifconfig + route) through `run`, or why not. */
-export function readOsAdapters(platform: 'win32' | 'darwin', run: CommandRunner): { adapters: OsAdapter[]; error?: string } {
+type AdapterListing = { adapters: OsAdapter[]; error?: string };
+
+/** The adapters from the outputs of osAdapterCommands, in order (an Error where a command failed), or why not. */
+function adaptersFrom(platform: 'win32' | 'darwin', outputs: (string | Error)[]): AdapterListing {
+  const out = (i: number) => {
+    const o = outputs[i];
+    if (typeof o !== 'string') throw o;
+    return o;
+  };
   try {
-    if (platform === 'win32') {
-      const cmd = windowsAdaptersCommand();
-      return { adapters: parseWindowsAdapters(run(cmd.file, cmd.args, OS_COMMAND_TIMEOUT_MS)) };
-    }
-    const c = MACOS_COMMANDS;
-    const hardwarePorts = run(c.hardwarePorts.file, c.hardwarePorts.args, OS_COMMAND_TIMEOUT_MS);
-    const ifconfig = run(c.ifconfig.file, c.ifconfig.args, OS_COMMAND_TIMEOUT_MS);
-    let defaultRoute = '';
-    try {
-      defaultRoute = run(c.defaultRoute.file, c.defaultRoute.args, OS_COMMAND_TIMEOUT_MS);
-    } catch {
-      /* no default route: nothing to mark */
-    }
-    return { adapters: parseMacAdapters({ hardwarePorts, ifconfig, defaultRoute }) };
+    if (platform === 'win32') return { adapters: parseWindowsAdapters(out(0)) };
+    // No default route: nothing to mark.
+    const defaultRoute = typeof outputs[2] === 'string' ? outputs[2] : '';
+    return { adapters: parseMacAdapters({ hardwarePorts: out(0), ifconfig: out(1), defaultRoute }) };
   } catch (err) {
     const what = platform === 'win32' ? 'Get-NetAdapter' : 'networksetup/ifconfig';
     return { adapters: [], error: `${what} failed (${(err as Error).message.split('\n')[0]})` };
   }
+}
+
+/** The OS's description of its adapters through `run` (recorded outputs in tests), or why not. */
+export function readOsAdapters(platform: 'win32' | 'darwin', run: CommandRunner): AdapterListing {
+  return adaptersFrom(
+    platform,
+    osAdapterCommands(platform).map((c) => {
+      try {
+        return run(c.file, c.args, OS_COMMAND_TIMEOUT_MS);
+      } catch (err) {
+        return err as Error;
+      }
+    }),
+  );
 }
 
 const COMMAND_OPTIONS = { encoding: 'utf8', timeout: OS_COMMAND_TIMEOUT_MS, windowsHide: true, maxBuffer: 8 * 1024 * 1024 } as const;
@@ -230,18 +241,11 @@ function runLater(file: string, args: string[]): Promise<string> {
   });
 }
 
-/** readOsAdapters with the commands run off the event loop, their outputs then replayed in order. */
-async function readOsAdaptersLater(platform: 'win32' | 'darwin'): Promise<{ adapters: OsAdapter[]; error?: string }> {
-  const key = (file: string, args: string[]) => [file, ...args].join('\0');
-  const outputs = new Map<string, string | Error>();
-  for (const c of osAdapterCommands(platform)) {
-    outputs.set(key(c.file, c.args), await runLater(c.file, c.args).catch((err: Error) => err));
-  }
-  return readOsAdapters(platform, (file, args) => {
-    const out = outputs.get(key(file, args));
-    if (typeof out !== 'string') throw out ?? new Error(`${file} was not run`);
-    return out;
-  });
+/** readOsAdapters with the commands run off the event loop. */
+async function readOsAdaptersLater(platform: 'win32' | 'darwin'): Promise<AdapterListing> {
+  const outputs: (string | Error)[] = [];
+  for (const c of osAdapterCommands(platform)) outputs.push(await runLater(c.file, c.args).catch((err: Error) => err));
+  return adaptersFrom(platform, outputs);
 }
 
 /** The listing blocks the engine only the first time: later reads get the last answer while a fresh one is read in the background. */
@@ -249,7 +253,7 @@ const OS_CACHE_MS = 5000;
 const osAdapterCache = new RefreshingCache({ readNow: (p: 'win32' | 'darwin') => readOsAdapters(p, runNow), readLater: readOsAdaptersLater, staleMs: OS_CACHE_MS });
 
 /** The OS's description of its adapters: recorded outputs through `run` (tests), else the cached view of the OS's commands. */
-export function osAdapters(platform: 'win32' | 'darwin', run?: CommandRunner): { adapters: OsAdapter[]; error?: string } {
+export function osAdapters(platform: 'win32' | 'darwin', run?: CommandRunner): AdapterListing {
   return run ? readOsAdapters(platform, run) : osAdapterCache.get(platform);
 }
 
