@@ -6,7 +6,7 @@ import { basename } from 'node:path';
 import { bufferFile, type PublishedFile, type PublishedFiles } from '../files/published.js';
 import { HANDOFF_ROLE } from '../files/roles.js';
 import { httpUrl, macFromScriptName, macToHyphens } from '../boot/ipxe-script.js';
-import { publishImage, type ImageSpec, type PublishedImage, type PublishedNetboot } from './publish-image.js';
+import { publishImage, startsFromIpxeMenu, type ImageSpec, type PublishedImage, type PublishedNetboot } from './publish-image.js';
 import { SESSIONS_MAX, type ClientSession } from '../sessions/session.js';
 import { RecentMap } from '../util/recent-map.js';
 import type { ImageLibrary, StoredEntry } from './library.js';
@@ -384,7 +384,7 @@ export class BootChooser {
     if (img.netboot) {
       // A netboot folder boots through its own loader, which this GRUB does not start; iPXE's menu
       // chains it (test/e2e/netboot-menu.test.ts), and DHCP hands it out to a machine it is assigned to.
-      const ipxeToo = img.netboot.opened.loaders.x64?.kind !== 'syslinux-efi'; // see netbootChainScript
+      const ipxeToo = startsFromIpxeMenu(img.netboot.opened.loaders.x64);
       return grubMessageConfig(
         `${this.titleOf(imageId)} is a netboot folder: its own loader does not start from this menu. Assign the folder to this machine (it then gets the folder's loader directly)${ipxeToo ? ', or switch Secure Boot off on this machine and serve with "Secure Boot: iPXE" (--secure-boot ipxe) for the iPXE menu' : ''}`,
       );

@@ -359,6 +359,11 @@ export function describeKind(kind: ImageKind): string {
  * pxelinux derives it from a boot file name. GRUB chained on UEFI reads the DHCP packet iPXE hands
  * it and asks for its prefix's grub.cfg from the same root (test/e2e/netboot-menu.test.ts).
  */
+/** Whether PXE Kit's iPXE menu can start this netboot loader (syslinux.efi, started by iPXE, stops at once: see below). */
+export function startsFromIpxeMenu(loader: OpenedNetboot['loaders']['x64']): boolean {
+  return loader?.kind !== 'syslinux-efi';
+}
+
 function netbootChainScript(serverIp: string, loaders: OpenedNetboot['loaders'], label: string): string {
   const lines = ['#!ipxe', `echo PXE Kit: ${label.replace(/[\r\n$]/g, ' ')}`];
   const refused: string[] = [];
@@ -366,7 +371,7 @@ function netbootChainScript(serverIp: string, loaders: OpenedNetboot['loaders'],
   const folderOf = (p: string) => p.slice(0, p.lastIndexOf('/') + 1);
   const { bios, x64, arm64 } = loaders;
   if (bios) lines.push(`iseq \${platform} pcbios && set 210:string ${root}${folderOf(bios.path)} && chain ${root}${bios.path} ||`);
-  if (x64?.kind === 'syslinux-efi') {
+  if (x64 && !startsFromIpxeMenu(x64)) {
     // syslinux.efi started by iPXE (ipxe.efi 1.0.0+git-20190125, Debian 12's) stops at once with a
     // CPU exception ("#UD - Invalid Opcode" after "Getting cached packet"): the machine hangs and PXE
     // Kit sees nothing more. Say so and go back to the menu instead. Given by DHCP (the folder
