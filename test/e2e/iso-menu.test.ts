@@ -4,7 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { e2eSkipReason, fixturesOnce, MARKER_TIMEOUT, TEST_TIMEOUT } from '../helpers/qemu-boot.js';
+import { e2eSkipReason, fixturesOnce, MARKER_TIMEOUT, TEST_TIMEOUT, typeUntilRequest } from '../helpers/qemu-boot.js';
 import { buildLiveIso, forMac } from '../helpers/live-iso.js';
 import { VirtualLab } from '../../src/lab/virtual-lab.js';
 import { QemuClient, randomMac } from '../../src/lab/qemu.js';
@@ -36,15 +36,7 @@ test('menu: the technician picks the second entry on the serial console and that
   const scriptPath = `ipxe/${macToHyphens(qemu.mac)}.ipxe`;
   await engine.waitFor((e) => mine(e) && e.type === 'transfer' && e.phase === 'done' && fileOf(e) === scriptPath, 'the menu script fetched', MARKER_TIMEOUT.bios);
   // Type "2" until iPXE asks for entry B's script (the menu may still be drawing).
-  const choice = `ipxe/img/${b.id}/`;
-  const typing = setInterval(() => qemu.sendSerial('2'), 700);
-  try {
-    await engine.waitFor((e) => mine(e) && e.type === 'transfer' && fileOf(e).startsWith(choice), 'entry B chosen', 90_000);
-  } catch (err) {
-    throw new Error(`${(err as Error).message}\n${qemu.tail()}`);
-  } finally {
-    clearInterval(typing);
-  }
+  await typeUntilRequest({ qemu, engine, mine }, '2', `ipxe/img/${b.id}/`, 'entry B chosen');
   assert.ok(qemu.lines.some((l) => l.includes('Live B')), `the menu shows the library entries on the console\n${qemu.tail()}`);
   const line = await qemu.waitForLine(fx.marker, MARKER_TIMEOUT.bios);
   assert.match(line, /pxekit\.token=entryB\b/);

@@ -6,7 +6,7 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { e2eSkipReason, fixturesOnce, MARKER_TIMEOUT, TEST_TIMEOUT } from '../helpers/qemu-boot.js';
+import { e2eSkipReason, fixturesOnce, MARKER_TIMEOUT, TEST_TIMEOUT, typeUntilRequest } from '../helpers/qemu-boot.js';
 import { forMac } from '../helpers/live-iso.js';
 import { grubTree, pxelinuxTree, syslinuxConfigSearch, syslinuxEfiTree, type NetbootTree } from '../helpers/netboot-trees.js';
 import type { BootFixtures } from '../../src/lab/fixtures.js';
@@ -62,17 +62,7 @@ async function menuLab(t: TestContext, firmware: Firmware, build: (dir: string, 
   } catch (err) {
     throw new Error(`${(err as Error).message}${context()}`);
   }
-  /** Types `key` until the machine asks for a file under `prefix` (the menu may still be drawing). */
-  const choose = async (key: string, prefix: string, what: string) => {
-    const typing = setInterval(() => qemu.sendSerial(key), 700);
-    try {
-      await engine.waitFor((e) => mine(e) && e.type === 'transfer' && fileOf(e).startsWith(prefix), what, 90_000);
-    } catch (err) {
-      throw new Error(`${(err as Error).message}${context()}`);
-    } finally {
-      clearInterval(typing);
-    }
-  };
+  const choose = (key: string, prefix: string, what: string) => typeUntilRequest({ qemu, engine, mine }, key, prefix, what, context);
   return { fx, tree, token, a, b, engine, qemu, mac, mine, context, choose };
 }
 

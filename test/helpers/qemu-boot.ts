@@ -118,3 +118,25 @@ export async function bootOnce(t: TestContext, firmware: Firmware, mode: 'dhcp' 
   assert.equal(await engine.stop(), 0, `pxekit serve should exit 0 on Ctrl-C\n${engine.tail()}`);
   return { lab, engine, qemu, markerLine, token, seconds, siteLog };
 }
+
+/**
+ * A technician at the machine's menu: types `key` on its serial console every 700 ms until it asks
+ * for a file under `prefix` (the menu may still be drawing when typing starts). `context` is added
+ * to the error (the console's tail by default).
+ */
+export async function typeUntilRequest(
+  o: { qemu: QemuClient; engine: LabEngine; mine: (e: AnyEvent) => boolean },
+  key: string,
+  prefix: string,
+  what: string,
+  context: () => string = () => `\n${o.qemu.tail()}`,
+): Promise<void> {
+  const typing = setInterval(() => o.qemu.sendSerial(key), 700);
+  try {
+    await o.engine.waitFor((e) => o.mine(e) && e.type === 'transfer' && String(e.file ?? '').replace(/^\/+/, '').startsWith(prefix), what, 90_000);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}${context()}`);
+  } finally {
+    clearInterval(typing);
+  }
+}
